@@ -1,0 +1,246 @@
+"""The Russian analyzer: one object for indexing, querying and highlighting.
+
+``russian_analyzer()`` is ``WordTokenizer() | MorphFilter()``. The tokenizer
+finds words and keeps their character offsets; the filter turns each word into
+the terms stored in the index, all at the word's position:
+
+- lemmas (``kind="lemma"``): the plausible pymorphy3 normal forms, lower-cased
+  with ``ё`` folded to ``е``;
+- parts of hyphenated compounds (``kind="part"``), lemmatized one by one;
+- the exact surface form (``kind="exact"``), marked with a leading ``=``.
+
+Stop words produce no terms but keep their position, so phrases line up.
+The filter changes only ``token.text`` (and its own ``kind``/``weight``),
+never the offsets.
+
+>>> [(t.pos, t.text) for t in russian_analyzer()("цены на сталь", positions=True)]
+[(0, 'цена'), (0, '=цены'), (2, 'сталь'), (2, '=сталь')]
+"""
+
+import re
+import threading
+from collections import defaultdict
+
+from whoosh.analysis import Filter, Token, Tokenizer
+
+__all__ = [
+    "EXACT_MARK",
+    "MorphFilter",
+    "STOP_WORDS",
+    "WordTokenizer",
+    "analyze",
+    "normal_word",
+    "russian_analyzer",
+]
+
+EXACT_MARK = "="
+
+# A word: a decimal number ("1,5", "3.2"), or letters/digits joined by hyphens
+# ("научно-технологического", "Комсомольск-на-Амуре", "Ан-124"). En and em
+# dashes separate words; only the hyphen and its Unicode twins join them.
+WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+HYPHENS_RE = re.compile(r"[-\u2010\u2011]")
+CYRILLIC_RE = re.compile(r"[а-яё]")
+
+# Function words only: prepositions, conjunctions, particles, pronouns and the
+# forms of "быть"/"который". Content words that other lists drop ("может",
+# "два", "больше", "сейчас") stay searchable: in news they carry meaning.
+STOP_WORDS = frozenset("""
+а без бы был была были было быть в вам вас во вот все всего всех вы где да для до
+его ее ей ему если есть же за и из или им их к как ко когда кого который которая
+которого которое которой котором которую которые которым которыми которых ли меня
+мне мы на над не него нее ней нем ни них но ну о об он она они оно от перед по под
+при про с со так также там то тоже того тогда тот у уж уже чем что чтобы чье эта
+эти это этого этой этом этот эту я
+""".split())
+
+# All-capital words of 2-4 letters are acronyms ("РФ", "СФУ", "ИНТЦ", "ГМК",
+# "ИИ"): pymorphy3 would turn "ИИ" into "ия". Longer capitals are usually
+# shouted ordinary words ("КРАСНОЯРСК, 14 марта.") and are lemmatized.
+ACRONYM_MAX_LEN = 4
+
+# A lower-case word keeps the normal forms whose share of pymorphy3's
+# probability is at least this much. 0.0 keeps all: "стали" -> "стать" (0.975)
+# and "сталь" (0.025). Chosen by measurement (see bench/ and the README).
+DEFAULT_MIN_SHARE = 0.0
+
+# A capitalised word keeps up to this many normal forms, whatever their share:
+# pymorphy3 guesses names badly ("Верховец" -> "верховца" first, "верховец"
+# second), and the shared forms make "Верховец", "Верховца", "Верховцу" meet.
+MAX_NAME_LEMMAS = 4
+
+CACHE_SIZE = 300_000
+
+
+def normal_word(text):
+    """Lower-case a word and fold ``ё`` to ``е``: the one normalisation used everywhere.
+
+    >>> normal_word("Редкозём")
+    'редкозем'
+    """
+    return text.lower().replace("ё", "е")
+
+
+_morph = None
+_morph_lock = threading.Lock()
+
+
+def morph_analyzer():
+    """The process-wide pymorphy3 MorphAnalyzer, created on first use.
+
+    >>> morph_analyzer() is morph_analyzer()
+    True
+    """
+    global _morph
+    if _morph is None:
+        with _morph_lock:
+            if _morph is None:
+                import pymorphy3
+
+                _morph = pymorphy3.MorphAnalyzer()
+    return _morph
+
+
+class WordTokenizer(Tokenizer):
+    """Yields each word of the text with its position and character offsets.
+
+    >>> [(t.text, t.startchar) for t in WordTokenizer()("Ан-124 сел", chars=True)]
+    [('Ан-124', 0), ('сел', 7)]
+    """
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar, t.endchar = start_char, start_char + len(value)
+            yield t
+            return
+        for pos, match in enumerate(WORD_RE.finditer(value), start_pos):
+            t.text = match.group()
+            t.boost = 1.0
+            if keeporiginal:
+                t.original = t.text
+            if positions:
+                t.pos = pos
+            if chars:
+                t.startchar = start_char + match.start()
+                t.endchar = start_char + match.end()
+            yield t
+
+
+class MorphFilter(Filter):
+    """Replaces each word by its index terms: lemmas, compound parts, exact form.
+
+    Each yielded token has ``kind`` ("lemma", "part" or "exact"), ``weight``
+    (the lemma's share of pymorphy3's probability, top lemma = 1) and ``part``
+    (0 for the whole word, 1, 2, ... for the parts of a hyphenated compound).
+
+    >>> [t.text for t in (WordTokenizer() | MorphFilter())("ИИ в РФ")]
+    ['ии', '=ии', 'рф', '=рф']
+    """
+
+    def __init__(self, min_share=DEFAULT_MIN_SHARE, cache_size=CACHE_SIZE):
+        self.min_share = min_share
+        self.cache_size = cache_size
+        self._cache = {}
+
+    def __eq__(self, other):
+        return (type(self) is type(other) and self.min_share == other.min_share)
+
+    def __getstate__(self):
+        # Whoosh pickles the schema into the index: keep the cache out of it.
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cache = {}
+
+    def __call__(self, tokens):
+        terms_of = self.terms
+        for t in tokens:
+            for text, kind, weight, part in terms_of(t.text):
+                t.text = text
+                t.kind = kind
+                t.weight = weight
+                t.part = part
+                yield t
+
+    def terms(self, surface):
+        """The (text, kind, weight, part) terms of one word, cached.
+
+        >>> MorphFilter().terms("Улан-Удэ")  # doctest: +NORMALIZE_WHITESPACE
+        (('улан-удэ', 'lemma', 1.0, 0), ('=улан-удэ', 'exact', 1.0, 0),
+         ('улан', 'part', 1.0, 1), ('=улан', 'exact', 1.0, 1),
+         ('удэ', 'part', 1.0, 2), ('=удэ', 'exact', 1.0, 2))
+        """
+        cached = self._cache.get(surface)
+        if cached is None:
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            cached = self._cache[surface] = tuple(self._analyze(surface))
+        return cached
+
+    def _analyze(self, surface):
+        word = normal_word(surface)
+        if word in STOP_WORDS and not _is_acronym(surface):
+            return
+        for lemma, weight in self._lemmas(surface, word):
+            yield lemma, "lemma", weight, 0
+        yield EXACT_MARK + word, "exact", 1.0, 0
+        parts = HYPHENS_RE.split(surface)
+        if len(parts) > 1:
+            for number, part in enumerate(parts, 1):
+                part_word = normal_word(part)
+                if part_word in STOP_WORDS and not _is_acronym(part):
+                    continue
+                for lemma, weight in self._lemmas(part, part_word):
+                    yield lemma, "part", weight, number
+                yield EXACT_MARK + part_word, "exact", 1.0, number
+
+    def _lemmas(self, surface, word):
+        if _is_acronym(surface) or not CYRILLIC_RE.search(word):
+            yield word.replace(",", "."), 1.0
+            return
+        shares = defaultdict(float)
+        for parse in morph_analyzer().parse(word):
+            shares[normal_word(parse.normal_form)] += parse.score
+        ranked = sorted(shares.items(), key=lambda item: -item[1])
+        top = ranked[0][1] or 1.0
+        if surface[0].isupper():
+            kept = ranked[:MAX_NAME_LEMMAS]
+        else:
+            kept = [(lemma, share) for lemma, share in ranked
+                    if share >= self.min_share * top or share == ranked[0][1]]
+        for lemma, share in kept:
+            yield lemma, round(share / top, 3)
+
+
+def _is_acronym(surface):
+    return 2 <= len(surface) <= ACRONYM_MAX_LEN and surface.isupper()
+
+
+def russian_analyzer(min_share=DEFAULT_MIN_SHARE):
+    """The analyzer poisk attaches to its text fields.
+
+    >>> [t.text for t in russian_analyzer()("редкоземельных металлов")]
+    ['редкоземельный', '=редкоземельных', 'металл', '=металлов']
+    """
+    return WordTokenizer() | MorphFilter(min_share=min_share)
+
+
+def analyze(text, analyzer=None):
+    """(position, kind, term) for each term of ``text``: a readable view for tests and debugging.
+
+    >>> analyze("Шойгу")
+    [(0, 'lemma', 'шойгу'), (0, 'exact', '=шойгу')]
+    """
+    analyzer = analyzer or russian_analyzer()
+    return [(t.pos, t.kind, t.text) for t in analyzer(text, positions=True)]

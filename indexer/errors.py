@@ -1,0 +1,29 @@
+"""The errors poisk raises: one root, a few plain kinds."""
+
+
+class PoiskError(Exception):
+    """Base of every error poisk raises on purpose.
+
+    >>> issubclass(IndexNotFound, PoiskError)
+    True
+    """
+
+
+class IndexNotFound(PoiskError):
+    """The index folder is missing, empty or not a poisk index."""
+
+
+class IndexCorrupted(PoiskError):
+    """The index exists but cannot be read."""
+
+
+class IndexLocked(PoiskError):
+    """Another writer holds the index."""
+
+
+class QuerySyntaxError(PoiskError):
+    """The query cannot be understood, even leniently."""
+
+
+class SourceError(PoiskError):
+    """An input file or record cannot be read."""

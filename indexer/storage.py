@@ -1,0 +1,155 @@
+"""The index on disk: its schema, the marker that proves it is ours, opening and creating it.
+
+Whoosh keeps the schema as a pickle inside the index, so opening a folder from
+an untrusted source could run code. poisk writes a marker file
+(``poisk-index.json``) when it creates an index and refuses to hand any folder
+without one to Whoosh.
+"""
+
+import json
+import os
+
+from whoosh import index as whoosh_index
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+
+from indexer.analysis import russian_analyzer
+from indexer.errors import IndexCorrupted, IndexNotFound
+
+__all__ = [
+    "DEFAULT_INDEX_DIR",
+    "FORMAT_VERSION",
+    "INDEX_ENV_VAR",
+    "MARKER_FILE",
+    "create_index",
+    "ensure_index_dir",
+    "make_schema",
+    "open_whoosh_index",
+    "resolve_index_dir",
+    "whoosh_index_exists",
+]
+
+DEFAULT_INDEX_DIR = ".poisk-index"
+INDEX_ENV_VAR = "POISK_INDEX"
+MARKER_FILE = "poisk-index.json"
+LOCK_FILE = "poisk-writer.lock"
+FORMAT_VERSION = 1
+
+
+def resolve_index_dir(path=None):
+    """The index folder: the given path, else ``$POISK_INDEX``, else ``./.poisk-index``.
+
+    >>> resolve_index_dir("/tmp/x")
+    '/tmp/x'
+    """
+    return os.fspath(path or os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
+
+
+def make_schema(min_share=None):
+    """The fields of a poisk index.
+
+    ``headline`` and ``body`` share one analyzer object, which the query
+    compiler and the snippet highlighter take back from the schema.
+
+    >>> sorted(make_schema().names())[:4]
+    ['body', 'content_hash', 'date', 'headline']
+    """
+    analyzer = russian_analyzer() if min_share is None else russian_analyzer(min_share)
+    return Schema(
+        id=ID(unique=True, stored=True, sortable=True),
+        headline=TEXT(analyzer=analyzer, stored=True, phrase=True),
+        body=TEXT(analyzer=analyzer, stored=True, phrase=True),
+        date=DATETIME(stored=True, sortable=True),
+        source=KEYWORD(stored=True, commas=True, lowercase=True),
+        url=STORED(),
+        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        content_hash=ID(sortable=True),
+        origin=STORED(),
+    )
+
+
+def create_index(path, schema=None):
+    """Create an empty index at ``path`` (replacing a poisk index already there).
+
+    Refuses a folder that holds other files: starting over must never delete
+    what is not ours.
+
+    >>> import tempfile
+    >>> create_index(tempfile.mkdtemp() + "/ix").doc_count()
+    0
+    """
+    path = ensure_index_dir(path)
+    marker = os.path.join(path, MARKER_FILE)
+    temporary = marker + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump({"format": FORMAT_VERSION, "engine": "whoosh"}, f)
+    os.replace(temporary, marker)
+    return whoosh_index.create_in(path, schema or make_schema())
+
+
+def ensure_index_dir(path):
+    """Make sure ``path`` can hold a poisk index: a new folder, an empty one or one of ours.
+
+    >>> import tempfile
+    >>> ensure_index_dir(tempfile.gettempdir())
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: /tmp is not empty and is not a poisk index; choose an empty or new folder for the index
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path) and set(os.listdir(path)) - {LOCK_FILE} and not _has_marker(path):
+        raise IndexNotFound(
+            f"{path} is not empty and is not a poisk index; "
+            "choose an empty or new folder for the index")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def whoosh_index_exists(path):
+    """True when ``path`` holds a poisk index with at least one commit.
+
+    >>> whoosh_index_exists("/nonexistent")
+    False
+    """
+    return _has_marker(path) and whoosh_index.exists_in(path)
+
+
+def open_whoosh_index(path):
+    """Open an existing poisk index, checking its marker before Whoosh unpickles anything.
+
+    >>> open_whoosh_index("/nonexistent/poisk")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: no index at /nonexistent/poisk: run `poisk index PATH...` first
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path) or not set(os.listdir(path)) - {LOCK_FILE}:
+        raise IndexNotFound(f"no index at {path}: run `poisk index PATH...` first")
+    if not _has_marker(path):
+        raise IndexNotFound(
+            f"{path} is not a poisk index (no {MARKER_FILE}); poisk opens only indexes it "
+            "made, because an index holds pickled code")
+    version = _marker_version(path)
+    if version != FORMAT_VERSION:
+        raise IndexCorrupted(
+            f"{path} was made by another poisk version (index format {version}, this "
+            f"version reads {FORMAT_VERSION}); rebuild it with `poisk index --rebuild PATH...`")
+    if not whoosh_index.exists_in(path):
+        raise IndexNotFound(f"{path} holds no documents yet: run `poisk index PATH...`")
+    try:
+        return whoosh_index.open_dir(path)
+    except Exception as error:  # Whoosh raises many kinds on damaged files
+        raise IndexCorrupted(
+            f"cannot read the index at {path} ({type(error).__name__}: {error}); "
+            "rebuild it with `poisk index --rebuild PATH...`") from error
+
+
+def _has_marker(path):
+    return os.path.isfile(os.path.join(path, MARKER_FILE))
+
+
+def _marker_version(path):
+    try:
+        with open(os.path.join(path, MARKER_FILE), encoding="utf-8") as f:
+            return json.load(f).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,279 @@
+"""The library API: open an index, search it, read typed results.
+
+>>> import tempfile, pathlib
+>>> from indexer import build_index
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "a.txt").write_text(" date 2026-03-14 Рост выпуска никеля\\n\\nКомбинат нарастил выпуск металлов.")
+>>> _ = build_index([folder], folder / "ix")
+>>> with open_index(folder / "ix") as index:
+...     result = index.search("металл")
+>>> result.total, result.hits[0].snippets[0].marked()
+(1, 'Комбинат нарастил выпуск [металлов].')
+"""
+
+import datetime
+import os
+import threading
+from dataclasses import dataclass
+
+from whoosh import query as wq
+
+from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
+from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
+from search.compile import QueryCompiler, date_query
+from search.query import DateRange, parse_date_bound, parse_query
+from search.snippets import Span, find_matches, make_snippets
+
+__all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
+
+SORTS = ("relevance", "date")
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored article, as ``poisk show`` prints it."""
+
+    id: str
+    headline: str
+    body: str
+    date: datetime.date | None
+    source: str
+    url: str | None
+    tags: tuple
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the article's metadata, its score and its snippets."""
+
+    id: str
+    headline: str
+    date: datetime.date | None
+    source: str
+    url: str | None
+    tags: tuple
+    score: float
+    snippets: tuple = ()
+    headline_highlights: tuple = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The total number of matching articles and one page of hits."""
+
+    query: str
+    total: int
+    offset: int
+    hits: tuple
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self):
+        return len(self.hits)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What ``poisk stats`` prints."""
+
+    path: str
+    documents: int
+    first_date: datetime.date | None
+    last_date: datetime.date | None
+    sources: tuple  # (source, documents) pairs, most documents first
+    size_bytes: int
+
+
+class Index:
+    """An open poisk index. Safe to share between threads; close it (or use ``with``) when done.
+
+    >>> Index("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
+    """
+
+    def __init__(self, path=None, ranking=None):
+        self.path = resolve_index_dir(path)
+        self._ix = open_whoosh_index(self.path)
+        self.analyzer = self._ix.schema["body"].analyzer
+        self.compiler = QueryCompiler(self.analyzer, ranking)
+        self._local = threading.local()
+        self._searchers = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Release every searcher this index opened."""
+        with self._lock:
+            self._closed = True
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+        self._ix.close()
+
+    def refresh(self):
+        """See documents committed since the index was opened (or last refreshed).
+
+        Each thread reopens its searcher on its next search.
+        """
+        with self._lock:
+            self._ix = open_whoosh_index(self.path)
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+            self._generation = getattr(self, "_generation", 0) + 1
+
+    def _searcher(self):
+        generation = getattr(self, "_generation", 0)
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None or self._local.generation != generation:
+            if self._closed:
+                raise PoiskError("the index is closed")
+            try:
+                searcher = self._ix.searcher()
+            except Exception as error:
+                raise IndexCorrupted(f"cannot read the index at {self.path}: {error}") from error
+            with self._lock:
+                self._searchers.append(searcher)
+            self._local.searcher, self._local.generation = searcher, generation
+        return searcher
+
+    @property
+    def doc_count(self):
+        """The number of documents in the index."""
+        return self._searcher().doc_count()
+
+    def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
+               tags=(), sort="relevance", snippets=True):
+        """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
+
+        ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
+        name, ``tags`` tags every hit must carry, ``sort`` "relevance" or "date".
+        """
+        if sort not in SORTS:
+            raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        if offset < 0 or not 0 < limit <= MAX_LIMIT:
+            raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
+        compiled = self.compiler.compile(parse_query(query))
+        condition = self._filter(since, until, source, tags)
+        searcher = self._searcher()
+        options = {"sortedby": "date", "reverse": True} if sort == "date" else {}
+        try:
+            results = searcher.search(compiled.query, limit=offset + limit, filter=condition,
+                                      **options)
+            total = len(results)
+            page = [(results.docnum(n), results.score(n))
+                    for n in range(offset, min(offset + limit, results.scored_length()))]
+        except PoiskError:
+            raise
+        except Exception as error:
+            raise IndexCorrupted(f"the index at {self.path} failed to answer: {error}") from error
+        hits = tuple(self._hit(searcher, docnum, score, compiled, snippets)
+                     for docnum, score in page)
+        return SearchResult(query=query, total=total, offset=offset, hits=hits)
+
+    def get(self, doc_id):
+        """The stored article with this id, or ``None``."""
+        fields = self._searcher().document(id=doc_id)
+        if fields is None:
+            return None
+        return Document(id=fields["id"], headline=fields.get("headline", ""),
+                        body=fields.get("body", ""), date=_date(fields.get("date")),
+                        source=fields.get("source", ""), url=fields.get("url"),
+                        tags=_tags(fields.get("tags")))
+
+    def stats(self):
+        """Document count, date range, sources and size on disk."""
+        searcher = self._searcher()
+        reader = searcher.reader()
+        dates = [d for d in (reader.column_reader("date")[n] for n in reader.all_doc_ids())
+                 if d] if reader.has_column("date") else []
+        counts = {}
+        for source in reader.lexicon("source"):
+            live = [n for n in reader.postings("source", source).all_ids()
+                    if not reader.is_deleted(n)]
+            if live:
+                counts[source.decode("utf-8")] = len(live)
+        size = sum(entry.stat().st_size for entry in os.scandir(self.path)
+                   if entry.is_file() and entry.name != LOCK_FILE)
+        return IndexStats(
+            path=self.path, documents=searcher.doc_count(),
+            first_date=_date(min(dates)) if dates else None,
+            last_date=_date(max(dates)) if dates else None,
+            sources=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            size_bytes=size)
+
+    def _filter(self, since, until, source, tags):
+        conditions = []
+        if since or until:
+            conditions.append(date_query(DateRange(_as_date(since), _as_date(until, end=True))))
+        if source:
+            conditions.append(wq.Term("source", source.lower()))
+        conditions.extend(wq.Term("tags", tag.lower()) for tag in tags or ())
+        if not conditions:
+            return None
+        return conditions[0] if len(conditions) == 1 else wq.And(conditions)
+
+    def _hit(self, searcher, docnum, score, compiled, with_snippets):
+        fields = searcher.stored_fields(docnum)
+        headline, body = fields.get("headline", ""), fields.get("body", "")
+        snippets, headline_spans = (), ()
+        if with_snippets:
+            terms, prefixes = compiled.terms, compiled.prefixes
+            snippets = make_snippets(body, find_matches(body, self.analyzer, terms, prefixes))
+            headline_spans = tuple(find_matches(headline, self.analyzer, terms, prefixes))
+        return Hit(id=fields["id"], headline=headline, date=_date(fields.get("date")),
+                   source=fields.get("source", ""), url=fields.get("url"),
+                   tags=_tags(fields.get("tags")), score=round(float(score or 0.0), 4),
+                   snippets=snippets, headline_highlights=headline_spans)
+
+
+def open_index(path=None, ranking=None):
+    """Open the index at ``path`` (default: ``$POISK_INDEX`` or ``./.poisk-index``).
+
+    >>> open_index("/nonexistent").search("никель")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
+    """
+    return Index(path, ranking)
+
+
+def search(query, index=None, **options):
+    """Open the index, run one query, close it: for scripts that search once.
+
+    >>> search("", "/nonexistent")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
+    """
+    with open_index(index) as opened:
+        return opened.search(query, **options)
+
+
+def _as_date(value, end=False):
+    if value is None or isinstance(value, datetime.date):
+        return value
+    try:
+        return parse_date_bound(str(value), end=end)
+    except QuerySyntaxError as error:
+        raise PoiskError(str(error)) from None
+
+
+def _date(value):
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value or None
+
+
+def _tags(value):
+    return tuple(t for t in (value or "").split(",") if t)

@@ -1,0 +1,328 @@
+"""Turning a parsed query into a Whoosh query, through the index's own analyzer.
+
+This is the one storage-specific step of searching: another engine would get
+its own compiler for the same query tree and the same analyzer output.
+
+Every word goes through the analyzer attached to the index's text fields, so a
+query term is produced exactly as the indexed terms were. A word's lemma
+alternatives at one position become a disjunction whose members are weighted
+by pymorphy3's probability (with a floor), so a rare wrong lemma of an
+ambiguous word ("стали" -> "сталь") cannot outweigh the likely one.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+from whoosh.matching import NullMatcherClass, WrappingMatcher
+from whoosh.query import spans
+
+from indexer.analysis import normal_word
+from indexer.errors import QuerySyntaxError
+from search.query import (
+    AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
+
+__all__ = ["CompiledQuery", "QueryCompiler", "Ranking", "date_query"]
+
+TEXT_FIELDS = ("headline", "body")
+MIN_PREFIX_CHARS = 2
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking knobs, tuned on the dev queries (see bench/).
+
+    >>> Ranking().headline_boost > 1
+    True
+    """
+
+    headline_boost: float = 2.0   # BM25F: a headline match counts this much more
+    word_bonus: float = 1.0       # added per matched query word: favours matching all words
+    min_alternative: float = 0.3  # floor for a less likely lemma's weight
+    exact_boost: float = 0.3      # the query's exact form, on top of its lemma
+    proximity_boost: float = 0.5  # two query words within proximity_slop positions
+    proximity_slop: int = 4
+    max_proximity_pairs: int = 6
+
+
+@dataclass
+class CompiledQuery:
+    """A Whoosh query plus what the highlighter needs to find the matched words."""
+
+    query: object
+    terms: set = field(default_factory=set)
+    prefixes: set = field(default_factory=set)
+
+
+class QueryCompiler:
+    """Compiles ``search.query`` trees with one analyzer and one set of ranking knobs.
+
+    >>> from indexer.analysis import russian_analyzer
+    >>> from search.query import parse_query
+    >>> compiled = QueryCompiler(russian_analyzer()).compile(parse_query("металлов"))
+    >>> sorted(compiled.terms)
+    ['металл']
+    """
+
+    def __init__(self, analyzer, ranking=None):
+        self.analyzer = analyzer
+        self.ranking = ranking or Ranking()
+
+    def compile(self, tree):
+        compiled = CompiledQuery(query=None)
+        bonuses = []
+        main = self._node(tree, compiled, bonuses, top=True)
+        if main is None:
+            raise QuerySyntaxError(
+                "nothing to search for: the query holds only stop words or punctuation")
+        if bonuses:
+            main = wq.AndMaybe(main, wq.Or(bonuses))
+        compiled.query = main
+        return compiled
+
+    # -- tree nodes -------------------------------------------------------
+
+    def _node(self, node, compiled, bonuses, top=False):
+        if isinstance(node, Word):
+            return self._word(node, compiled, bonuses)
+        if isinstance(node, Phrase):
+            return self._phrase(node, compiled)
+        if isinstance(node, FieldValue):
+            return self._field_value(node)
+        if isinstance(node, DateRange):
+            return date_query(node)
+        if isinstance(node, Everything):
+            return wq.Every()
+        if isinstance(node, Not):
+            inner = self._node(node.item, CompiledQuery(None), [])
+            return wq.Not(inner) if inner is not None else None
+        if isinstance(node, AllOf):
+            parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
+            return _combine(wq.And, parts)
+        if isinstance(node, AnyOf):
+            parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
+            return _combine(wq.Or, parts)
+        if isinstance(node, Loose):
+            return self._loose(node, compiled, bonuses)
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _loose(self, node, compiled, bonuses):
+        positive = [i for i in node.items if not isinstance(i, Not)]
+        negative = [i.item for i in node.items if isinstance(i, Not)]
+        words = []
+        for item in positive:
+            q = self._node(item, compiled, bonuses)
+            if q is not None:
+                # Each matched item adds a constant: documents with more of the
+                # query's words rank first, yet documents with most still match.
+                words.append(_Rescored(q, plus=self.ranking.word_bonus) if len(positive) > 1 else q)
+        bonuses.extend(self._proximity([i for i in positive if isinstance(i, Word)]))
+        required = [q for q in (self._node(i, compiled, bonuses) for i in node.required) if q]
+        main = _combine(wq.Or, words)
+        if required:
+            main = wq.And([main, *required]) if main else _combine(wq.And, required)
+        excluded = [q for q in (self._node(i, CompiledQuery(None), []) for i in negative) if q]
+        if excluded:
+            main = wq.AndNot(main or wq.Every(), _combine(wq.Or, excluded))
+        return main
+
+    def _word(self, word, compiled, bonuses):
+        fields = (word.field,) if word.field else TEXT_FIELDS
+        if word.prefix:
+            stem = normal_word(word.text)
+            if len(stem) < MIN_PREFIX_CHARS:
+                raise QuerySyntaxError(
+                    f"the prefix {word.text + '*'!r} is too short: give at least "
+                    f"{MIN_PREFIX_CHARS} letters before *")
+            compiled.prefixes.add(stem)
+            return self._per_field(fields, lambda f: wq.Prefix(f, stem))
+        positions = self._analyze(word.text)
+        if not positions:
+            return None
+        per_position = []
+        for terms in positions:
+            if word.exact:
+                forms = [t for t, _, part in terms["exact"] if part == 0]
+                compiled.terms.update(forms)
+                per_position.append(self._per_field(
+                    fields, lambda f, forms=forms: _alternatives(f, [(t, 1.0) for t in forms])))
+            else:
+                compiled.terms.update(t for t, _, _ in terms["lemma"] + terms["part"])
+                per_position.append(self._per_field(
+                    fields, lambda f, terms=terms: self._lemma_query(f, terms)))
+                bonuses.extend(
+                    wq.Term(f, t, boost=self.ranking.exact_boost * self._field_boost(f))
+                    for f in fields for t, _, part in terms["exact"] if part == 0)
+        return _combine(wq.And, per_position)
+
+    def _phrase(self, phrase, compiled):
+        fields = (phrase.field,) if phrase.field else TEXT_FIELDS
+        steps, gap, max_gap = [], 1, 1
+        for text in phrase.words:
+            exact = text.startswith("=")
+            positions = self._analyze(text.lstrip("="))
+            if not positions:
+                gap += 1  # a stop word: the next word may come one position later
+                continue
+            for terms in positions:
+                if steps:
+                    max_gap = max(max_gap, gap)
+                gap = 1
+                if exact:
+                    chosen = [(t, 1.0) for t, _, part in terms["exact"] if part == 0]
+                else:
+                    chosen = [(t, 1.0) for t, _, part in terms["lemma"] if part == 0]
+                compiled.terms.update(t for t, _ in chosen)
+                steps.append(chosen)
+        if not steps:
+            return None
+        if len(steps) == 1:
+            return self._per_field(fields, lambda f: _alternatives(f, steps[0]))
+        slop = max_gap + phrase.slop
+
+        def near(f):
+            return spans.SpanNear2([_span_alternatives(f, s) for s in steps], slop=slop)
+        return self._per_field(fields, near)
+
+    def _field_value(self, node):
+        value = node.value if node.field == "id" else node.value.lower()
+        return wq.Term(node.field, value)
+
+    # -- helpers ----------------------------------------------------------
+
+    def _analyze(self, text):
+        """Terms by position: [{"lemma": [(text, weight, part)], "part": [...], "exact": [...]}]."""
+        by_position = {}
+        for t in self.analyzer(text, positions=True, mode="query"):
+            slot = by_position.setdefault(t.pos, {"lemma": [], "part": [], "exact": []})
+            slot[t.kind].append((t.text, t.weight, t.part))
+        return [by_position[p] for p in sorted(by_position)]
+
+    def _lemma_query(self, field_name, terms):
+        floor = self.ranking.min_alternative
+        whole = _alternatives(field_name, [(t, max(w, floor)) for t, w, _ in terms["lemma"]])
+        part_numbers = sorted({part for _, _, part in terms["part"]})
+        if len(part_numbers) < 2:
+            return whole
+        # A compound matches whole ("Ангаро-Енисейский") or by all its parts.
+        parts = [_alternatives(field_name, [(t, max(w, floor)) for t, w, p in terms["part"]
+                                            if p == n]) for n in part_numbers]
+        return wq.Or([whole, wq.And(parts)])
+
+    def _per_field(self, fields, make):
+        queries = []
+        for f in fields:
+            q = make(f)
+            if q is not None:
+                boost = self._field_boost(f)
+                if boost != 1:
+                    q = _Rescored(q, scale=boost) if isinstance(q, spans.SpanQuery) else \
+                        q.with_boost(q.boost * boost)
+                queries.append(q)
+        return _combine(wq.Or, queries)
+
+    def _field_boost(self, field_name):
+        return self.ranking.headline_boost if field_name == "headline" else 1.0
+
+    def _proximity(self, words):
+        """Bonus queries for neighbouring query words found close together in the body."""
+        plain = [w for w in words if not w.prefix and w.field in (None, "body")]
+        pairs = list(zip(plain, plain[1:]))[: self.ranking.max_proximity_pairs]
+        bonuses = []
+        for first, second in pairs:
+            a, b = self._analyze(first.text), self._analyze(second.text)
+            if not a or not b:
+                continue
+            kind_a = "exact" if first.exact else "lemma"
+            kind_b = "exact" if second.exact else "lemma"
+            alts_a = [(t, 1.0) for t, _, p in a[-1][kind_a] if p == 0]
+            alts_b = [(t, 1.0) for t, _, p in b[0][kind_b] if p == 0]
+            if alts_a and alts_b:
+                near = spans.SpanNear2(
+                    [_span_alternatives("body", alts_a), _span_alternatives("body", alts_b)],
+                    slop=self.ranking.proximity_slop, ordered=False)
+                bonuses.append(_Rescored(near, scale=self.ranking.proximity_boost))
+        return bonuses
+
+
+def _alternatives(field_name, weighted):
+    """One position's alternative terms: the best-scoring one counts, not their sum."""
+    terms = [wq.Term(field_name, text, boost=weight) for text, weight in dict(weighted).items()]
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else wq.DisjunctionMax(terms)
+
+
+def _span_alternatives(field_name, weighted):
+    terms = [wq.Term(field_name, text) for text, _ in weighted]
+    return terms[0] if len(terms) == 1 else spans.SpanOr(terms)
+
+
+def _combine(kind, queries):
+    queries = [q for q in queries if q is not None]
+    if not queries:
+        return None
+    return queries[0] if len(queries) == 1 else kind(queries)
+
+
+def date_query(node):
+    """A Whoosh date range for a ``DateRange`` node, whole days inclusive.
+
+    >>> import datetime
+    >>> date_query(DateRange(datetime.date(2026, 3, 1), None)).startdate
+    datetime.datetime(2026, 3, 1, 0, 0)
+    """
+    start = node.start and datetime.datetime.combine(node.start, datetime.time.min)
+    end = node.end and datetime.datetime.combine(node.end, datetime.time.max)
+    return wq.DateRange("date", start, end)
+
+
+class _Rescored(wq.WrappingQuery):
+    """The child's score times ``scale`` plus ``plus``, for every document it matches.
+
+    Span queries ignore Whoosh boosts; this wrapper weights them, and adds the
+    per-word constant that makes documents with more query words rank first.
+    """
+
+    def __init__(self, child, scale=1.0, plus=0.0):
+        super().__init__(child)
+        self.scale = scale
+        self.plus = plus
+
+    def __eq__(self, other):
+        return (type(self) is type(other) and self.child == other.child
+                and (self.scale, self.plus) == (other.scale, other.plus))
+
+    def __hash__(self):
+        return hash(self.child) ^ hash((self.scale, self.plus))
+
+    def _rewrap(self, child):
+        return type(self)(child, self.scale, self.plus)
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        if isinstance(m, NullMatcherClass):
+            return m
+        return _RescoredMatcher(m, self.scale, self.plus)
+
+
+class _RescoredMatcher(WrappingMatcher):
+    def __init__(self, child, scale, plus):
+        super().__init__(child)
+        self.scale = scale
+        self.plus = plus
+
+    def copy(self):
+        return type(self)(self.child.copy(), self.scale, self.plus)
+
+    def _replacement(self, newchild):
+        return type(self)(newchild, self.scale, self.plus)
+
+    def max_quality(self):
+        return self.child.max_quality() * self.scale + self.plus
+
+    def block_quality(self):
+        return self.child.block_quality() * self.scale + self.plus
+
+    def score(self):
+        return self.child.score() * self.scale + self.plus

@@ -1,0 +1,167 @@
+"""Snippets: the best fragments of an article around the matched words, with their offsets.
+
+The matched words are found by running the index's own analyzer over the
+stored text (so ``металл`` highlights ``металлов`` and ``металлами``), and are
+reported as character offsets into the original text. Rendering (terminal
+colour, plain markers, HTML) is a separate, final step.
+"""
+
+import html
+from dataclasses import dataclass
+
+__all__ = ["Snippet", "Span", "find_matches", "make_snippets", "render"]
+
+FRAGMENT_CHARS = 180    # target fragment length
+LEAD_CHARS = 50         # context kept before the first match of a fragment
+MAX_FRAGMENTS = 3
+SEPARATOR = " … "
+
+STYLES = {
+    "ansi": ("\x1b[1;33m", "\x1b[0m"),
+    "plain": ("[", "]"),
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A highlighted stretch, as offsets into the original text.
+
+    >>> text = "выпуск металлов"
+    >>> span = Span(7, 15)
+    >>> text[span.start:span.end]
+    'металлов'
+    """
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A fragment of the original text: ``text == original[start:end]``, highlights inside it.
+
+    >>> Snippet(0, 6, "Никель", (Span(0, 6),)).marked()
+    '[Никель]'
+    """
+
+    start: int
+    end: int
+    text: str
+    highlights: tuple = ()
+
+    def marked(self, before="[", after="]", escape=None):
+        """The fragment's text with each highlight wrapped in ``before``/``after``."""
+        escape = escape or (lambda s: s)
+        out, at = [], self.start
+        for span in self.highlights:
+            out.append(escape(self.text[at - self.start:span.start - self.start]))
+            out.append(before + escape(self.text[span.start - self.start:span.end - self.start])
+                       + after)
+            at = span.end
+        out.append(escape(self.text[at - self.start:]))
+        return "".join(out)
+
+
+def find_matches(text, analyzer, terms, prefixes=()):
+    """Spans of the words in ``text`` whose analysis yields one of ``terms`` (or starts with a prefix).
+
+    >>> from indexer.analysis import russian_analyzer
+    >>> text = "Экспорт металлов и металлами"
+    >>> [text[s.start:s.end] for s in find_matches(text, russian_analyzer(), {"металл"})]
+    ['металлов', 'металлами']
+    """
+    spans, last = [], None
+    prefixes = tuple(prefixes)
+    for t in analyzer(text, chars=True, mode="index"):
+        if t.text in terms or (prefixes and t.kind != "exact" and t.text.startswith(prefixes)):
+            if t.startchar != last:
+                spans.append(Span(t.startchar, t.endchar))
+                last = t.startchar
+    return spans
+
+
+def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS):
+    """Up to ``max_fragments`` fragments, richest in distinct matched words first, in text order.
+
+    >>> text = "Начало. " + "слово " * 60 + "Завод выпустил никель. " + "конец " * 60
+    >>> [s.marked() for s in make_snippets(text, [Span(text.index("никель"), text.index("никель") + 6)])]
+    ['Завод выпустил [никель]. конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец']
+    """
+    if not matches:
+        end = _word_end(text, min(len(text), size))
+        return (Snippet(0, end, text[:end]),) if text else ()
+    chosen, used = [], set()
+    for _ in range(max_fragments):
+        best = _best_window(text, matches, used, size)
+        if best is None:
+            break
+        start, end, inside = best
+        used.update(inside)
+        chosen.append((start, end, inside))
+    chosen.sort()
+    return tuple(Snippet(start, end, text[start:end], tuple(matches[i] for i in inside))
+                 for start, end, inside in _merge(chosen))
+
+
+def _best_window(text, matches, used, size):
+    best, best_score = None, 0.0
+    for i, first in enumerate(matches):
+        if i in used:
+            continue
+        start = _word_start(text, max(0, first.start - LEAD_CHARS), first.start)
+        limit = start + size
+        inside = []
+        for j in range(i, len(matches)):
+            if matches[j].end > limit:
+                break
+            if j not in used:
+                inside.append(j)
+        words = {text[matches[j].start:matches[j].end].lower() for j in inside}
+        score = len(words) + 0.1 * len(inside)
+        if score > best_score:
+            end = _word_end(text, max(matches[inside[-1]].end, min(len(text), limit)))
+            best, best_score = (start, end, inside), score
+    return best
+
+
+def _merge(chosen):
+    merged = []
+    for start, end, inside in chosen:
+        if merged and start <= merged[-1][1]:
+            previous = merged.pop()
+            start, end, inside = previous[0], max(end, previous[1]), previous[2] + inside
+        merged.append((start, end, sorted(set(inside))))
+    return merged
+
+
+def _word_start(text, at, match_start):
+    """Move ``at`` forward to the start of a word (or a sentence), never past the match."""
+    if at == 0:
+        return 0
+    sentence = text.rfind(". ", at, match_start)
+    if sentence >= 0:
+        return sentence + 2
+    space = text.find(" ", at, match_start)
+    return space + 1 if space >= 0 else match_start
+
+
+def _word_end(text, at):
+    """Move ``at`` back to the end of a word, so a fragment never ends mid-word."""
+    if at >= len(text):
+        return len(text)
+    space = text.rfind(" ", 0, at + 1)
+    return space if space > 0 else at
+
+
+def render(snippets, style="plain"):
+    """Fragments joined by " … ", matches marked for a terminal ("ansi"), a pipe ("plain") or HTML.
+
+    >>> render((Snippet(0, 8, "Металлов", (Span(0, 8),)),), "html")
+    '<mark>Металлов</mark>'
+    """
+    if style == "html":
+        parts = [s.marked("<mark>", "</mark>", escape=html.escape) for s in snippets]
+    else:
+        before, after = STYLES[style]
+        parts = [s.marked(before, after) for s in snippets]
+    return SEPARATOR.join(" ".join(p.split()) for p in parts)
