@@ -59,10 +59,15 @@ STOP_WORDS = frozenset("""
 # shouted ordinary words ("КРАСНОЯРСК, 14 марта.") and are lemmatized.
 ACRONYM_MAX_LEN = 4
 
-# A lower-case word keeps the normal forms whose share of pymorphy3's
-# probability is at least this much. 0.0 keeps all: "стали" -> "стать" (0.975)
-# and "сталь" (0.025). Chosen by measurement (see bench/ and the README).
-DEFAULT_MIN_SHARE = 0.0
+# Which normal forms a lower-case word keeps (chosen by measurement, see
+# bench/ and the README):
+#   "pos": the most likely lemma of each part of speech. "стали" keeps "стать"
+#          (VERB, 0.975) and "сталь" (NOUN, 0.025), "мыла" keeps "мыло" and
+#          "мыть"; but "выплавку" keeps only "выплавка" (NOUN, 0.67), not the
+#          same-POS guess "выплавок" (0.33).
+#   "all": every normal form pymorphy3 offers; "top": the most likely only.
+LEMMA_POLICIES = ("pos", "all", "top")
+DEFAULT_POLICY = "pos"
 
 # A capitalised word keeps up to this many normal forms, whatever their share:
 # pymorphy3 guesses names badly ("Верховец" -> "верховца" first, "верховец"
@@ -145,13 +150,15 @@ class MorphFilter(Filter):
     ['ии', '=ии', 'рф', '=рф']
     """
 
-    def __init__(self, min_share=DEFAULT_MIN_SHARE, cache_size=CACHE_SIZE):
-        self.min_share = min_share
+    def __init__(self, policy=DEFAULT_POLICY, cache_size=CACHE_SIZE):
+        if policy not in LEMMA_POLICIES:
+            raise ValueError(f"policy must be one of {LEMMA_POLICIES}")
+        self.policy = policy
         self.cache_size = cache_size
         self._cache = {}
 
     def __eq__(self, other):
-        return (type(self) is type(other) and self.min_share == other.min_share)
+        return type(self) is type(other) and self.policy == other.policy
 
     def __getstate__(self):
         # Whoosh pickles the schema into the index: keep the cache out of it.
@@ -209,16 +216,23 @@ class MorphFilter(Filter):
         if _is_acronym(surface) or not CYRILLIC_RE.search(word):
             yield word.replace(",", "."), 1.0
             return
-        shares = defaultdict(float)
+        shares, pos_of = defaultdict(float), {}
         for parse in morph_analyzer().parse(word):
-            shares[normal_word(parse.normal_form)] += parse.score
+            lemma = normal_word(parse.normal_form)
+            shares[lemma] += parse.score
+            pos_of.setdefault(lemma, parse.tag.POS)
         ranked = sorted(shares.items(), key=lambda item: -item[1])
         top = ranked[0][1] or 1.0
-        if surface[0].isupper():
-            kept = ranked[:MAX_NAME_LEMMAS]
+        if surface[0].isupper() or self.policy == "all":
+            kept = ranked[:MAX_NAME_LEMMAS] if self.policy != "all" else ranked
+        elif self.policy == "top":
+            kept = ranked[:1]
         else:
-            kept = [(lemma, share) for lemma, share in ranked
-                    if share >= self.min_share * top or share == ranked[0][1]]
+            seen_pos, kept = set(), []
+            for lemma, share in ranked:
+                if pos_of[lemma] not in seen_pos:
+                    seen_pos.add(pos_of[lemma])
+                    kept.append((lemma, share))
         for lemma, share in kept:
             yield lemma, round(share / top, 3)
 
@@ -227,13 +241,13 @@ def _is_acronym(surface):
     return 2 <= len(surface) <= ACRONYM_MAX_LEN and surface.isupper()
 
 
-def russian_analyzer(min_share=DEFAULT_MIN_SHARE):
+def russian_analyzer(policy=DEFAULT_POLICY):
     """The analyzer poisk attaches to its text fields.
 
     >>> [t.text for t in russian_analyzer()("редкоземельных металлов")]
     ['редкоземельный', '=редкоземельных', 'металл', '=металлов']
     """
-    return WordTokenizer() | MorphFilter(min_share=min_share)
+    return WordTokenizer() | MorphFilter(policy=policy)
 
 
 def analyze(text, analyzer=None):

@@ -44,7 +44,7 @@ def resolve_index_dir(path=None):
     return os.fspath(path or os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
 
 
-def make_schema(min_share=None):
+def make_schema(policy=None):
     """The fields of a poisk index.
 
     ``headline`` and ``body`` share one analyzer object, which the query
@@ -53,7 +53,7 @@ def make_schema(min_share=None):
     >>> sorted(make_schema().names())[:4]
     ['body', 'content_hash', 'date', 'headline']
     """
-    analyzer = russian_analyzer() if min_share is None else russian_analyzer(min_share)
+    analyzer = russian_analyzer() if policy is None else russian_analyzer(policy)
     return Schema(
         id=ID(unique=True, stored=True, sortable=True),
         headline=TEXT(analyzer=analyzer, stored=True, phrase=True),

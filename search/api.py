@@ -98,7 +98,8 @@ class Index:
     def __init__(self, path=None, ranking=None):
         self.path = resolve_index_dir(path)
         self._ix = open_whoosh_index(self.path)
-        self.analyzer = self._ix.schema["body"].analyzer
+        self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
+        self.analyzer = self.schema["body"].analyzer
         self.compiler = QueryCompiler(self.analyzer, ranking)
         self._local = threading.local()
         self._searchers = []

@@ -235,18 +235,16 @@ class _Parser:
         return None
 
     def parse_text(self, value):
-        negate = value.startswith("-") and len(value) > 1
-        require = value.startswith("+") and len(value) > 1
+        negate, require = value.startswith("-"), value.startswith("+")
         if negate or require:
             value = value[1:]
         name, colon, rest = value.partition(":")
-        if colon and name.lower() in TEXT_FIELDS | VALUE_FIELDS or name.lower() in DATE_FIELDS:
+        if not value:
+            # "-" or "+" right before a phrase or a group: -"медный завод"
+            item = self.parse_unary() if self.peek()[0] in ("phrase", "open") else None
+        elif colon and (name.lower() in TEXT_FIELDS or name.lower() in VALUE_FIELDS
+                        or name.lower() in DATE_FIELDS):
             item = self.parse_field(name.lower(), rest)
-        elif value in ("-", "+"):
-            if self.peek()[0] in ("phrase", "open"):
-                item = self.parse_unary()
-            else:
-                return None
         else:
             item = _word(value, None)
         if item is None:

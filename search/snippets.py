@@ -83,9 +83,10 @@ def find_matches(text, analyzer, terms, prefixes=()):
 def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS):
     """Up to ``max_fragments`` fragments, richest in distinct matched words first, in text order.
 
-    >>> text = "Начало. " + "слово " * 60 + "Завод выпустил никель. " + "конец " * 60
-    >>> [s.marked() for s in make_snippets(text, [Span(text.index("никель"), text.index("никель") + 6)])]
-    ['Завод выпустил [никель]. конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец конец']
+    >>> text = "Руда. " * 30 + "Завод выпустил никель. " + "Конец. " * 30
+    >>> at = text.index("никель")
+    >>> [s.marked() for s in make_snippets(text, [Span(at, at + 6)], size=60)]
+    ['Завод выпустил [никель]. Конец. Конец. Конец. Конец. Конец.']
     """
     if not matches:
         end = _word_end(text, min(len(text), size))

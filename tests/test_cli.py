@@ -1,0 +1,162 @@
+"""The command line: exact output, JSON Lines, exit codes, help on every command."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from search.cli import cli
+
+SHOIGU = """\
+1 found for 'Шойгу' (showing 1-1):
+
+  1. 2026-02-10  sibir-business  [data/sibir-business/2026-02-10-tyva-litiy-sp]
+     В Туве выбрали подрядчика для литиевого проекта
+     в Новосибирской области. Руководитель СП Айдын [Шойгу] отметил, что
+     стройка даст республике около 800 рабочих мест. «Литий сегодня нужен
+     всем — от производителей аккумуляторов до … поставщиков этого металла
+     в РФ», — заявил [Шойгу]. По словам [Шойгу], в смету уже заложены
+     расходы на дорогу до Кызыла и подстанцию мощностью 120 МВт.
+
+"""
+
+
+@pytest.fixture
+def run(sample_index_dir):
+    def invoke(*args):
+        return CliRunner().invoke(cli, [*args, "--index", str(sample_index_dir)])
+    return invoke
+
+
+def test_search_output_is_exact(run):
+    result = run("search", "Шойгу", "--no-color")
+    assert result.exit_code == 0
+    assert result.output == SHOIGU
+
+
+def test_search_lines_fit_80_columns(run):
+    result = run("search", "редкоземельные", "металлы", "--no-color", "--limit", "5")
+    assert result.exit_code == 0
+    long_lines = [line for line in result.output.splitlines()
+                  if len(line) > 80 and not line.lstrip()[0].isdigit()]
+    assert long_lines == []
+
+
+def test_search_colours_matches_when_asked(run):
+    result = run("search", "Шойгу", "--color")
+    assert "\x1b[1;33mШойгу\x1b[0m" in result.output
+
+
+def test_json_lines(run, sample_index_dir):
+    result = run("search", "ИНТЦ OR Nornickel", "--json")
+    assert result.exit_code == 0
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2]
+    assert {h["id"].split("/")[-1] for h in hits} == {
+        "2025-09-01-sfu-intc-metallurgiya", "2025-11-20-nornickel-palladiy-otchet"}
+    for hit in hits:
+        assert set(hit) == {"rank", "id", "score", "headline", "date", "source", "url", "tags",
+                            "headline_highlights", "snippets"}
+        for snippet in hit["snippets"]:
+            for start, end in snippet["highlights"]:
+                word = snippet["text"][start - snippet["start"]:end - snippet["start"]]
+                assert word in ("ИНТЦ", "Nornickel")
+
+
+def test_nothing_found_says_so_and_exits_0(run):
+    result = run("search", "кобальтит")
+    assert (result.exit_code, result.output) == (0, "Nothing found for 'кобальтит'.\n")
+    json_result = run("search", "кобальтит", "--json")
+    assert (json_result.exit_code, json_result.output) == (0, "")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", ""], "Error: empty query: type some words to search for (or * for everything)\n"),
+    (["search", "на и в"], "Error: nothing to search for: the query holds only stop words "
+                           "or punctuation\n"),
+    (["search", "уголь", "--since", "2026-13-01"],
+     "Error: cannot read the date '2026-13-01': use YYYY-MM-DD, YYYY-MM or YYYY, "
+     "and A..B for a range\n"),
+    (["show", "nope"], "Error: no article with id 'nope'\n"),
+])
+def test_errors_are_one_line_with_exit_1(run, args, message):
+    result = run(*args)
+    assert (result.exit_code, result.output) == (1, message)
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["search", "уголь", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: no index at {tmp_path / 'none'}: "
+                             "run `poisk index PATH...` first\n")
+
+
+def test_usage_errors_exit_2(run):
+    assert run("search", "уголь", "--limit", "0").exit_code == 2
+    assert run("search", "уголь", "--sort", "random").exit_code == 2
+    assert CliRunner().invoke(cli, ["search"]).exit_code == 2
+
+
+def test_show_prints_the_article(run):
+    result = run("show", "data/sibir-business/2026-02-10-tyva-litiy-sp")
+    assert result.exit_code == 0
+    assert result.output.startswith("В Туве выбрали подрядчика для литиевого проекта\n"
+                                    "2026-02-10 · sibir-business\n\nКЫЗЫЛ, 10 февраля.")
+
+
+def test_stats(run):
+    result = run("stats", "--json")
+    stats = json.loads(result.output)
+    assert stats["documents"] == 30
+    assert (stats["first_date"], stats["last_date"]) == ("2025-09-01", "2026-06-30")
+    assert stats["sources"] == {"dv-vedomosti": 10, "krasnoyarsk-segodnya": 10,
+                                "sibir-business": 10}
+    assert stats["size_bytes"] > 0
+
+
+def test_index_summary_and_incremental_runs(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text(" date 2026-01-01 Никель\n\nКомбинат выпустил никель.")
+    (folder / "b.txt").write_text(" date 2026-01-02 Медь\n\nЗавод выпустил медь.")
+    index = ["--index", str(tmp_path / "ix")]
+    first = CliRunner().invoke(cli, ["index", str(folder), *index])
+    assert first.exit_code == 0
+    assert first.output.startswith("2 added, 0 updated, 0 skipped, 0 failed in ")
+    (folder / "b.txt").write_text(" date 2026-01-02 Медь\n\nЗавод выпустил больше меди.")
+    (folder / "c.txt").write_text(" date 2026-01-03 Кобальт\n\nЗавод выпустил кобальт.")
+    second = CliRunner().invoke(cli, ["index", str(folder), *index])
+    assert second.output.startswith("1 added, 1 updated, 1 skipped, 0 failed in ")
+    deleted = CliRunner().invoke(cli, ["delete", "news/a", "news/zzz", *index])
+    assert (deleted.exit_code, deleted.output) == (0, "1 deleted, 1 not found\n")
+    rebuilt = CliRunner().invoke(cli, ["index", str(folder), "--rebuild", *index])
+    assert rebuilt.output.startswith("3 added, 0 updated, 0 skipped, 0 failed in ")
+
+
+def test_index_with_failures_exits_1(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "good.txt").write_text(" date 2026-01-01 Никель\n\nКомбинат выпустил никель.")
+    (folder / "bad.txt").write_text(" date 2026-02-31 Медь\n\nЗавод выпустил медь.")
+    result = CliRunner().invoke(cli, ["index", str(folder), "--index", str(tmp_path / "ix")])
+    assert result.exit_code == 1
+    assert f"skipped {folder / 'bad.txt'}:1: bad date '2026-02-31' (expected YYYY-MM-DD)" \
+        in result.output
+    assert "1 added, 0 updated, 0 skipped, 1 failed in " in result.output
+
+
+@pytest.mark.parametrize("command", ["index", "search", "show", "stats", "delete"])
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert len(result.output.split("\n\n")[1].strip()) > 10
+
+
+def test_python_dash_m_search_works(sample_index_dir):
+    result = subprocess.run([sys.executable, "-m", "search", "search", "ГМК", "--json",
+                             "--index", str(sample_index_dir)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
