@@ -43,7 +43,8 @@ class Ranking:
     proximity_boost: float = 0.5  # two query words within proximity_slop positions
     proximity_slop: int = 4
     max_proximity_pairs: int = 6
-
+    common_share: float = 0.1     # in queries of 3+ words, a word in more than this share
+                                  # of documents only adds to matches of the others
 
 @dataclass
 class CompiledQuery:
@@ -64,9 +65,10 @@ class QueryCompiler:
     ['металл']
     """
 
-    def __init__(self, analyzer, ranking=None):
+    def __init__(self, analyzer, ranking=None, reader=None):
         self.analyzer = analyzer
         self.ranking = ranking or Ranking()
+        self.reader = reader  # for document frequencies; None compiles without them
 
     def compile(self, tree):
         compiled = CompiledQuery(query=None)
@@ -109,13 +111,20 @@ class QueryCompiler:
     def _loose(self, node, compiled, bonuses):
         positive = [i for i in node.items if not isinstance(i, Not)]
         negative = [i.item for i in node.items if isinstance(i, Not)]
-        words = []
+        words, common = [], []
         for item in positive:
             q = self._node(item, compiled, bonuses)
             if q is not None:
                 # Each matched item adds a constant: documents with more of the
                 # query's words rank first, yet documents with most still match.
-                words.append(_Rescored(q, plus=self.ranking.word_bonus) if len(positive) > 1 else q)
+                q = _Rescored(q, plus=self.ranking.word_bonus) if len(positive) > 1 else q
+                (common if len(positive) > 2 and self._is_common(item) else words).append(q)
+        if not words:
+            words, common = common, []
+        # A very common word ("год", "россия") in a long query scores only the
+        # documents the other words found: scanning its postings for new matches
+        # cost most of a headline query's time and added little (measured).
+        bonuses.extend(common)
         bonuses.extend(self._proximity([i for i in positive if isinstance(i, Word)]))
         required = [q for q in (self._node(i, compiled, bonuses) for i in node.required) if q]
         main = _combine(wq.Or, words)
@@ -189,6 +198,13 @@ class QueryCompiler:
         return wq.Term(node.field, value)
 
     # -- helpers ----------------------------------------------------------
+
+    def _is_common(self, item):
+        if self.reader is None or not isinstance(item, Word) or item.exact or item.prefix:
+            return False
+        limit = self.ranking.common_share * max(1, self.reader.doc_count_all())
+        lemmas = [t for terms in self._analyze(item.text) for t, _, part in terms["lemma"]]
+        return bool(lemmas) and all(self.reader.doc_frequency("body", t) > limit for t in lemmas)
 
     def _analyze(self, text):
         """Terms by position: [{"lemma": [(text, weight, part)], "part": [...], "exact": [...]}]."""

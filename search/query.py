@@ -183,7 +183,7 @@ class _Parser:
             if right is not None:
                 options.append(right)
         if len(options) > 1:
-            return AnyOf(tuple(options))
+            return AnyOf(tuple(_unwrap(o) for o in options))
         return options[0] if options else None
 
     def parse_and(self):
@@ -194,9 +194,9 @@ class _Parser:
                 break
             if (kind, value) == ("op", "AND"):
                 self.take()
-                right = self.parse_unary()
+                right = _unwrap(self.parse_unary())
                 if right is not None and loose:
-                    left = loose.pop()
+                    left = _unwrap(loose.pop())
                     strict = AllOf((*(left.items if isinstance(left, AllOf) else (left,)), right))
                     loose.append(strict)
                 elif right is not None:
@@ -214,7 +214,7 @@ class _Parser:
         kind, value, extra = self.peek()
         if (kind, value) == ("op", "NOT"):
             self.take()
-            item = self.parse_unary()
+            item = _unwrap(self.parse_unary())
             return Not(item) if item is not None else None
         if kind == "op":
             return None
@@ -251,7 +251,7 @@ class _Parser:
             return None
         if negate:
             return Not(item)
-        return ("required", item) if require else item
+        return _Required(item) if require else item
 
     def parse_field(self, name, rest):
         if not rest and self.peek()[0] == "phrase":
@@ -268,6 +268,16 @@ class _Parser:
         if quoted:
             return _phrase(quoted[0], quoted[1], TEXT_FIELDS[name])
         return _word(rest, TEXT_FIELDS[name])
+
+
+@dataclass(frozen=True)
+class _Required:
+    """``+word``: a side-by-side item that every hit must match."""
+    item: object
+
+
+def _unwrap(item):
+    return item.item if isinstance(item, _Required) else item
 
 
 def _word(value, field):
@@ -293,8 +303,8 @@ def _loose(items):
     """Group side-by-side items; unwrap a group of one."""
     plain, required = [], []
     for item in items:
-        if isinstance(item, tuple):
-            required.append(item[1])
+        if isinstance(item, _Required):
+            required.append(item.item)
         elif isinstance(item, DateRange):
             required.append(item)
         else:
@@ -303,6 +313,8 @@ def _loose(items):
         return None
     if len(plain) == 1 and not required:
         return plain[0]
+    if not plain and len(required) == 1 and not isinstance(required[0], DateRange):
+        return required[0]
     return Loose(tuple(plain), tuple(required))
 
 

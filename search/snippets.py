@@ -9,6 +9,8 @@ colour, plain markers, HTML) is a separate, final step.
 import html
 from dataclasses import dataclass
 
+from indexer.analysis import find_words
+
 __all__ = ["Snippet", "Span", "find_matches", "make_snippets", "render"]
 
 FRAGMENT_CHARS = 180    # target fragment length
@@ -70,14 +72,13 @@ def find_matches(text, analyzer, terms, prefixes=()):
     >>> [text[s.start:s.end] for s in find_matches(text, russian_analyzer(), {"металл"})]
     ['металлов', 'металлами']
     """
-    spans, last = [], None
     prefixes = tuple(prefixes)
-    for t in analyzer(text, chars=True, mode="index"):
-        if t.text in terms or (prefixes and t.kind != "exact" and t.text.startswith(prefixes)):
-            if t.startchar != last:
-                spans.append(Span(t.startchar, t.endchar))
-                last = t.startchar
-    return spans
+
+    def wanted(word_terms):
+        return any(term in terms or (prefixes and kind != "exact" and term.startswith(prefixes))
+                   for term, kind, _, _ in word_terms)
+
+    return [Span(start, end) for start, end in find_words(analyzer, text, wanted)]
 
 
 def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS):

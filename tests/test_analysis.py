@@ -157,7 +157,6 @@ def test_the_same_analyzer_object_serves_every_field(sample_index):
     schema = sample_index.schema
     assert schema["headline"].analyzer is schema["body"].analyzer
     assert sample_index.analyzer is schema["body"].analyzer
-    assert sample_index.compiler.analyzer is sample_index.analyzer
 
 
 def test_analyzer_is_picklable_inside_a_schema():
