@@ -14,15 +14,29 @@ import io
 import json
 import os
 import re
+import stat
+import zlib
 from dataclasses import dataclass, field
 
-__all__ = ["Article", "Rejected", "decode", "read_sources", "SUPPORTED_SUFFIXES"]
+__all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources",
+           "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".csv")
 
 # An article longer than this is almost certainly not an article (a log, a
 # dump, a concatenated archive); indexing it would swamp every ranking.
 MAX_ARTICLE_CHARS = 2_000_000
+
+# A .txt file larger than this cannot hold an article under the limit (UTF-8
+# spends at most 4 bytes a character): it is rejected without being read.
+MAX_TEXT_FILE_BYTES = 4 * MAX_ARTICLE_CHARS
+
+# csv refuses fields over 131,072 characters by default, well under the
+# article limit; a longer field is an over-long article or an unclosed quote.
+CSV_FIELD_LIMIT = MAX_ARTICLE_CHARS + 1
+
+NOT_UTF8 = "bytes that are not UTF-8 in a UTF-8 file (a damaged or mixed-encoding line)"
+SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
 HEADER_RE = re.compile(r"^\s?date (\S+) (.*)$")
 
@@ -70,29 +84,62 @@ class Rejected:
 def decode(raw):
     """Decode file bytes as UTF-8 (with or without BOM) or cp1251, detected.
 
-    Returns ``None`` for bytes that are neither (binary files).
+    Returns ``None`` for bytes that are neither (binary files) and for UTF-8
+    with damaged lines (``decode_lines`` says which).
 
     >>> decode("сталь".encode("cp1251")), decode(codecs.BOM_UTF8 + "ё".encode())
     ('сталь', 'ё')
+    """
+    decoded = decode_lines(raw)
+    if decoded is None or decoded[1]:
+        return None
+    return decoded[0]
+
+
+def decode_lines(raw):
+    """``(text, bad_lines)``: the decoded text and the numbers of its lines that are not UTF-8.
+
+    A file is UTF-8 when at least as many of its non-ASCII lines decode as UTF-8
+    as fail to; the others are damaged lines, decoded with U+FFFD so the line
+    structure holds. Otherwise the file is cp1251 if it reads as Russian prose.
+    Returns ``None`` for binary files.
+
+    >>> decode_lines("цена\\nсталь".encode() + b"\\xff\\n" + "никель".encode())
+    ('цена\\nсталь\\ufffd\\nникель', {2})
     """
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
     if b"\x00" in raw[:8192]:
         return None
     try:
-        return raw.decode("utf-8")
+        return _prose(raw.decode("utf-8")), set()
     except UnicodeDecodeError:
         pass
-    text = raw.decode("cp1251", errors="replace")
+    lines, bad, good = raw.split(b"\n"), set(), 0
+    for number, line in enumerate(lines, 1):
+        try:
+            line.decode("utf-8")
+            good += not line.isascii()
+        except UnicodeDecodeError:
+            bad.add(number)
+    if good >= len(bad):
+        return _prose(raw.decode("utf-8", errors="replace")), bad
     # cp1251 decodes almost any byte; accept it only when the text is mostly
     # Cyrillic letters, spaces and punctuation, as Russian prose is.
+    text = _prose(raw.decode("cp1251", errors="replace"))
+    if text is None:
+        return None
     sample = text[:20000]
     letters = sum(ch.isalpha() for ch in sample)
     cyrillic = sum("\u0400" <= ch <= "\u04ff" for ch in sample)
-    controls = sum(ord(ch) < 32 and ch not in "\r\n\t" for ch in sample)
-    if letters and cyrillic >= 0.3 * letters and controls <= 0.01 * len(sample):
-        return text
-    return None
+    return (text, set()) if letters and cyrillic >= 0.3 * letters else None
+
+
+def _prose(text):
+    """``text``, or ``None`` when over 1% of it is control characters (a binary file)."""
+    sample = text[:20000]
+    controls = sum(ord(ch) < 32 and ch not in "\r\n\t\f" for ch in sample)
+    return text if controls <= 0.01 * len(sample) else None
 
 
 def read_sources(paths, source=None):
@@ -116,20 +163,73 @@ def read_sources(paths, source=None):
 
 
 def _walk(paths):
-    """(root, file) pairs in a stable order; folders are walked recursively."""
+    """(root, file) pairs in a stable order, and (None, Rejected) for what cannot be walked."""
     for given in paths:
         given = os.fspath(given)
-        if os.path.isfile(given):
-            yield os.path.dirname(os.path.abspath(given)), given
-        elif os.path.isdir(given):
-            root = os.path.dirname(os.path.abspath(given.rstrip(os.sep)))
-            for folder, dirs, files in os.walk(given, onerror=None):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
-                        yield root, os.path.join(folder, name)
+        root = os.path.dirname(os.path.abspath(given))
+        if os.path.isdir(given):
+            yield from _walk_folder(root, given)
+        elif os.path.lexists(given):
+            yield root, given  # a file, or something _read_file will reject with a reason
         else:
             yield None, Rejected(given, "no such file or folder")
+
+
+def _walk_folder(root, top):
+    """Files under ``top``, depth first in name order, hidden names skipped.
+
+    Symlinks are followed. A link back to a folder on the way down (a loop) is
+    reported and not followed; a folder reached a second time by another link
+    is not walked again, so its articles are not indexed twice.
+    """
+    try:
+        top_key = _folder_key(top)
+    except OSError as error:
+        yield None, Rejected(top, f"cannot read the folder: {error.strerror}")
+        return
+    walked, stack = {top_key}, [(top, (top_key,))]
+    while stack:
+        folder, ancestors = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            yield None, Rejected(folder, f"cannot read the folder: {error.strerror}")
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_folder(entry):
+                subfolders.append(entry.path)
+            elif entry.name.lower().endswith(SUPPORTED_SUFFIXES):
+                yield root, entry.path
+        pushed = []
+        for path in subfolders:
+            try:
+                key = _folder_key(path)
+            except OSError as error:
+                yield None, Rejected(path, f"cannot read the folder: {error.strerror}")
+                continue
+            if key in ancestors:
+                yield None, Rejected(path, "symlink loop: leads back to a folder above it; "
+                                           "not followed")
+            elif key not in walked:
+                walked.add(key)
+                pushed.append((path, (*ancestors, key)))
+        stack.extend(reversed(pushed))  # popped in name order
+
+
+def _is_folder(entry):
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _folder_key(path):
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 def _read_file(root, path, source):
@@ -137,30 +237,58 @@ def _read_file(root, path, source):
     if not name.endswith(SUPPORTED_SUFFIXES):
         yield Rejected(path, f"unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
         return
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if name.endswith(".gz"):
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        yield Rejected(path, f"cannot read: {getattr(error, 'strerror', None) or error}")
+    raw, problem = _read_bytes(path, MAX_TEXT_FILE_BYTES if name.endswith(".txt") else None)
+    if problem:
+        yield Rejected(path, problem)
         return
-    text = decode(raw)
-    if text is None:
+    if name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            yield Rejected(path, f"broken gzip file ({error})")
+            return
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        yield Rejected(path, "UTF-16 text: poisk reads UTF-8 or cp1251, save the file as UTF-8")
+        return
+    decoded = decode_lines(raw)
+    if decoded is None:
         yield Rejected(path, "not text in UTF-8 or cp1251 (binary file?)")
         return
+    text, bad_lines = decoded
     if name.endswith((".jsonl", ".jsonl.gz")):
-        yield from _read_jsonl(path, text, source)
+        yield from _read_jsonl(path, text, bad_lines, source)
     elif name.endswith(".csv"):
-        yield from _read_csv(path, text, source)
+        yield from _read_csv(path, text, bad_lines, source)
+    elif bad_lines:
+        yield Rejected(f"{path}:{min(bad_lines)}", NOT_UTF8)
     else:
         yield _read_text_article(root, path, text, source)
 
 
+def _read_bytes(path, limit):
+    """(bytes, None), or (None, why not): only regular files are read, never pipes or devices."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        return None, f"cannot read: {error.strerror}"
+    with open(descriptor, "rb") as f:
+        try:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None, "not a regular file (a device, pipe or socket)"
+            if limit is not None and info.st_size > limit:
+                return None, (f"file too large for one article ({info.st_size:,} bytes; an "
+                              f"article may have at most {MAX_ARTICLE_CHARS:,} characters)")
+            return f.read(), None
+        except OSError as error:
+            return None, f"cannot read: {error.strerror}"
+
+
 def _read_text_article(root, path, text, source):
     relative = os.path.relpath(os.path.abspath(path), root) if root else path
-    doc_id = os.path.splitext(relative)[0].replace(os.sep, "/")
-    source = source or os.path.basename(os.path.dirname(os.path.abspath(path)))
+    doc_id = _path_text(os.path.splitext(relative)[0].replace(os.sep, "/"))
+    source = source or _path_text(os.path.basename(os.path.dirname(os.path.abspath(path))))
     lines = text.replace("\r\n", "\n").split("\n")
     header = HEADER_RE.match(lines[0]) if lines else None
     if header:
@@ -176,16 +304,27 @@ def _read_text_article(root, path, text, source):
     return _article(f"{path}:1", doc_id, headline, body, date, source, None, ())
 
 
-def _read_jsonl(path, text, source):
+def _read_jsonl(path, text, bad_lines, source):
+    if not text.strip():
+        yield Rejected(path, "empty file: no records")
+        return
     default_source = source or _file_stem(path)
-    for number, line in enumerate(text.splitlines(), 1):
+    # Split on "\n" only: JSON strings may hold U+2028 and other characters
+    # that str.splitlines() takes for line ends.
+    for number, line in enumerate(text.split("\n"), 1):
+        origin = f"{path}:{number}"
+        if number in bad_lines:
+            yield Rejected(origin, NOT_UTF8)
+            continue
         if not line.strip():
             continue
-        origin = f"{path}:{number}"
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Rejected(origin, f"broken JSON ({error.msg})")
+        except RecursionError:
+            yield Rejected(origin, "broken JSON (nested too deeply)")
+            continue
+        except ValueError as error:
+            yield Rejected(origin, f"broken JSON ({getattr(error, 'msg', error)})")
             continue
         if not isinstance(record, dict):
             yield Rejected(origin, "a line must hold a JSON object")
@@ -193,23 +332,53 @@ def _read_jsonl(path, text, source):
         yield _record_article(origin, record, default_source)
 
 
-def _read_csv(path, text, source):
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not columns & {"text", "body"}:
+def _read_csv(path, text, bad_lines, source):
+    if not text.strip():
+        yield Rejected(path, "empty file: no header, no records")
+        return
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    rows = csv.reader(io.StringIO(text))
+    try:
+        header = [name.strip().lower() for name in next(rows)]
+    except csv.Error as error:
+        yield Rejected(f"{path}:1", f"broken CSV header ({error})")
+        return
+    if 1 in bad_lines:
+        yield Rejected(f"{path}:1", f"CSV header: {NOT_UTF8}")
+        return
+    if not set(header) & {"text", "body"}:
         yield Rejected(f"{path}:1", "CSV header has no 'text' (or 'body') column")
         return
     default_source = source or _file_stem(path)
-    for record in reader:
-        origin = f"{path}:{reader.line_num}"
-        if None in record:
-            yield Rejected(origin, "more fields than the header names")
+    last = rows.line_num
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield Rejected(f"{path}:{last + 1}", f"broken CSV row ({error})")
+            last = rows.line_num
             continue
-        record = {k.strip().lower(): v for k, v in record.items() if k}
-        yield _record_article(origin, record, default_source)
+        first, last = last + 1, rows.line_num
+        if not row:
+            continue  # a blank line
+        origin = f"{path}:{first}"
+        if bad_lines.intersection(range(first, last + 1)):
+            yield Rejected(origin, NOT_UTF8)
+        elif len(row) != len(header):
+            yield Rejected(origin, f"{len(row)} fields where the header names {len(header)}")
+        else:
+            record = {name: value for name, value in zip(header, row) if name}
+            yield _record_article(origin, record, default_source)
 
 
 def _record_article(origin, record, default_source):
+    for name in ("id", "title", "headline", "text", "body", "summary", "date", "source", "url"):
+        if isinstance(record.get(name), (dict, list)):
+            return Rejected(origin, f"{name!r} must be text, not a JSON "
+                                    f"{'object' if isinstance(record[name], dict) else 'array'}")
     headline = _text_value(record.get("title", record.get("headline")))
     body = _text_value(record.get("text", record.get("body")))
     summary = _text_value(record.get("summary"))
@@ -240,6 +409,9 @@ def _article(origin, doc_id, headline, body, date, source, url, tags):
     if len(body) + len(headline) > MAX_ARTICLE_CHARS:
         return Rejected(origin, f"article too long ({len(body):,} characters; "
                                 f"the limit is {MAX_ARTICLE_CHARS:,})")
+    if any(SURROGATE_RE.search(value or "") for value in (doc_id, headline, body, source, url,
+                                                          *tags)):
+        return Rejected(origin, "invalid Unicode: an unpaired surrogate (\\ud800-\\udfff)")
     if not headline:
         # No headline: the first line of the body stands in, as news feeds do.
         headline = body.split("\n", 1)[0][:160]
@@ -261,8 +433,17 @@ def _parse_date(text):
         return None
 
 
+def _path_text(name):
+    """A file name as valid text: bytes that are not UTF-8 become U+FFFD.
+
+    >>> _path_text(os.fsdecode(b"a\\xff")) == "a\\ufffd"
+    True
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _file_stem(path):
-    name = os.path.basename(path)
+    name = _path_text(os.path.basename(path))
     for suffix in (".jsonl.gz", ".jsonl", ".csv"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]

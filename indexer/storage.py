@@ -8,6 +8,8 @@ without one to Whoosh.
 
 import json
 import os
+import re
+import time
 
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
@@ -33,6 +35,14 @@ INDEX_ENV_VAR = "POISK_INDEX"
 MARKER_FILE = "poisk-index.json"
 LOCK_FILE = "poisk-writer.lock"
 FORMAT_VERSION = 1
+
+# Whoosh's table of contents: one file per commit, the newest wins.
+TOC_RE = re.compile(r"_MAIN_(\d+)\.toc")
+
+# A writer deletes the previous commit's files as it completes a commit; a
+# reader that looked just before retries (Whoosh's own reader does the same).
+OPEN_RETRIES = 10
+OPEN_RETRY_SECONDS = 0.05
 
 
 def resolve_index_dir(path=None):
@@ -96,11 +106,16 @@ def ensure_index_dir(path):
     indexer.errors.IndexNotFound: /tmp is not empty and is not a poisk index; choose an empty or new folder for the index
     """
     path = os.fspath(path)
-    if os.path.isdir(path) and set(os.listdir(path)) - {LOCK_FILE} and not _has_marker(path):
+    try:
+        if os.path.isdir(path) and set(os.listdir(path)) - {LOCK_FILE} and not _has_marker(path):
+            raise IndexNotFound(
+                f"{path} is not empty and is not a poisk index; "
+                "choose an empty or new folder for the index")
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
         raise IndexNotFound(
-            f"{path} is not empty and is not a poisk index; "
-            "choose an empty or new folder for the index")
-    os.makedirs(path, exist_ok=True)
+            f"cannot use {path} as the index folder ({error.strerror}); "
+            "choose an empty or new folder for the index") from None
     return path
 
 
@@ -110,7 +125,7 @@ def whoosh_index_exists(path):
     >>> whoosh_index_exists("/nonexistent")
     False
     """
-    return _has_marker(path) and whoosh_index.exists_in(path)
+    return _has_marker(path) and _has_commit(path)
 
 
 def open_whoosh_index(path):
@@ -122,34 +137,72 @@ def open_whoosh_index(path):
     indexer.errors.IndexNotFound: no index at /nonexistent/poisk: run `poisk index PATH...` first
     """
     path = os.fspath(path)
-    if not os.path.isdir(path) or not set(os.listdir(path)) - {LOCK_FILE}:
+    try:
+        names = set(os.listdir(path)) if os.path.isdir(path) else set()
+    except OSError as error:
+        raise IndexNotFound(f"cannot read the index folder {path} ({error.strerror})") from None
+    if not names - {LOCK_FILE}:
         raise IndexNotFound(f"no index at {path}: run `poisk index PATH...` first")
     if not _has_marker(path):
         raise IndexNotFound(
             f"{path} is not a poisk index (no {MARKER_FILE}); poisk opens only indexes it "
             "made, because an index holds pickled code")
     version = _marker_version(path)
+    if version is None:
+        raise IndexCorrupted(
+            f"the marker file {MARKER_FILE} in {path} is damaged; "
+            "rebuild the index with `poisk index --rebuild PATH...`")
     if version != FORMAT_VERSION:
         raise IndexCorrupted(
             f"{path} was made by another poisk version (index format {version}, this "
             f"version reads {FORMAT_VERSION}); rebuild it with `poisk index --rebuild PATH...`")
-    if not whoosh_index.exists_in(path):
+    if not _has_commit(path):
         raise IndexNotFound(f"{path} holds no documents yet: run `poisk index PATH...`")
+    for attempt in range(OPEN_RETRIES):
+        try:
+            ix = whoosh_index.open_dir(path)
+            break
+        except FileNotFoundError as error:
+            if attempt + 1 == OPEN_RETRIES or not _has_commit(path):
+                raise _damaged(path, error) from None
+            time.sleep(OPEN_RETRY_SECONDS)
+        except Exception as error:  # Whoosh raises many kinds on damaged files
+            raise _damaged(path, error) from error
     try:
-        return whoosh_index.open_dir(path)
-    except Exception as error:  # Whoosh raises many kinds on damaged files
-        raise IndexCorrupted(
-            f"cannot read the index at {path} ({type(error).__name__}: {error}); "
-            "rebuild it with `poisk index --rebuild PATH...`") from error
+        # Open every segment (Whoosh's reader retries by itself when a writer
+        # removes files under it), so damage shows here and not mid-search.
+        ix.reader().close()
+    except Exception as error:
+        raise _damaged(path, error) from error
+    return ix
+
+
+def _damaged(path, error):
+    if isinstance(error, FileNotFoundError):
+        detail = f"missing file {os.path.basename(error.filename or '?')}"
+    else:
+        detail = f"{type(error).__name__}: {error}"
+    return IndexCorrupted(
+        f"cannot read the index at {path} ({detail}); "
+        "rebuild it with `poisk index --rebuild PATH...`")
 
 
 def _has_marker(path):
     return os.path.isfile(os.path.join(path, MARKER_FILE))
 
 
+def _has_commit(path):
+    """A table of contents is there: read by name, so nothing is unpickled."""
+    try:
+        return any(TOC_RE.fullmatch(name) for name in os.listdir(path))
+    except OSError:
+        return False
+
+
 def _marker_version(path):
     try:
         with open(os.path.join(path, MARKER_FILE), encoding="utf-8") as f:
-            return json.load(f).get("format")
+            version = json.load(f).get("format")
     except (OSError, ValueError, AttributeError):
         return None
+    return version if isinstance(version, int) else "unknown"

@@ -16,6 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from whoosh import collectors
 from whoosh import query as wq
 
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
@@ -104,6 +105,7 @@ class Index:
         self._local = threading.local()
         self._searchers = []
         self._lock = threading.Lock()
+        self._generation = 0
         self._closed = False
 
     def __enter__(self):
@@ -124,28 +126,31 @@ class Index:
     def refresh(self):
         """See documents committed since the index was opened (or last refreshed).
 
-        Each thread reopens its searcher on its next search.
+        Each thread switches to a new searcher on its next search and closes
+        its old one itself, so a search in progress elsewhere is never cut off.
         """
         with self._lock:
             self._ix = open_whoosh_index(self.path)
-            for searcher in self._searchers:
-                searcher.close()
-            self._searchers.clear()
-            self._generation = getattr(self, "_generation", 0) + 1
+            self._generation += 1
 
     def _searcher(self):
-        generation = getattr(self, "_generation", 0)
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is None or self._local.generation != generation:
-            if self._closed:
-                raise PoiskError("the index is closed")
+        local = self._local
+        searcher = getattr(local, "searcher", None)
+        if searcher is not None and local.generation == self._generation:
+            return searcher
+        if self._closed:
+            raise PoiskError("the index is closed")
+        with self._lock:
+            if searcher is not None and searcher in self._searchers:
+                self._searchers.remove(searcher)
+                searcher.close()
             try:
                 searcher = self._ix.searcher()
             except Exception as error:
-                raise IndexCorrupted(f"cannot read the index at {self.path}: {error}") from error
-            with self._lock:
-                self._searchers.append(searcher)
-            self._local.searcher, self._local.generation = searcher, generation
+                raise IndexCorrupted(f"cannot read the index at {self.path} ({error}); rebuild "
+                                     "it with `poisk index --rebuild PATH...`") from error
+            self._searchers.append(searcher)
+            local.searcher, local.generation = searcher, self._generation
         return searcher
 
     @property
@@ -168,19 +173,18 @@ class Index:
         condition = self._filter(since, until, source, tags)
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        options = {"sortedby": "date", "reverse": True} if sort == "date" else {}
         try:
-            # optimize=False: one pass that scores every match also counts them;
-            # Whoosh's skipping pass plus a recount took twice as long (measured).
-            results = searcher.search(compiled.query, limit=offset + limit, filter=condition,
-                                      optimize=False, **options)
+            collector = _collector(offset + limit, sort, condition)
+            searcher.search_with_collector(compiled.query, collector)
+            results = collector.results()
             total = len(results)
             page = [(results.docnum(n), results.score(n))
                     for n in range(offset, min(offset + limit, results.scored_length()))]
         except PoiskError:
             raise
         except Exception as error:
-            raise IndexCorrupted(f"the index at {self.path} failed to answer: {error}") from error
+            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
+                                 "rebuild it with `poisk index --rebuild PATH...`") from error
         hits = tuple(self._hit(searcher, docnum, score, compiled, snippets)
                      for docnum, score in page)
         return SearchResult(query=query, total=total, offset=offset, hits=hits)
@@ -207,8 +211,8 @@ class Index:
                     if not reader.is_deleted(n)]
             if live:
                 counts[source.decode("utf-8")] = len(live)
-        size = sum(entry.stat().st_size for entry in os.scandir(self.path)
-                   if entry.is_file() and entry.name != LOCK_FILE)
+        size = sum(_file_size(entry) for entry in os.scandir(self.path)
+                   if entry.name != LOCK_FILE)
         return IndexStats(
             path=self.path, documents=searcher.doc_count(),
             first_date=_date(min(dates)) if dates else None,
@@ -241,6 +245,20 @@ class Index:
                    snippets=snippets, headline_highlights=headline_spans)
 
 
+def _collector(limit, sort, condition):
+    """A collector that ranks and counts every match in one pass.
+
+    Whoosh's default top-N collector prunes sub-queries once its page is full
+    (``replace``), which undercounts the total on an index of several
+    segments, and its block skipping then needs a second pass to count.
+    """
+    if sort == "date":
+        collector = collectors.SortingCollector("date", limit=limit, reverse=True)
+    else:
+        collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
+    return collectors.FilterCollector(collector, allow=condition) if condition else collector
+
+
 def open_index(path=None, ranking=None):
     """Open the index at ``path`` (default: ``$POISK_INDEX`` or ``./.poisk-index``).
 
@@ -262,6 +280,13 @@ def search(query, index=None, **options):
     """
     with open_index(index) as opened:
         return opened.search(query, **options)
+
+
+def _file_size(entry):
+    try:
+        return entry.stat().st_size if entry.is_file() else 0
+    except FileNotFoundError:  # a commit removed it while we listed the folder
+        return 0
 
 
 def _as_date(value, end=False):

@@ -76,7 +76,8 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size):
         sys.exit(1)
 
 
-@cli.command("search")
+# ignore_unknown_options: "-уголь" (exclude a word) is a query, not an option.
+@cli.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, required=True)
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)

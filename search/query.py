@@ -117,7 +117,10 @@ def parse_query(text):
     """
     if not isinstance(text, str):
         raise QuerySyntaxError("the query must be text")
-    text = "".join(ch if ch.isprintable() else " " for ch in text[:MAX_QUERY_CHARS])
+    if len(text) > MAX_QUERY_CHARS:  # cut at a space, never inside a word
+        cut = text.rfind(" ", 0, MAX_QUERY_CHARS)
+        text = text[:cut if cut > 0 else MAX_QUERY_CHARS]
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     parser = _Parser(_lex(text))
     tree = parser.parse()
     if tree is None:

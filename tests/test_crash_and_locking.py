@@ -1,0 +1,297 @@
+"""Crashes, Ctrl-C, a second writer and searches during a run, with real child processes.
+
+Each test runs `python -m search index` on a corpus of 3,000 short synthetic
+articles, committing every 200, and kills or interrupts it at chosen moments.
+"""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from indexer import build_index
+from indexer.build import writer_lock
+from indexer.storage import LOCK_FILE, TOC_RE, open_whoosh_index, whoosh_index_exists
+from search import open_index
+from search.cli import cli
+
+DOCUMENTS = 3000
+SHORT = 1200
+BATCH = 200
+TIMEOUT = 120  # seconds; a run takes a few
+
+SUBJECTS = ["Норильский комбинат", "Кузнецкий комбинат", "Комбинат в Братске",
+            "Саяногорский комбинат", "Комбинат на Чукотке"]
+VERBS = ["нарастил выпуск", "сократил добычу", "запустил производство", "отчитался о поставках",
+         "модернизировал переработку"]
+OBJECTS = ["никеля", "меди", "палладия", "угля", "алюминия", "редкоземельных металлов", "стали"]
+PLACES = ["в Красноярском крае", "на Кольском полуострове", "в Кузбассе", "в Хакасии",
+          "в Якутии", "в Иркутской области"]
+SUMMARY_RE = re.compile(r"(\d+) added, 0 updated, (\d+) skipped, 0 failed in [\d.]+ s "
+                        r"\([\d.]+ documents/s\)\n")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A JSON Lines file of 3,000 articles, ids in file order; every one says "комбинат"."""
+    rng = random.Random(2026)
+    path = tmp_path_factory.mktemp("corpus") / "news.jsonl"
+    ids = [f"doc-{n:05d}" for n in range(DOCUMENTS)]
+    with open(path, "w", encoding="utf-8") as f:
+        for n, doc_id in enumerate(ids):
+            sentences = [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} "
+                         f"{rng.choice(PLACES)}." for _ in range(6)]
+            f.write(json.dumps({
+                "id": doc_id, "title": f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)}",
+                "text": " ".join(sentences), "date": f"2026-{n % 12 + 1:02d}-{n % 28 + 1:02d}",
+                "source": "synthetic"}, ensure_ascii=False) + "\n")
+    return path, ids
+
+
+@pytest.fixture(scope="module")
+def short_corpus(corpus, tmp_path_factory):
+    """The first 1,200 articles: enough commits for the tests that need no full run."""
+    path, ids = corpus
+    short = tmp_path_factory.mktemp("short") / "news.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(True)
+    short.write_text("".join(lines[:SHORT]), encoding="utf-8")
+    return short, ids[:SHORT]
+
+
+def start(corpus_path, index, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "search", "index", str(corpus_path), "--index", str(index),
+         "--batch-size", str(BATCH), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_to_the_end(corpus_path, index):
+    finished = subprocess.run(
+        [sys.executable, "-m", "search", "index", str(corpus_path), "--index", str(index),
+         "--batch-size", str(BATCH)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert (finished.returncode, finished.stderr) == (0, "")
+    return [int(n) for n in SUMMARY_RE.fullmatch(finished.stdout).groups()]
+
+
+def generation(index):
+    """The number of the newest commit (its table of contents), -1 before the first."""
+    try:
+        names = os.listdir(index)
+    except FileNotFoundError:
+        return -1
+    return max((int(m.group(1)) for m in map(TOC_RE.fullmatch, names) if m), default=-1)
+
+
+def wait_for_generation(index, process, wanted):
+    deadline = time.monotonic() + TIMEOUT
+    while generation(index) < wanted:
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before commit {wanted}: {process.communicate()}")
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+
+
+def committed(index, ids):
+    """The number of committed documents, checking they are a prefix of the corpus."""
+    if not whoosh_index_exists(index):
+        return 0
+    with open_index(index) as opened:
+        count = opened.doc_count
+        assert opened.search("*", limit=1).total == count
+        assert len(opened.search("комбината", limit=5).hits) == min(count, 5)
+    with open_whoosh_index(index).searcher() as searcher:
+        stored = sorted(fields["id"] for fields in searcher.all_stored_fields())
+    assert stored == ids[:count]  # no duplicates, no gaps
+    return count
+
+
+def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
+        corpus, tmp_path):
+    corpus_path, ids = corpus
+    index = tmp_path / "ix"
+    moments = [
+        ("as it starts", lambda process: None),
+        ("right after the first commit", lambda process: wait_for_generation(index, process, 1)),
+        ("right after a commit mid-run",
+         lambda process: wait_for_generation(index, process, generation(index) + 3)),
+        ("between commits mid-run",
+         lambda process: (wait_for_generation(index, process, generation(index) + 2),
+                          time.sleep(0.08))),
+        ("between commits mid-run, later",
+         lambda process: (wait_for_generation(index, process, generation(index) + 1),
+                          time.sleep(0.15))),
+    ]
+    before = 0
+    for moment, wait in moments:
+        process = start(corpus_path, index)
+        wait(process)
+        assert process.poll() is None, moment
+        process.kill()
+        assert process.wait(TIMEOUT) == -signal.SIGKILL
+        count = committed(index, ids)
+        assert count % BATCH == 0 and count >= before, moment
+        if count > before:
+            # The dead run's lock is still on disk, with its pid: the kernel has
+            # released the flock, so it cannot block the next run.
+            assert (index / LOCK_FILE).read_text() == f"pid {process.pid}"
+        before = count
+    assert 0 < before < DOCUMENTS
+    added, skipped = run_to_the_end(corpus_path, index)
+    assert (added, skipped) == (DOCUMENTS - before, before)
+    assert committed(index, ids) == DOCUMENTS
+    assert (index / LOCK_FILE).read_text() == ""
+
+
+def test_ctrl_c_commits_what_is_done_and_says_so(short_corpus, tmp_path):
+    corpus_path, ids = short_corpus
+    index = tmp_path / "ix"
+    process = start(corpus_path, index)
+    wait_for_generation(index, process, 2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert stderr == ("Interrupted: everything indexed before Ctrl-C is committed; run the "
+                      "same command again to finish.\n")
+    match = re.fullmatch(r"(\d+) added, 0 updated, 0 skipped, 0 failed in [\d.]+ s "
+                         r"\([\d.]+ documents/s\)\n", stdout)
+    added = int(match.group(1))
+    assert 2 * BATCH <= added < SHORT
+    assert committed(index, ids) == added  # all of it, not just whole batches
+    assert run_to_the_end(corpus_path, index) == [SHORT - added, added]
+    assert committed(index, ids) == SHORT
+
+
+def test_a_second_writer_is_refused_or_waits(short_corpus, tmp_path):
+    corpus_path, ids = short_corpus
+    index = tmp_path / "ix"
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"id": "extra", "title": "Комбинат", "text": "Ещё одна новость."},
+                                ensure_ascii=False))
+    process = start(corpus_path, index)
+    wait_for_generation(index, process, 1)
+    refused = CliRunner().invoke(cli, ["index", str(extra), "--index", str(index)])
+    assert (refused.exit_code, refused.output) == (
+        1, f"Error: the index at {index} is locked by another writer (pid {process.pid}); "
+           "wait for it to finish or pass --wait SECONDS\n")
+    assert process.poll() is None
+    waited = CliRunner().invoke(cli, ["index", str(extra), "--index", str(index), "--wait", "120"])
+    assert waited.exit_code == 0
+    assert waited.stdout.startswith("1 added, 0 updated, 0 skipped, 0 failed in ")
+    stdout, _ = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0  # the first writer was not disturbed
+    assert stdout.startswith(f"{SHORT} added, 0 updated, 0 skipped, 0 failed in ")
+    with open_index(index) as opened:
+        assert opened.doc_count == SHORT + 1
+
+
+def test_wait_gives_up_after_its_timeout(tmp_path):
+    index = tmp_path / "ix"
+    index.mkdir()
+    (tmp_path / "a.txt").write_text("Никель\nКомбинат выпустил никель.")
+    with writer_lock(str(index)):
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["index", str(tmp_path / "a.txt"), "--index", str(index),
+                                          "--wait", "0.5"])
+        waited = time.monotonic() - started
+    assert (result.exit_code, result.output) == (
+        1, f"Error: the index at {index} is locked by another writer (pid {os.getpid()}); "
+           "wait for it to finish or pass --wait SECONDS\n")
+    assert 0.5 <= waited < 5
+    assert CliRunner().invoke(cli, ["index", str(tmp_path / "a.txt"), "--index",
+                                    str(index)]).exit_code == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_ctrl_c_while_waiting_for_another_writer(tmp_path):
+    index = tmp_path / "ix"
+    index.mkdir()
+    (tmp_path / "a.txt").write_text("Никель\nКомбинат выпустил никель.")
+    with writer_lock(str(index)):
+        process = start(tmp_path / "a.txt", index, "--wait", "120")
+        lock = str(index / LOCK_FILE)
+        deadline = time.monotonic() + TIMEOUT
+        while lock not in _open_files(process.pid):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)  # the child is now waiting for the lock
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert stdout.startswith("0 added, 0 updated, 0 skipped, 0 failed in ")
+    assert stderr == ("Interrupted: everything indexed before Ctrl-C is committed; run the "
+                      "same command again to finish.\n")
+
+
+def _open_files(pid):
+    """The paths a process has open (it may be opening and closing them meanwhile)."""
+    folder, paths = f"/proc/{pid}/fd", set()
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return paths
+    for name in names:
+        try:
+            paths.add(os.readlink(os.path.join(folder, name)))
+        except OSError:
+            pass
+    return paths
+
+
+def test_searches_during_a_run_see_consistent_snapshots_and_never_fail(short_corpus, tmp_path):
+    corpus_path, ids = short_corpus
+    index = tmp_path / "ix"
+    process = start(corpus_path, index)
+    wait_for_generation(index, process, 0)
+    errors, counts = [], {}
+
+    def search_in_a_loop(name):
+        seen = counts[name] = []
+        try:
+            with open_index(index) as opened:
+                while process.poll() is None:
+                    opened.refresh()
+                    count = opened.doc_count
+                    # One snapshot: every query sees the same documents.
+                    assert opened.search("*", limit=1).total == count
+                    assert len(opened.search("комбинат", limit=3).hits) == min(count, 3)
+                    opened.search('"выпуск никеля" OR палладий', limit=3, sort="date")
+                    seen.append(count)
+                    time.sleep(0.02)  # leave the indexer some CPU
+        except Exception as error:  # reported below, with the thread's name
+            errors.append(f"{name}: {type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=search_in_a_loop, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    cli_results = set()
+    while process.poll() is None:
+        result = CliRunner().invoke(cli, ["search", "комбинат", "--index", str(index), "--json",
+                                          "--limit", "1"])
+        cli_results.add((result.exit_code, result.stderr))
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join()
+    assert process.returncode == 0
+    assert errors == []
+    assert cli_results == {(0, "")}
+    for seen in counts.values():
+        assert seen == sorted(seen)  # never goes back
+        assert len(set(seen)) >= 3  # the searches ran while the index grew
+    assert committed(index, ids) == SHORT
+
+
+def test_totals_are_exact_on_an_index_of_several_commits(corpus, tmp_path):
+    corpus_path, ids = corpus
+    part = tmp_path / "part.jsonl"
+    part.write_text("".join(corpus_path.read_text(encoding="utf-8").splitlines(True)[:800]),
+                    encoding="utf-8")
+    assert build_index([part], tmp_path / "ix", batch_size=BATCH).added == 800
+    with open_index(tmp_path / "ix") as opened:
+        assert [opened.search("комбинат", limit=n).total for n in (1, 10)] == [800, 800]
