@@ -109,30 +109,37 @@ def decode_lines(raw):
     """
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
-    if b"\x00" in raw[:8192]:
+    encoding, bad = _encoding_of(raw)
+    if encoding is None:
         return None
+    text = _prose(raw.decode(encoding, errors="replace"))
+    return None if text is None else (text, bad)
+
+
+def _encoding_of(raw):
+    """("utf-8" or "cp1251" or None for binary, the numbers of damaged UTF-8 lines)."""
+    if b"\x00" in raw[:8192]:
+        return None, set()
     try:
-        return _prose(raw.decode("utf-8")), set()
+        raw.decode("utf-8")
+        return "utf-8", set()
     except UnicodeDecodeError:
         pass
-    lines, bad, good = raw.split(b"\n"), set(), 0
-    for number, line in enumerate(lines, 1):
+    bad, good = set(), 0
+    for number, line in enumerate(raw.split(b"\n"), 1):
         try:
             line.decode("utf-8")
             good += not line.isascii()
         except UnicodeDecodeError:
             bad.add(number)
     if good >= len(bad):
-        return _prose(raw.decode("utf-8", errors="replace")), bad
+        return "utf-8", bad
     # cp1251 decodes almost any byte; accept it only when the text is mostly
-    # Cyrillic letters, spaces and punctuation, as Russian prose is.
-    text = _prose(raw.decode("cp1251", errors="replace"))
-    if text is None:
-        return None
-    sample = text[:20000]
+    # Cyrillic letters, as Russian prose is.
+    sample = raw[:20000].decode("cp1251", errors="replace")
     letters = sum(ch.isalpha() for ch in sample)
     cyrillic = sum("\u0400" <= ch <= "\u04ff" for ch in sample)
-    return (text, set()) if letters and cyrillic >= 0.3 * letters else None
+    return ("cp1251", set()) if letters and cyrillic >= 0.3 * letters else (None, set())
 
 
 def _prose(text):
@@ -237,6 +244,9 @@ def _read_file(root, path, source):
     if not name.endswith(SUPPORTED_SUFFIXES):
         yield Rejected(path, f"unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
         return
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        yield from _read_jsonl(path, source)
+        return
     raw, problem = _read_bytes(path, MAX_TEXT_FILE_BYTES if name.endswith(".txt") else None)
     if problem:
         yield Rejected(path, problem)
@@ -255,9 +265,7 @@ def _read_file(root, path, source):
         yield Rejected(path, "not text in UTF-8 or cp1251 (binary file?)")
         return
     text, bad_lines = decoded
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        yield from _read_jsonl(path, text, bad_lines, source)
-    elif name.endswith(".csv"):
+    if name.endswith(".csv"):
         yield from _read_csv(path, text, bad_lines, source)
     elif bad_lines:
         yield Rejected(f"{path}:{min(bad_lines)}", NOT_UTF8)
@@ -267,22 +275,37 @@ def _read_file(root, path, source):
 
 def _read_bytes(path, limit):
     """(bytes, None), or (None, why not): only regular files are read, never pipes or devices."""
+    handle, problem = _open_regular(path, limit)
+    if problem:
+        return None, problem
+    with handle:
+        try:
+            return handle.read(), None
+        except OSError as error:
+            return None, f"cannot read: {error.strerror}"
+
+
+def _open_regular(path, limit):
+    """(binary file, None), or (None, why not) for what is not a regular file or is too large."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         descriptor = os.open(path, flags)
     except OSError as error:
         return None, f"cannot read: {error.strerror}"
-    with open(descriptor, "rb") as f:
-        try:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                return None, "not a regular file (a device, pipe or socket)"
-            if limit is not None and info.st_size > limit:
-                return None, (f"file too large for one article ({info.st_size:,} bytes; an "
-                              f"article may have at most {MAX_ARTICLE_CHARS:,} characters)")
-            return f.read(), None
-        except OSError as error:
-            return None, f"cannot read: {error.strerror}"
+    handle = open(descriptor, "rb")
+    try:
+        info = os.fstat(handle.fileno())
+    except OSError as error:
+        handle.close()
+        return None, f"cannot read: {error.strerror}"
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        return None, "not a regular file (a device, pipe or socket)"
+    if limit is not None and info.st_size > limit:
+        handle.close()
+        return None, (f"file too large for one article ({info.st_size:,} bytes; an "
+                      f"article may have at most {MAX_ARTICLE_CHARS:,} characters)")
+    return handle, None
 
 
 def _read_text_article(root, path, text, source):
@@ -304,32 +327,110 @@ def _read_text_article(root, path, text, source):
     return _article(f"{path}:1", doc_id, headline, body, date, source, None, ())
 
 
-def _read_jsonl(path, text, bad_lines, source):
-    if not text.strip():
-        yield Rejected(path, "empty file: no records")
+def _read_jsonl(path, source):
+    """Records of a JSON Lines file, read as a stream: a corpus never sits in memory whole."""
+    handle, problem = _open_regular(path, None)
+    if problem:
+        yield Rejected(path, problem)
         return
     default_source = source or _file_stem(path)
-    # Split on "\n" only: JSON strings may hold U+2028 and other characters
-    # that str.splitlines() takes for line ends.
-    for number, line in enumerate(text.split("\n"), 1):
-        origin = f"{path}:{number}"
-        if number in bad_lines:
-            yield Rejected(origin, NOT_UTF8)
-            continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except RecursionError:
-            yield Rejected(origin, "broken JSON (nested too deeply)")
-            continue
-        except ValueError as error:
-            yield Rejected(origin, f"broken JSON ({getattr(error, 'msg', error)})")
-            continue
-        if not isinstance(record, dict):
-            yield Rejected(origin, "a line must hold a JSON object")
-            continue
-        yield _record_article(origin, record, default_source)
+    with handle:
+        stream = gzip.GzipFile(fileobj=handle) if path.lower().endswith(".gz") else handle
+        pieces = _pieces(stream)
+        sample, broken = b"", []
+        for piece in pieces:
+            if isinstance(piece, Exception):
+                broken.append(piece)
+                break
+            sample += piece
+            if len(sample) >= SAMPLE_BYTES:
+                break
+        encoding, problem = _stream_encoding(sample)
+        if problem and not broken:
+            yield Rejected(path, problem)
+            return
+        number, records = 0, 0
+        for number, raw in enumerate(_byte_lines(sample, pieces, broken), 1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            record = _jsonl_record(f"{path}:{number}", raw, encoding, default_source)
+            if record is not None:
+                records += 1
+                yield record
+        if broken:
+            yield Rejected(f"{path}:{number + 1}", f"broken gzip file ({broken[0]})")
+        elif not records:
+            yield Rejected(path, "empty file: no records")
+
+
+# Bytes read at a time; the first read also decides the encoding. Lines are
+# split on b"\n" only: JSON strings may hold U+2028 and other characters that
+# str.splitlines() takes for line ends.
+SAMPLE_BYTES = 1 << 20
+
+
+def _pieces(stream):
+    """Chunks of a binary stream and, if it breaks (a truncated gzip), the error last.
+
+    ``read1`` hands over what a damaged stream still holds before it fails.
+    """
+    try:
+        while piece := stream.read1(SAMPLE_BYTES):
+            yield piece
+    except (OSError, EOFError, zlib.error) as error:
+        yield error
+
+
+def _byte_lines(first, pieces, broken):
+    """Whole lines of ``first`` and the ``pieces`` after it; stops at an error (into ``broken``)."""
+    pending = first
+    while True:
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        yield from lines
+        if broken:
+            return  # the partial line before the damage is not a record
+        piece = next(pieces, b"")
+        if isinstance(piece, Exception):
+            broken.append(piece)
+            return
+        if not piece:
+            break
+        pending += piece
+    if pending:
+        yield pending
+
+
+def _stream_encoding(sample):
+    """(encoding, None) for a stream's first lines, or (None, why it cannot be read)."""
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None, "UTF-16 text: poisk reads UTF-8 or cp1251, save the file as UTF-8"
+    whole_lines = sample[:sample.rfind(b"\n") + 1] or sample  # no character cut in two
+    encoding, _ = _encoding_of(whole_lines.removeprefix(codecs.BOM_UTF8))
+    if not sample:
+        return "utf-8", None
+    if encoding is None or _prose(sample[:20000].decode(encoding, errors="replace")) is None:
+        return None, "not text in UTF-8 or cp1251 (binary file?)"
+    return encoding, None
+
+
+def _jsonl_record(origin, raw, encoding, default_source):
+    """One line's Article or Rejected; None for a blank line."""
+    try:
+        line = raw.decode(encoding)
+    except UnicodeDecodeError:
+        return Rejected(origin, NOT_UTF8)
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        return Rejected(origin, "broken JSON (nested too deeply)")
+    except ValueError as error:
+        return Rejected(origin, f"broken JSON ({getattr(error, 'msg', error)})")
+    if not isinstance(record, dict):
+        return Rejected(origin, "a line must hold a JSON object")
+    return _record_article(origin, record, default_source)
 
 
 def _read_csv(path, text, bad_lines, source):

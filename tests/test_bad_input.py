@@ -128,7 +128,7 @@ FILES = [
     ("nul-later.csv", ("id,title,text\n" + "n0,Т,Текст.\n" * 1000).encode()
      + b"n1,a,b\x00c\n" + "n2,Медь,Текст.\n".encode(),
      [], ["n0"] * 1000 + ["n1", "n2"]),  # a NUL after the first 8 KB is just a character
-    ("truncated.jsonl.gz", None, [("truncated.jsonl.gz", "broken gzip file (Compressed file "
+    ("truncated.jsonl.gz", None, [("truncated.jsonl.gz:1", "broken gzip file (Compressed file "
                                    "ended before the end-of-stream marker was reached)")], []),
     ("notes.md", b"# not an article", [("notes.md", "unsupported file type (expected .txt, "
                                         ".jsonl, .jsonl.gz, .csv)")], []),
@@ -145,6 +145,19 @@ def test_each_bad_record_is_reported_with_file_and_line(tmp_path, name, contents
     path = tmp_path / name
     path.write_bytes(truncated_gzip() if contents is None else contents)
     assert problems(list(read_sources([path])), tmp_path) == (rejected, ids)
+
+
+def test_a_truncated_gzip_keeps_the_records_before_the_damage(tmp_path):
+    lines = b"".join(jsonl({"id": f"r{i}", "title": "Газ", "text": f"Текст {i} " + "слово " * i})
+                     for i in range(3000))
+    whole = gzip.compress(lines)
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 3 // 4])
+    records = list(read_sources([path]))
+    good = [r.id for r in records if not isinstance(r, Rejected)]
+    (broken,) = [r for r in records if isinstance(r, Rejected)]
+    assert good == [f"r{i}" for i in range(len(good))] and 1000 < len(good) < 3000
+    assert broken.origin == f"{path}:{len(good) + 1}" and "broken gzip file" in broken.reason
 
 
 # -- folders -------------------------------------------------------------------
