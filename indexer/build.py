@@ -206,7 +206,7 @@ def _send(writer, kind, fields):
 
 def _document_fields(article: Article, digest):
     date = article.date and datetime.datetime.combine(article.date, datetime.time())
-    fields = dict(id=article.id, headline=article.headline, body=article.body,
+    fields = dict(id=article.id, headline=article.headline, body=article.body, lead=article.lead,
                   source=article.source or "", tags=",".join(article.tags),
                   content_hash=digest, origin=article.origin)
     if date:

@@ -27,6 +27,9 @@ SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".csv")
 # dump, a concatenated archive); indexing it would swamp every ranking.
 MAX_ARTICLE_CHARS = 2_000_000
 
+# The lead: the first paragraph (a corpus record's summary), up to this long.
+LEAD_CHARS = 400
+
 # A .txt file larger than this cannot hold an article under the limit (UTF-8
 # spends at most 4 bytes a character): it is rejected without being read.
 MAX_TEXT_FILE_BYTES = 4 * MAX_ARTICLE_CHARS
@@ -57,6 +60,19 @@ class Article:
     url: str | None = None
     tags: tuple[str, ...] = ()
     origin: str = field(default="", compare=False)
+
+    @property
+    def lead(self):
+        """The body's first paragraph, at most ``LEAD_CHARS``, cut after a word.
+
+        >>> Article(id="a", headline="", body="Первый абзац.\\nВторой.").lead
+        'Первый абзац.'
+        """
+        first = self.body.lstrip().split("\n", 1)[0]
+        if len(first) <= LEAD_CHARS:
+            return first
+        cut = first.rfind(" ", 0, LEAD_CHARS)
+        return first[:cut if cut > 0 else LEAD_CHARS]
 
     @property
     def content_hash(self):

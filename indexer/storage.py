@@ -68,6 +68,9 @@ def make_schema(policy=None):
         id=ID(unique=True, stored=True, sortable=True),
         headline=TEXT(analyzer=analyzer, stored=True, phrase=True),
         body=TEXT(analyzer=analyzer, stored=True, phrase=True),
+        # The lead (first paragraph) again, as its own BM25F field: news puts
+        # the gist of a story there. Frequencies only; phrases use the body.
+        lead=TEXT(analyzer=analyzer, phrase=False),
         date=DATETIME(stored=True, sortable=True),
         source=KEYWORD(stored=True, commas=True, lowercase=True),
         url=STORED(),

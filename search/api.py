@@ -16,12 +16,12 @@ import os
 import threading
 from dataclasses import dataclass
 
-from whoosh import collectors
+from whoosh import collectors, scoring
 from whoosh import query as wq
 
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
-from search.compile import QueryCompiler, date_query
+from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
 from search.snippets import Span, find_matches, make_snippets
 
@@ -101,7 +101,8 @@ class Index:
         self._ix = open_whoosh_index(self.path)
         self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
         self.analyzer = self.schema["body"].analyzer
-        self.ranking = ranking
+        self.ranking = ranking or Ranking()
+        self._weighting = scoring.BM25F(B=self.ranking.b, K1=self.ranking.k1)
         self._local = threading.local()
         self._searchers = []
         self._lock = threading.Lock()
@@ -145,7 +146,7 @@ class Index:
                 self._searchers.remove(searcher)
                 searcher.close()
             try:
-                searcher = self._ix.searcher()
+                searcher = self._ix.searcher(weighting=self._weighting)
             except Exception as error:
                 raise IndexCorrupted(f"cannot read the index at {self.path} ({error}); rebuild "
                                      "it with `poisk index --rebuild PATH...`") from error
