@@ -76,6 +76,12 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
                    batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None):
     """Index an iterable of ``Article`` (and ``Rejected``) records.
 
+    >>> import tempfile
+    >>> from indexer.sources import Article
+    >>> articles = [Article(id="a1", headline="Никель", body="Выпуск никеля вырос.")]
+    >>> index_articles(articles, tempfile.mkdtemp() + "/ix").added
+    1
+
     A record that cannot be read, or that Whoosh fails to index, is counted in
     the report and the run goes on. ``strict`` commits what came before the
     first such record and raises ``SourceError`` there.

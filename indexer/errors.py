@@ -10,20 +10,40 @@ class PoiskError(Exception):
 
 
 class IndexNotFound(PoiskError):
-    """The index folder is missing, empty or not a poisk index."""
+    """The index folder is missing, empty or not a poisk index.
+
+    >>> isinstance(IndexNotFound("..."), PoiskError)
+    True
+    """
 
 
 class IndexCorrupted(PoiskError):
-    """The index exists but cannot be read."""
+    """The index exists but cannot be read.
+
+    >>> isinstance(IndexCorrupted("..."), PoiskError)
+    True
+    """
 
 
 class IndexLocked(PoiskError):
-    """Another writer holds the index."""
+    """Another writer holds the index.
+
+    >>> isinstance(IndexLocked("..."), PoiskError)
+    True
+    """
 
 
 class QuerySyntaxError(PoiskError):
-    """The query cannot be understood, even leniently."""
+    """The query cannot be understood, even leniently.
+
+    >>> isinstance(QuerySyntaxError("..."), PoiskError)
+    True
+    """
 
 
 class SourceError(PoiskError):
-    """An input file or record cannot be read."""
+    """An input file or record cannot be read.
+
+    >>> isinstance(SourceError("..."), PoiskError)
+    True
+    """

@@ -33,7 +33,11 @@ MAX_LIMIT = 1000
 
 @dataclass(frozen=True)
 class Document:
-    """A stored article, as ``poisk show`` prints it."""
+    """A stored article, as ``poisk show`` prints it.
+
+    >>> sample_index.get("data/sibir-business/2026-02-10-tyva-litiy-sp").headline
+    'В Туве выбрали подрядчика для литиевого проекта'
+    """
 
     id: str
     headline: str
@@ -46,7 +50,15 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the article's metadata, its score and its snippets."""
+    """One search result: the article's metadata, its score and its snippets.
+
+    >>> hit = sample_index.search("Шойгу").hits[0]
+    >>> hit.date, hit.source, [hit.headline[s.start:s.end] for s in hit.headline_highlights]
+    (datetime.date(2026, 2, 10), 'sibir-business', [])
+    >>> [hit.snippets[0].text[h.start - hit.snippets[0].start:h.end - hit.snippets[0].start]
+    ...  for h in hit.snippets[0].highlights]
+    ['Шойгу']
+    """
 
     id: str
     headline: str
@@ -61,7 +73,12 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The total number of matching articles and one page of hits."""
+    """The total number of matching articles and one page of hits.
+
+    >>> result = sample_index.search("металл", limit=3, snippets=False)
+    >>> result.total, len(result)
+    (10, 3)
+    """
 
     query: str
     total: int
@@ -77,7 +94,12 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What ``poisk stats`` prints."""
+    """What ``poisk stats`` prints.
+
+    >>> stats = sample_index.stats()
+    >>> stats.documents, stats.first_date, stats.sources[0]
+    (30, datetime.date(2025, 9, 1), ('dv-vedomosti', 10))
+    """
 
     path: str
     documents: int
@@ -116,7 +138,11 @@ class Index:
         self.close()
 
     def close(self):
-        """Release every searcher this index opened."""
+        """Release every searcher this index opened (``with open_index(...)`` does it).
+
+        >>> index = open_index(sample_index.path)
+        >>> index.close()
+        """
         with self._lock:
             self._closed = True
             for searcher in self._searchers:
@@ -129,6 +155,10 @@ class Index:
 
         Each thread switches to a new searcher on its next search and closes
         its old one itself, so a search in progress elsewhere is never cut off.
+
+        >>> sample_index.refresh()
+        >>> sample_index.doc_count
+        30
         """
         with self._lock:
             self._ix = open_whoosh_index(self.path)
@@ -156,7 +186,11 @@ class Index:
 
     @property
     def doc_count(self):
-        """The number of documents in the index."""
+        """The number of documents in the index.
+
+        >>> sample_index.doc_count
+        30
+        """
         return self._searcher().doc_count()
 
     def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
@@ -165,6 +199,10 @@ class Index:
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
         name, ``tags`` tags every hit must carry, ``sort`` "relevance" or "date".
+
+        >>> result = sample_index.search('"глубокая переработка"', since="2026-01-01")
+        >>> result.total, sorted(hit.date.isoformat() for hit in result.hits)
+        (4, ['2026-02-10', '2026-03-14', '2026-04-08', '2026-04-21'])
         """
         if sort not in SORTS:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
@@ -191,7 +229,11 @@ class Index:
         return SearchResult(query=query, total=total, offset=offset, hits=hits)
 
     def get(self, doc_id):
-        """The stored article with this id, or ``None``."""
+        """The stored article with this id, or ``None``.
+
+        >>> sample_index.get("no-such-id") is None
+        True
+        """
         fields = self._searcher().document(id=doc_id)
         if fields is None:
             return None
@@ -201,7 +243,11 @@ class Index:
                         tags=_tags(fields.get("tags")))
 
     def stats(self):
-        """Document count, date range, sources and size on disk."""
+        """Document count, date range, sources and size on disk.
+
+        >>> sample_index.stats().size_bytes > 0
+        True
+        """
         searcher = self._searcher()
         reader = searcher.reader()
         dates = [d for d in (reader.column_reader("date")[n] for n in reader.all_doc_ids())
