@@ -168,6 +168,8 @@ class MorphFilter(Filter):
         return state
 
     def __setstate__(self, state):
+        state.pop("min_share", None)  # indexes from before the lemma policy existed
+        state.setdefault("policy", DEFAULT_POLICY)
         self.__dict__.update(state)
         self._cache = {}
 

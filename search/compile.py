@@ -294,8 +294,13 @@ def _alternatives(field_name, weighted):
 
 
 def _span_alternatives(field_name, weighted):
+    """One phrase position's alternative terms, as a query whose matches carry spans.
+
+    A plain Or, not SpanOr: Whoosh's SpanOr cannot estimate its size, which
+    phrase matching asks for (every phrase with an ambiguous word failed).
+    """
     terms = [wq.Term(field_name, text) for text, _ in weighted]
-    return terms[0] if len(terms) == 1 else spans.SpanOr(terms)
+    return terms[0] if len(terms) == 1 else wq.Or(terms)
 
 
 def _combine(kind, queries):
