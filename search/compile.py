@@ -48,7 +48,8 @@ class Ranking:
     proximity_boost: float = 1.0  # two query words within proximity_slop positions
     proximity_slop: int = 4
     max_proximity_pairs: int = 6
-    common_share: float = 0.1     # in queries of 3+ words, a word in more than this share
+    common_min_words: int = 3
+    common_share: float = 0.1     # in queries of that many words, a word in more than this share
                                   # of documents only adds to matches of the others
 
 @dataclass
@@ -126,7 +127,8 @@ class QueryCompiler:
                 # Each matched item adds a constant: documents with more of the
                 # query's words rank first, yet documents with most still match.
                 q = _Rescored(q, plus=self.ranking.word_bonus) if len(positive) > 1 else q
-                (common if len(positive) > 2 and self._is_common(item) else words).append(q)
+                long_enough = len(positive) >= self.ranking.common_min_words
+                (common if long_enough and self._is_common(item) else words).append(q)
         if not words:
             words, common = common, []
         # A very common word ("год", "россия") in a long query scores only the
