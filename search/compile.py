@@ -75,6 +75,7 @@ class QueryCompiler:
         self.analyzer = analyzer
         self.ranking = ranking or Ranking()
         self.reader = reader  # for document frequencies; None compiles without them
+        self._analyzed = {}
 
     def compile(self, tree):
         compiled = CompiledQuery(query=None)
@@ -220,7 +221,17 @@ class QueryCompiler:
         return bool(lemmas) and all(self.reader.doc_frequency("body", t) > limit for t in lemmas)
 
     def _analyze(self, text):
-        """Terms by position: [{"lemma": [(text, weight, part)], "part": [...], "exact": [...]}]."""
+        """Terms by position: [{"lemma": [(text, weight, part)], "part": [...], "exact": [...]}].
+
+        Memoized: the word query, the common-word check and the proximity bonus
+        all ask for the same words.
+        """
+        analyzed = self._analyzed.get(text)
+        if analyzed is None:
+            analyzed = self._analyzed[text] = self._analyze_now(text)
+        return analyzed
+
+    def _analyze_now(self, text):
         by_position = {}
         for t in self.analyzer(text, positions=True, mode="query"):
             slot = by_position.setdefault(t.pos, {"lemma": [], "part": [], "exact": []})
