@@ -23,7 +23,7 @@ from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
-from search.snippets import Span, find_matches, make_snippets
+from search.snippets import find_matches, make_snippets
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 

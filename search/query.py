@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from indexer.errors import QuerySyntaxError
 
 __all__ = [
-    "All", "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "Loose", "Not",
+    "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "Loose", "Not",
     "Phrase", "Word", "parse_query", "parse_date_bound",
 ]
 
@@ -97,7 +97,6 @@ class Loose:
     required: tuple = ()
 
 
-All = AllOf  # readable alias for callers
 
 TOKEN_RE = re.compile(r"""
     (?P<space>\s+)
