@@ -1,9 +1,11 @@
 """Indexing runs: add new articles, update changed ones, skip unchanged ones, commit in batches.
 
-A run commits every ``batch_size`` documents. A crash (even SIGKILL) loses at
-most the batch in progress: Whoosh writes a new table of contents only when a
-commit is complete, so readers and the next run see the last committed state,
-and the next run skips what that commit already holds (by content hash).
+A run commits every ``batch_size`` documents, in record order; a large run
+writes its batches on every core (``indexer.segments``). A crash (even
+SIGKILL) loses at most the batches in progress: Whoosh writes a new table of
+contents only when a commit is complete, so readers and the next run see the
+last committed state, and the next run skips what that commit already holds
+(by content hash).
 """
 
 import contextlib
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from whoosh.index import LockError
 
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
+from indexer.segments import SegmentPipeline, commit_segment, default_workers, write_segment
 from indexer.sources import Article, Rejected, read_sources
 from indexer.storage import (
     LOCK_FILE, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
@@ -25,8 +28,8 @@ from indexer.storage import (
 
 __all__ = ["BATCH_SIZE", "IndexReport", "build_index", "delete_documents", "index_articles"]
 
-# Documents per commit: what a crash can lose, traded against commit cost
-# (each commit writes a segment and may merge small ones).
+# Documents per commit: what a crash can lose, traded against the number of
+# segments (each commit adds one, and every query visits every segment).
 BATCH_SIZE = 1000
 
 
@@ -56,7 +59,7 @@ class IndexReport:
 
 
 def build_index(paths, index_dir=None, *, source=None, rebuild=False, strict=False,
-                batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None):
+                batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None, workers=None):
     """Index the articles found in ``paths`` (files and folders) into ``index_dir``.
 
     >>> import tempfile, pathlib
@@ -69,11 +72,12 @@ def build_index(paths, index_dir=None, *, source=None, rebuild=False, strict=Fal
     records = read_sources(paths, source=source)
     return index_articles(records, index_dir, rebuild=rebuild, strict=strict,
                           batch_size=batch_size, wait=wait, on_progress=on_progress,
-                          schema=schema)
+                          schema=schema, workers=workers)
 
 
 def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
-                   batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None):
+                   batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None,
+                   workers=None):
     """Index an iterable of ``Article`` (and ``Rejected``) records.
 
     >>> import tempfile
@@ -84,130 +88,165 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
 
     A record that cannot be read, or that Whoosh fails to index, is counted in
     the report and the run goes on. ``strict`` commits what came before the
-    first such record and raises ``SourceError`` there.
+    first such record and raises ``SourceError`` there. ``workers`` is the
+    number of processes that write batches once a run outgrows one batch
+    (default: one per core, see ``indexer.segments``; 0 writes in this process).
     """
+    workers = default_workers() if workers is None else workers
     index_dir = ensure_index_dir(resolve_index_dir(index_dir))
     report = IndexReport()
     started = time.perf_counter()
     with _deferred_interrupt() as interrupted, \
-            writer_lock(index_dir, wait, interrupted) as locked:
-        if not locked:
+            writer_lock(index_dir, wait, interrupted) as lock:
+        if lock is None:
             report.interrupted = True  # Ctrl-C while waiting for another writer
         else:
             if rebuild or not whoosh_index_exists(index_dir):
                 ix = create_index(index_dir, schema)
             else:
                 ix = open_whoosh_index(index_dir)
+            run = _Run(ix, report, strict, workers, lock.fileno())
             try:
-                _index_records(ix, records, report, interrupted, strict, batch_size, on_progress)
+                _index_records(ix, records, report, interrupted, strict, batch_size, on_progress,
+                               run)
             finally:
                 ix.close()
     report.elapsed = time.perf_counter() - started
     return report
 
 
-def _index_records(ix, records, report, interrupted, strict, batch_size, on_progress):
+def _index_records(ix, records, report, interrupted, strict, batch_size, on_progress, run):
     known = _known_hashes(ix)
     seen = {}
-    batch = _Batch(ix)
+    batch = []
     try:
         for record in records:
-            outcome = _index_one(batch, record, known, seen)
+            outcome = _prepare(record, known, seen)
             if isinstance(outcome, Rejected):
                 if strict:
-                    batch.commit(reopen=False)
+                    run.write(batch)
+                    run.finish()
                     raise SourceError(
                         f"{outcome} (--strict: stopped at the first bad record; the "
                         f"{report.written} documents written before it are committed)")
                 report.failed += 1
                 report.problems.append(outcome)
+            elif outcome == "skipped":
+                report.skipped += 1
             else:
-                setattr(report, outcome, getattr(report, outcome) + 1)
-            if len(batch) >= batch_size:
-                batch.commit()
+                batch.append(outcome)
+                if len(batch) >= batch_size:
+                    run.write(batch, more=True)
+                    batch = []
+                    if run.stopped:
+                        break
             if on_progress:
                 on_progress(report)
             if interrupted.is_set():
                 report.interrupted = True
                 break
-        batch.commit(reopen=False)
+        run.write(batch)
+        run.finish()
     except BaseException:
-        batch.cancel()
+        run.abort()
         raise
 
 
-def _index_one(batch, record, known, seen):
-    """Add or update one record; returns "added", "updated", "skipped" or a Rejected."""
+@dataclass
+class _Pending:
+    """A document on its way to a segment: written as "added" or "updated" (replacing its id)."""
+
+    kind: str
+    id: str
+    origin: str
+    fields: dict
+
+
+def _prepare(record, known, seen):
+    """A ``_Pending`` document, "skipped" (unchanged) or a ``Rejected``."""
     if isinstance(record, Rejected):
         return record
     if record.id in seen:
         return Rejected(record.origin, f"duplicate id {record.id!r} (first at {seen[record.id]})")
+    seen[record.id] = record.origin
     digest = record.content_hash
     previous = known.get(record.id)
     if previous == digest:
-        seen[record.id] = record.origin
         return "skipped"
     kind = "added" if previous is None else "updated"
-    try:
-        batch.write(kind, _document_fields(record, digest))
-    except (OSError, MemoryError):
-        raise  # the machine, not the record: no point going on
-    except Exception as error:
-        return Rejected(record.origin, f"cannot index it ({type(error).__name__}: {error})")
-    seen[record.id] = record.origin
-    return kind
+    return _Pending(kind, record.id, record.origin, _document_fields(record, digest))
 
 
-class _Batch:
-    """The writes since the last commit, and the Whoosh writer that holds them.
+class _Run:
+    """Writes batches as segments and commits them in order, counting what each commit holds.
 
-    When Whoosh fails inside ``add_document``, the postings of the fields it
-    had already analysed stay in its writer and would be committed as part of
-    the next document. So a failed record costs the whole writer: it is
-    cancelled and the batch's earlier documents are written again into a new
-    one. Nothing of a failed record is ever committed.
+    The first batch that fills up starts the worker processes (a run that
+    fits one batch is written in this process); each later batch goes to the
+    next free worker.
     """
 
-    def __init__(self, ix):
+    def __init__(self, ix, report, strict, workers, lock_fd):
         self.ix = ix
-        self.writer = _writer(ix)
-        self.written = []  # (kind, fields) since the last commit
+        self.schema = ix.schema  # one schema object: its analyzer cache lasts the run
+        self.report = report
+        self.strict = strict
+        self.workers = workers
+        self.lock_fd = lock_fd
+        self.pipeline = None
+        self.commits = 0
+        self.stopped = None  # strict: the record Whoosh failed on
 
-    def __len__(self):
-        return len(self.written)
+    def write(self, batch, more=False):
+        """Write a batch as a segment; ``more``: other batches may follow."""
+        if not batch or self.stopped:
+            return
+        if self.pipeline is None and self.workers and more and self.commits == 0:
+            self.pipeline = SegmentPipeline(self.ix.storage.folder, self.workers, self.strict,
+                                            self.lock_fd)
+        documents = [p.fields for p in batch]
+        if self.pipeline is None:
+            self._commit(batch, write_segment(self.ix, self.schema, documents, self.strict))
+        else:
+            for done in self.pipeline.submit(batch, documents):
+                self._commit(*done)
 
-    def write(self, kind, fields):
-        try:
-            _send(self.writer, kind, fields)
-        except BaseException:
-            self.writer.cancel()
-            self.writer = _writer(self.ix)
-            for earlier in self.written:
-                _send(self.writer, *earlier)
-            raise
-        self.written.append((kind, fields))
+    def finish(self):
+        """Commit every batch still being written; then clean up after the workers."""
+        if self.pipeline is not None:
+            while self.pipeline.busy:
+                self._commit(*self.pipeline.next_result())
+            self.pipeline.close()
+            self.pipeline = None
+            self.commits = 0
+        if self.commits == 0:
+            commit_segment(self.ix, None)  # and remove files no commit lists
+        if self.stopped:
+            raise SourceError(
+                f"{self.stopped} (--strict: stopped at the first bad record; the "
+                f"{self.report.written} documents written before it are committed)")
 
-    def commit(self, reopen=True):
-        try:
-            self.writer.commit()
-        except OSError as error:
-            raise PoiskError(
-                f"cannot write the index at {self.ix.storage.folder} ({error.strerror or error}); "
-                "it still holds the last completed commit") from error
-        self.written = []
-        self.writer = _writer(self.ix) if reopen else None
+    def abort(self):
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
 
-    def cancel(self):
-        if self.writer is not None:
-            self.writer.cancel()
-            self.writer = None
-
-
-def _send(writer, kind, fields):
-    if kind == "added":
-        writer.add_document(**fields)
-    else:
-        writer.update_document(**fields)
+    def _commit(self, batch, result):
+        if self.stopped:
+            return  # strict: nothing after the first failure
+        written = [batch[n] for n in result.written(len(batch))]
+        replaced = [p.id for p in written if p.kind == "updated"]
+        commit_segment(self.ix, result.segment, replaced,
+                       clean=self.pipeline is None or not self.pipeline.busy)
+        self.commits += 1
+        for pending in written:
+            setattr(self.report, pending.kind, getattr(self.report, pending.kind) + 1)
+        for position, reason in result.failures:
+            rejected = Rejected(batch[position].origin, f"cannot index it ({reason})")
+            if self.strict:
+                self.stopped = rejected
+                return
+            self.report.failed += 1
+            self.report.problems.append(rejected)
 
 
 def _document_fields(article: Article, digest):
@@ -237,13 +276,6 @@ def _known_hashes(ix):
             "rebuild it with `poisk index --rebuild PATH...`") from error
 
 
-def _writer(ix):
-    try:
-        return ix.writer(limitmb=256)
-    except LockError as error:
-        raise IndexLocked(f"the index at {ix.storage.folder} is locked by another writer") from error
-
-
 def delete_documents(ids, index_dir=None, *, wait=0.0):
     """Delete documents by id; returns how many were found and deleted.
 
@@ -259,9 +291,13 @@ def delete_documents(ids, index_dir=None, *, wait=0.0):
     with writer_lock(index_dir, wait):
         ix = open_whoosh_index(index_dir)
         try:
-            writer = _writer(ix)
+            try:
+                writer = ix.writer()
+            except LockError as error:
+                raise IndexLocked(f"the index at {index_dir} is locked by another writer") \
+                    from error
             deleted = sum(writer.delete_by_term("id", doc_id) for doc_id in ids)
-            writer.commit()
+            writer.commit(merge=False)
         finally:
             ix.close()
     return deleted
@@ -273,8 +309,8 @@ def writer_lock(index_dir, wait=0.0, interrupted=None):
 
     The lock is an ``flock`` on a file in the index folder: the kernel releases
     it when its holder dies, so a killed run never leaves a stale lock. Yields
-    True once the lock is held, or False when the ``interrupted`` event is set
-    while waiting for it.
+    the lock's open file once the lock is held, or None when the
+    ``interrupted`` event is set while waiting for it.
     """
     path = os.path.join(index_dir, LOCK_FILE)
     try:
@@ -290,7 +326,7 @@ def writer_lock(index_dir, wait=0.0, interrupted=None):
                 break
             except BlockingIOError:
                 if interrupted is not None and interrupted.is_set():
-                    yield False
+                    yield None
                     return
                 if time.monotonic() >= deadline:
                     handle.seek(0)
@@ -304,7 +340,7 @@ def writer_lock(index_dir, wait=0.0, interrupted=None):
         handle.write(f"pid {os.getpid()}")
         handle.flush()
         try:
-            yield True
+            yield handle
         finally:
             handle.seek(0)
             handle.truncate()
