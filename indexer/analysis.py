@@ -277,16 +277,15 @@ def find_words(analyzer, text, wanted):
     """
     items = getattr(analyzer, "items", ())
     if len(items) == 2 and type(items[0]) is WordTokenizer and isinstance(items[1], MorphFilter):
-        terms_of, decided, found = items[1].terms, {}, []
-        for match in WORD_RE.finditer(text):
-            surface = match.group()
-            hit = decided.get(surface)
-            if hit is None:
-                terms = terms_of(surface)
-                hit = decided[surface] = bool(terms) and wanted(terms)
-            if hit:
-                found.append(match.span())
-        return found
+        # Decide each distinct spelling once, then find only the wanted ones:
+        # an article repeats most of its words, and the second pass only tests
+        # set membership.
+        terms_of = items[1].terms
+        hits = {surface for surface in set(WORD_RE.findall(text))
+                if (terms := terms_of(surface)) and wanted(terms)}
+        if not hits:
+            return []
+        return [match.span() for match in WORD_RE.finditer(text) if match.group() in hits]
     by_word = {}
     for t in analyzer(text, chars=True, mode="index"):
         by_word.setdefault((t.startchar, t.endchar), []).append(
