@@ -2,11 +2,16 @@
 
 Indexing runs in a fresh (spawned) child per engine, one engine at a time. The
 child streams the documents from a JSONL file written beforehand, so its peak
-RSS is the engine's own: interpreter, libraries, analyzer and writer, not the
-benchmark's copy of the corpus. The peak is the child's ``VmHWM`` (Linux,
-``/proc/self/status``): ``ru_maxrss`` would not do, because Linux carries the
+memory is the engine's own: interpreter, libraries, analyzer and writer, not
+the benchmark's copy of the corpus. poisk writes large runs in worker
+processes of its own, so the peak is taken over the child's whole process
+tree: the sum of the RSS of the child and its descendants, sampled every
+0.2 s (an upper bound: pages a forked worker still shares with its parent are
+counted twice), and never below the child's own ``VmHWM`` (Linux,
+``/proc/self/status``). ``ru_maxrss`` would not do, because Linux carries the
 parent's RSS at fork time over the fork and exec that start the child, so a
-child of a 350 MiB parent reports at least 350 MiB.
+child of a 350 MiB parent reports at least 350 MiB. CPU time likewise counts
+the child and its finished workers (``RUSAGE_CHILDREN``).
 """
 
 import concurrent.futures
@@ -15,6 +20,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import threading
 import time
 
 WARMUP_QUERIES = 30
@@ -49,11 +55,51 @@ def _index_in_child(engine, docs_file, path, limit):
     engine.build([], path + ".warm")  # import the engine's modules before measuring
     shutil.rmtree(path + ".warm", ignore_errors=True)
     start_rss = _peak_rss()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    docs = engine.build(read_jsonl(docs_file, limit), path)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    sampler = _TreeMemory()
+    sampler.start()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    try:
+        docs = engine.build(read_jsonl(docs_file, limit), path)
+    finally:
+        sampler.stop()
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     return {"docs": docs, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "peak_rss_bytes": _peak_rss(), "start_rss_bytes": start_rss}
+            "peak_rss_bytes": max(_peak_rss(), sampler.peak), "start_rss_bytes": start_rss,
+            "peak_own_rss_bytes": _peak_rss()}
+
+
+def _cpu_seconds():
+    """CPU time of this process (all threads) and of its children that have ended."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), \
+        resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _TreeMemory(threading.Thread):
+    """Samples the summed RSS of this process and its descendants; ``peak`` is the highest."""
+
+    def __init__(self, every=0.2):
+        super().__init__(daemon=True)
+        self.every = every
+        self.peak = 0
+        self._stopped = threading.Event()
+
+    def run(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stopped.wait(self.every):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass  # a worker that just ended
+            self.peak = max(self.peak, total)
+
+    def stop(self):
+        self._stopped.set()
+        self.join()
 
 
 def _peak_rss():
