@@ -7,7 +7,11 @@ the terms stored in the index, all at the word's position:
 - lemmas (``kind="lemma"``): the plausible pymorphy3 normal forms, lower-cased
   with ``ё`` folded to ``е``;
 - parts of hyphenated compounds (``kind="part"``), lemmatized one by one;
-- the exact surface form (``kind="exact"``), marked with a leading ``=``.
+- the exact surface form (``kind="exact"``), marked with a leading ``=``. It
+  is made for queries and highlighting but not stored in the index
+  (``mode="index"``): exact forms doubled the postings, and so the cost of
+  indexing, for a ranking gain we could not measure (see the README).
+  ``search.compile`` checks ``=word`` queries against the stored text.
 
 Stop words produce no terms but keep their position, so phrases line up.
 The filter changes only ``token.text`` (and its own ``kind``/``weight``),
@@ -141,7 +145,7 @@ class WordTokenizer(Tokenizer):
 
 
 class MorphFilter(Filter):
-    """Replaces each word by its index terms: lemmas, compound parts, exact form.
+    """Replaces each word by its terms: lemmas, compound parts, exact form (not when indexing).
 
     Each yielded token has ``kind`` ("lemma", "part" or "exact"), ``weight``
     (the lemma's share of pymorphy3's probability, top lemma = 1) and ``part``
@@ -149,6 +153,8 @@ class MorphFilter(Filter):
 
     >>> [t.text for t in (WordTokenizer() | MorphFilter())("ИИ в РФ")]
     ['ии', '=ии', 'рф', '=рф']
+    >>> [t.text for t in (WordTokenizer() | MorphFilter())("ИИ в РФ", mode="index")]
+    ['ии', 'рф']
     """
 
     def __init__(self, policy=DEFAULT_POLICY, cache_size=CACHE_SIZE):
@@ -176,7 +182,10 @@ class MorphFilter(Filter):
     def __call__(self, tokens):
         terms_of = self.terms
         for t in tokens:
+            indexing = t.mode == "index"
             for text, kind, weight, part in terms_of(t.text):
+                if indexing and kind == "exact":
+                    continue
                 t.text = text
                 t.kind = kind
                 t.weight = weight

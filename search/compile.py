@@ -14,10 +14,10 @@ import datetime
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
-from whoosh.matching import NullMatcherClass, WrappingMatcher
+from whoosh.matching import FilterMatcher, NullMatcherClass, WrappingMatcher
 from whoosh.query import spans
 
-from indexer.analysis import normal_word
+from indexer.analysis import find_words, normal_word
 from indexer.errors import QuerySyntaxError
 from search.query import (
     AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
@@ -26,6 +26,7 @@ __all__ = ["CompiledQuery", "QueryCompiler", "Ranking", "date_query"]
 
 TEXT_FIELDS = ("headline", "body")
 WORD_FIELDS = ("headline", "lead", "body")  # a plain word also scores in the lead
+STORED_TEXT = {"headline": "headline", "lead": "body", "body": "body"}  # where =form is checked
 MIN_PREFIX_CHARS = 2
 
 
@@ -43,8 +44,7 @@ class Ranking:
     b: float = 0.75               # BM25 length normalisation
     word_bonus: float = 0.3       # added per matched query word: favours matching all words
     min_alternative: float = 0.3  # floor for a less likely lemma's weight
-    short_query_words: int = 3    # the two bonuses below apply to queries this short:
-    exact_boost: float = 0.3      # the query's exact form, on top of its lemma
+    short_query_words: int = 3    # the bonus below applies to queries this short:
     proximity_boost: float = 1.0  # two query words within proximity_slop positions
     proximity_slop: int = 4
     max_proximity_pairs: int = 6
@@ -80,8 +80,8 @@ class QueryCompiler:
     def compile(self, tree):
         compiled = CompiledQuery(query=None)
         bonuses = []
-        # Exact-form and proximity bonuses lifted short (tag-like) queries and
-        # hurt headline-length ones (MRR@10 0.73 -> 0.70 and 0.69, measured).
+        # The proximity bonus lifted short (tag-like) queries and hurt
+        # headline-length ones (MRR@10 0.73 -> 0.69, measured).
         self._short = _count_words(tree) <= self.ranking.short_query_words
         main = self._node(tree, compiled, bonuses, top=True)
         if main is None:
@@ -162,25 +162,20 @@ class QueryCompiler:
             return None
         per_position = []
         for terms in positions:
+            query = self._per_field(fields, lambda f, terms=terms: self._lemma_query(f, terms))
             if word.exact:
-                forms = [t for t, _, part in terms["exact"] if part == 0]
+                forms = {t for t, _, part in terms["exact"] if part == 0}
                 compiled.terms.update(forms)
-                per_position.append(self._per_field(
-                    fields, lambda f, forms=forms: _alternatives(f, [(t, 1.0) for t in forms])))
+                query = _ExactForms(query, [forms], {STORED_TEXT[f] for f in fields},
+                                    self.analyzer)
             else:
                 compiled.terms.update(t for t, _, _ in terms["lemma"] + terms["part"])
-                per_position.append(self._per_field(
-                    fields, lambda f, terms=terms: self._lemma_query(f, terms)))
-                if self._short:
-                    bonuses.extend(
-                        wq.Term(f, t, boost=self.ranking.exact_boost * self._field_boost(f))
-                        for f in fields if f != "lead"
-                        for t, _, part in terms["exact"] if part == 0)
+            per_position.append(query)
         return _combine(wq.And, per_position)
 
     def _phrase(self, phrase, compiled):
         fields = (phrase.field,) if phrase.field else TEXT_FIELDS
-        steps, gap, max_gap = [], 1, 1
+        steps, gap, max_gap, forms = [], 1, 1, []
         for text in phrase.words:
             exact = text.startswith("=")
             positions = self._analyze(text.lstrip("="))
@@ -191,21 +186,27 @@ class QueryCompiler:
                 if steps:
                     max_gap = max(max_gap, gap)
                 gap = 1
+                chosen = [(t, 1.0) for t, _, part in terms["lemma"] if part == 0]
                 if exact:
-                    chosen = [(t, 1.0) for t, _, part in terms["exact"] if part == 0]
+                    forms.append({t for t, _, part in terms["exact"] if part == 0})
+                    compiled.terms.update(forms[-1])
                 else:
-                    chosen = [(t, 1.0) for t, _, part in terms["lemma"] if part == 0]
-                compiled.terms.update(t for t, _ in chosen)
+                    compiled.terms.update(t for t, _ in chosen)
                 steps.append(chosen)
         if not steps:
             return None
         if len(steps) == 1:
-            return self._per_field(fields, lambda f: _alternatives(f, steps[0]))
-        slop = max_gap + phrase.slop
+            query = self._per_field(fields, lambda f: _alternatives(f, steps[0]))
+        else:
+            slop = max_gap + phrase.slop
 
-        def near(f):
-            return spans.SpanNear2([_span_alternatives(f, s) for s in steps], slop=slop)
-        return self._per_field(fields, near)
+            def near(f):
+                return spans.SpanNear2([_span_alternatives(f, s) for s in steps], slop=slop)
+            query = self._per_field(fields, near)
+        if forms and query is not None:
+            # The phrase in any form, in an article that has the exact forms.
+            query = _ExactForms(query, forms, {STORED_TEXT[f] for f in fields}, self.analyzer)
+        return query
 
     def _field_value(self, node):
         value = node.value if node.field == "id" else node.value.lower()
@@ -275,10 +276,8 @@ class QueryCompiler:
             a, b = self._analyze(first.text), self._analyze(second.text)
             if not a or not b:
                 continue
-            kind_a = "exact" if first.exact else "lemma"
-            kind_b = "exact" if second.exact else "lemma"
-            alts_a = [(t, 1.0) for t, _, p in a[-1][kind_a] if p == 0]
-            alts_b = [(t, 1.0) for t, _, p in b[0][kind_b] if p == 0]
+            alts_a = [(t, 1.0) for t, _, p in a[-1]["lemma"] if p == 0]
+            alts_b = [(t, 1.0) for t, _, p in b[0]["lemma"] if p == 0]
             if alts_a and alts_b:
                 near = spans.SpanNear2(
                     [_span_alternatives("body", alts_a), _span_alternatives("body", alts_b)],
@@ -313,7 +312,18 @@ def _span_alternatives(field_name, weighted):
     phrase matching asks for (every phrase with an ambiguous word failed).
     """
     terms = [wq.Term(field_name, text) for text, _ in weighted]
-    return terms[0] if len(terms) == 1 else wq.Or(terms)
+    return terms[0] if len(terms) == 1 else _SpanAlternatives(terms)
+
+
+class _SpanAlternatives(wq.Or):
+    """An Or whose matcher always keeps positions.
+
+    On segments under 5,000 documents Whoosh answers an Or of three or more
+    terms with a preloaded array of matches, which has no positions: every
+    phrase or proximity bonus with a three-lemma word ("погорилая") failed.
+    """
+
+    matcher_type = wq.Or.DEFAULT_MATCHER
 
 
 def _combine(kind, queries):
@@ -333,6 +343,54 @@ def date_query(node):
     start = node.start and datetime.datetime.combine(node.start, datetime.time.min)
     end = node.end and datetime.datetime.combine(node.end, datetime.time.max)
     return wq.DateRange("date", start, end)
+
+
+class _ExactForms(wq.WrappingQuery):
+    """The documents of ``child`` whose stored text has, for each set in ``required``,
+    one of its exact forms (``=металлов``).
+
+    The index holds no exact forms (see ``indexer.analysis``): ``child``, the
+    same words in any form, finds the candidates, and the analyzer checks
+    their stored headline and body, so ``=металлов`` costs a look at every
+    article that has ``металл`` in any form.
+    """
+
+    def __init__(self, child, required, fields, analyzer):
+        super().__init__(child)
+        self.required = tuple(frozenset(forms) for forms in required)
+        self.fields = tuple(sorted(fields))
+        self.analyzer = analyzer
+
+    def __eq__(self, other):
+        return (type(self) is type(other) and self.child == other.child
+                and (self.required, self.fields) == (other.required, other.fields))
+
+    def __hash__(self):
+        return hash(self.child) ^ hash((self.required, self.fields))
+
+    def _rewrap(self, child):
+        return type(self)(child, self.required, self.fields, self.analyzer)
+
+    def matcher(self, searcher, context=None):
+        m = self.child.matcher(searcher, context)
+        if isinstance(m, NullMatcherClass) or not m.is_active():
+            return m
+        candidates = self.child.matcher(searcher).all_ids()
+        kept = {n for n in candidates if self._has_forms(searcher.stored_fields(n))}
+        return FilterMatcher(m, kept)
+
+    def _has_forms(self, stored):
+        wanted_forms = frozenset().union(*self.required)
+        found = set()
+
+        def wanted(terms):
+            hits = [t for t, kind, _, _ in terms if kind == "exact" and t in wanted_forms]
+            found.update(hits)
+            return bool(hits)
+
+        for name in self.fields:
+            find_words(self.analyzer, stored.get(name) or "", wanted)
+        return all(forms & found for forms in self.required)
 
 
 class _Rescored(wq.WrappingQuery):

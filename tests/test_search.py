@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+from indexer.build import index_articles
+from indexer.sources import Article
 from search import PoiskError, QuerySyntaxError, open_index
 from search.api import Hit, SearchResult
 
@@ -16,6 +18,8 @@ MATCHES = """
 металл                        | 2025-09-01-sfu 2025-09-18-magadan 2025-11-20-nornickel 2026-01-22-bratsk 2026-01-29-vanino 2026-02-10-tyva 2026-03-14-nornikel 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
 =металлов                     | 2025-09-01-sfu 2025-11-20-nornickel 2026-01-29-vanino 2026-03-14-tomtor 2026-04-08-zavod
 =металлу                      | 2025-09-18-magadan
+"=редкоземельных металлов"    | 2026-03-14-tomtor 2026-04-21-ulan
+title:=никеля                 | 2026-03-14-nornikel
 "редкоземельные металлы"      | 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
 "глубокая переработка"        | 2026-02-10-tyva 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
 "глубокой переработке"        | 2026-02-10-tyva 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
@@ -86,6 +90,24 @@ def test_query_matches(sample_index, query, expected):
 def test_query_ranks_first(sample_index, query, expected):
     result = sample_index.search(query, limit=len(expected), snippets=False)
     assert sorted(_names(result.hits)) == sorted(expected)
+
+
+def test_exact_forms_are_checked_in_the_text_not_stored_in_the_index(sample_index_dir):
+    from indexer.storage import open_whoosh_index
+
+    with open_whoosh_index(sample_index_dir).reader() as reader:
+        terms = [text for field in ("headline", "lead", "body")
+                 for text in reader.field_terms(field)]
+    assert "металл" in terms and not [t for t in terms if t.startswith("=")]
+
+
+@pytest.mark.parametrize("query", ["анна погорилая", '"анна погорилая"'])
+def test_phrases_and_proximity_with_a_word_of_three_lemmas(tmp_path, query):
+    articles = [Article(id="a", headline="Фигуристка", body="Анна Погорилая выступила в Москве."),
+                Article(id="b", headline="Анна", body="Другая новость.")]
+    index_articles(articles, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as index:
+        assert [hit.id for hit in index.search(query).hits][:1] == ["a"]
 
 
 def test_multi_word_queries_rank_articles_with_all_words_first(sample_index):
