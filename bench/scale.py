@@ -18,7 +18,6 @@ import json
 import os
 import random
 import re
-import shutil
 import time
 
 from indexer.sources import Article
@@ -128,7 +127,8 @@ def _scale_point(engine, n, path, corpus_file, work, seed, query_groups, left, p
         point["latency"] = latency_table(searcher, query_groups)
     finally:
         searcher.close()
-    shutil.rmtree(index_dir, ignore_errors=True)
+    # The index stays (in <work>/scale) so that latency can be measured again
+    # after a change to searching, without indexing N documents again.
     with open(point_file, "w", encoding="utf-8") as f:
         json.dump(point, f)
     log(f"  {engine.name:8} {n:>9,} docs: {point['docs_per_s']} docs/s, "
