@@ -36,6 +36,7 @@ __all__ = [
     "normal_word",
     "russian_analyzer",
     "find_words",
+    "word_spans",
 ]
 
 EXACT_MARK = "="
@@ -270,6 +271,23 @@ def analyze(text, analyzer=None):
     """
     analyzer = analyzer or russian_analyzer()
     return [(t.pos, t.kind, t.text) for t in analyzer(text, positions=True)]
+
+
+def word_spans(text, positions):
+    """(start, end) of the words of ``text`` at these token positions, as the tokenizer counts.
+
+    >>> word_spans("Цены на сталь", {0, 2})
+    [(0, 4), (8, 13)]
+    """
+    if not positions:
+        return []
+    last, spans = max(positions), []
+    for position, match in enumerate(WORD_RE.finditer(text)):
+        if position in positions:
+            spans.append(match.span())
+        if position >= last:
+            break
+    return spans
 
 
 def find_words(analyzer, text, wanted):

@@ -126,9 +126,7 @@ def _index_records(ix, records, report, interrupted, strict, batch_size, on_prog
                 if strict:
                     run.write(batch)
                     run.finish()
-                    raise SourceError(
-                        f"{outcome} (--strict: stopped at the first bad record; the "
-                        f"{report.written} documents written before it are committed)")
+                    raise _strict_stop(outcome, report)
                 report.failed += 1
                 report.problems.append(outcome)
             elif outcome == "skipped":
@@ -211,19 +209,19 @@ class _Run:
                 self._commit(*done)
 
     def finish(self):
-        """Commit every batch still being written; then clean up after the workers."""
-        if self.pipeline is not None:
+        """Commit every batch still being written, then clean up after the workers."""
+        workers_ran = self.pipeline is not None
+        if workers_ran:
             while self.pipeline.busy:
                 self._commit(*self.pipeline.next_result())
             self.pipeline.close()
             self.pipeline = None
-            self.commits = 0
-        if self.commits == 0:
-            commit_segment(self.ix, None)  # and remove files no commit lists
+        if workers_ran or self.commits == 0:
+            # Removes the files of batches no commit lists (strict mode drops
+            # those after a failure); a run with nothing to write commits once.
+            commit_segment(self.ix, None)
         if self.stopped:
-            raise SourceError(
-                f"{self.stopped} (--strict: stopped at the first bad record; the "
-                f"{self.report.written} documents written before it are committed)")
+            raise _strict_stop(self.stopped, self.report)
 
     def abort(self):
         if self.pipeline is not None:
@@ -247,6 +245,11 @@ class _Run:
                 return
             self.report.failed += 1
             self.report.problems.append(rejected)
+
+
+def _strict_stop(rejected, report):
+    return SourceError(f"{rejected} (--strict: stopped at the first bad record; the "
+                       f"{report.written} documents written before it are committed)")
 
 
 def _document_fields(article: Article, digest):

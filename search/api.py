@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from whoosh import collectors, scoring
 from whoosh import query as wq
 
+from indexer.analysis import EXACT_MARK
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
-from search.snippets import find_matches, make_snippets
+from search.snippets import find_matches, indexed_matches, make_snippets
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 
@@ -283,13 +284,26 @@ class Index:
         headline, body = fields.get("headline", ""), fields.get("body", "")
         snippets, headline_spans = (), ()
         if with_snippets:
-            terms, prefixes = compiled.terms, compiled.prefixes
-            snippets = make_snippets(body, find_matches(body, self.analyzer, terms, prefixes))
-            headline_spans = tuple(find_matches(headline, self.analyzer, terms, prefixes))
+            snippets = make_snippets(body, self._matches(searcher, docnum, "body", body, compiled))
+            headline_spans = tuple(self._matches(searcher, docnum, "headline", headline, compiled))
         return Hit(id=fields["id"], headline=headline, date=_date(fields.get("date")),
                    source=fields.get("source", ""), url=fields.get("url"),
                    tags=_tags(fields.get("tags")), score=round(float(score or 0.0), 4),
                    snippets=snippets, headline_highlights=headline_spans)
+
+
+    def _matches(self, searcher, docnum, field, text, compiled):
+        """The matched words of one stored field of a hit, as spans."""
+        terms, prefixes = compiled.terms, compiled.prefixes
+        if prefixes or any(term.startswith(EXACT_MARK) for term in terms):
+            # Not in the index as such: run the analyzer over the text.
+            return find_matches(text, self.analyzer, terms, prefixes)
+        # Read back from the index where its analyzer put the terms: no
+        # word of the text is analysed again (most were not in the cache).
+        for reader, base in searcher.reader().leaf_readers():
+            if docnum < base + reader.doc_count_all():
+                return indexed_matches(reader, docnum - base, field, text, terms)
+        return []
 
 
 def _collector(limit, sort, condition):

@@ -45,8 +45,10 @@ def cli():
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait this long for another writer to finish.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Documents per commit (a crash loses at most one batch).")
-def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size):
+              help="Documents per commit (a crash loses at most the batches in progress).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes writing batches in a large run [default: one per core; 0: none].")
+def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, workers):
     """Index articles from files and folders (.txt, .jsonl, .jsonl.gz, .csv).
 
     Runs are incremental: new articles are added, changed ones updated,
@@ -56,7 +58,8 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size):
     progress = _Progress()
     try:
         report = build_index(paths, index_dir, source=source, rebuild=rebuild, strict=strict,
-                             batch_size=batch_size, wait=wait, on_progress=progress)
+                             batch_size=batch_size, wait=wait, on_progress=progress,
+                             workers=workers)
     except PoiskError as error:
         progress.clear()
         raise click.ClickException(str(error)) from None

@@ -88,7 +88,7 @@ class QueryCompiler:
             raise QuerySyntaxError(
                 "nothing to search for: the query holds only stop words or punctuation")
         if bonuses:
-            main = wq.AndMaybe(main, wq.Or(bonuses))
+            main = wq.AndMaybe(main, _Or(bonuses))
         compiled.query = main
         return compiled
 
@@ -113,7 +113,7 @@ class QueryCompiler:
             return _combine(wq.And, parts)
         if isinstance(node, AnyOf):
             parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
-            return _combine(wq.Or, parts)
+            return _combine(_Or, parts)
         if isinstance(node, Loose):
             return self._loose(node, compiled, bonuses)
         raise TypeError(f"unknown query node {node!r}")
@@ -139,12 +139,12 @@ class QueryCompiler:
         if self._short:
             bonuses.extend(self._proximity([i for i in positive if isinstance(i, Word)]))
         required = [q for q in (self._node(i, compiled, bonuses) for i in node.required) if q]
-        main = _combine(wq.Or, words)
+        main = _combine(_Or, words)
         if required:
             main = wq.And([main, *required]) if main else _combine(wq.And, required)
         excluded = [q for q in (self._node(i, CompiledQuery(None), []) for i in negative) if q]
         if excluded:
-            main = wq.AndNot(main or wq.Every(), _combine(wq.Or, excluded))
+            main = wq.AndNot(main or wq.Every(), _combine(_Or, excluded))
         return main
 
     def _word(self, word, compiled, bonuses):
@@ -248,7 +248,7 @@ class QueryCompiler:
         # A compound matches whole ("Ангаро-Енисейский") or by all its parts.
         parts = [_alternatives(field_name, [(t, max(w, floor)) for t, w, p in terms["part"]
                                             if p == n]) for n in part_numbers]
-        return wq.Or([whole, wq.And(parts)])
+        return _Or([whole, wq.And(parts)])
 
     def _per_field(self, fields, make):
         queries = []
@@ -260,7 +260,7 @@ class QueryCompiler:
                     q = _Rescored(q, scale=boost) if isinstance(q, spans.SpanQuery) else \
                         q.with_boost(q.boost * boost)
                 queries.append(q)
-        return _combine(wq.Or, queries)
+        return _combine(_Or, queries)
 
     def _field_boost(self, field_name):
         if field_name == "headline":
@@ -312,15 +312,19 @@ def _span_alternatives(field_name, weighted):
     phrase matching asks for (every phrase with an ambiguous word failed).
     """
     terms = [wq.Term(field_name, text) for text, _ in weighted]
-    return terms[0] if len(terms) == 1 else _SpanAlternatives(terms)
+    return terms[0] if len(terms) == 1 else _Or(terms)
 
 
-class _SpanAlternatives(wq.Or):
-    """An Or whose matcher always keeps positions.
+class _Or(wq.Or):
+    """Whoosh's Or, always matched as a tree of unions that advance together.
 
     On segments under 5,000 documents Whoosh answers an Or of three or more
-    terms with a preloaded array of matches, which has no positions: every
-    phrase or proximity bonus with a three-lemma word ("погорилая") failed.
+    clauses with a preloaded array: every posting of every clause is read and
+    scored up front, even for optional bonus clauses that only documents of the
+    main query need, and the array has no positions, so a phrase or proximity
+    bonus with a three-lemma word ("погорилая") failed. Measured on the news
+    index (200 queries per group, same run): median search time 13 -> 5 ms for
+    1-3 words and 120 -> 91 ms for headline-length queries.
     """
 
     matcher_type = wq.Or.DEFAULT_MATCHER

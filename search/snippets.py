@@ -1,17 +1,23 @@
 """Snippets: the best fragments of an article around the matched words, with their offsets.
 
-The matched words are found by running the index's own analyzer over the
-stored text (so ``металл`` highlights ``металлов`` and ``металлами``), and are
-reported as character offsets into the original text. Rendering (terminal
-colour, plain markers, HTML) is a separate, final step.
+The matched words are the ones the index's own analyzer turned into a query
+term (so ``металл`` highlights ``металлов`` and ``металлами``). Usually they
+are read back from the index: the term's postings hold the word positions the
+analyzer gave it at indexing time, and the tokenizer maps positions to
+character offsets. Exact forms and prefixes, which the index does not hold as
+such, run the analyzer over the stored text instead. Either way the result is
+character offsets into the original text; rendering (terminal colour, plain
+markers, HTML) is a separate, final step.
 """
 
 import html
 from dataclasses import dataclass
 
-from indexer.analysis import find_words
+from whoosh.reading import TermNotFound
 
-__all__ = ["Snippet", "Span", "find_matches", "make_snippets", "render"]
+from indexer.analysis import find_words, word_spans
+
+__all__ = ["Snippet", "Span", "find_matches", "indexed_matches", "make_snippets", "render"]
 
 FRAGMENT_CHARS = 180    # target fragment length
 LEAD_CHARS = 50         # context kept before the first match of a fragment
@@ -79,6 +85,28 @@ def find_matches(text, analyzer, terms, prefixes=()):
                    for term, kind, _, _ in word_terms)
 
     return [Span(start, end) for start, end in find_words(analyzer, text, wanted)]
+
+
+def indexed_matches(reader, docnum, field, text, terms):
+    """Spans of the words of ``text``, stored in ``field`` of document ``docnum``, that the
+    index holds under one of ``terms`` (``reader`` is one segment's reader).
+
+    >>> reader = sample_index._searcher().reader()
+    >>> docnum = next(reader.postings("id", "data/sibir-business/2026-02-10-tyva-litiy-sp").all_ids())
+    >>> body = reader.stored_fields(docnum)["body"]
+    >>> [body[s.start:s.end] for s in indexed_matches(reader, docnum, "body", body, {"шойгу"})]
+    ['Шойгу', 'Шойгу', 'Шойгу']
+    """
+    positions = set()
+    for term in terms:
+        try:
+            postings = reader.postings(field, term)
+        except TermNotFound:
+            continue
+        postings.skip_to(docnum)
+        if postings.is_active() and postings.id() == docnum:
+            positions.update(postings.value_as("positions"))
+    return [Span(start, end) for start, end in word_spans(text, positions)]
 
 
 def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS):

@@ -378,8 +378,14 @@ BATCH = [
 ]
 
 
-def test_a_record_whoosh_fails_on_is_skipped_without_leaving_half_a_document(tmp_path):
-    report = index_articles(BATCH, tmp_path / "ix", schema=exploding_schema())
+# One batch in this process, or a batch per document in worker processes.
+IN_PROCESS_OR_WORKERS = pytest.mark.parametrize("options", [
+    {"workers": 0}, {"workers": 2, "batch_size": 1}], ids=["in-process", "workers"])
+
+
+@IN_PROCESS_OR_WORKERS
+def test_a_record_whoosh_fails_on_is_skipped_without_leaving_half_a_document(tmp_path, options):
+    report = index_articles(BATCH, tmp_path / "ix", schema=exploding_schema(), **options)
     assert (report.added, report.failed) == (2, 1)
     assert report.problems == [
         Rejected("feed:2", "cannot index it (ValueError: cannot analyse 'взрыв')")]
@@ -391,9 +397,10 @@ def test_a_record_whoosh_fails_on_is_skipped_without_leaving_half_a_document(tmp
             assert [hit["id"] for hit in hits] == ids, word
 
 
-def test_strict_stops_at_a_record_whoosh_fails_on(tmp_path):
+@IN_PROCESS_OR_WORKERS
+def test_strict_stops_at_a_record_whoosh_fails_on(tmp_path, options):
     with pytest.raises(SourceError, match=r"^feed:2: cannot index it .*the 1 documents "):
-        index_articles(BATCH, tmp_path / "ix", schema=exploding_schema(), strict=True)
+        index_articles(BATCH, tmp_path / "ix", schema=exploding_schema(), strict=True, **options)
     ix = open_whoosh_index(tmp_path / "ix")
     with ix.searcher() as searcher:
         assert [fields["id"] for fields in searcher.all_stored_fields()] == ["a"]

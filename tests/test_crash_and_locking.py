@@ -113,6 +113,25 @@ def committed(index, ids):
     return count
 
 
+def no_process_outlives_the_run(index, patience=10.0):
+    """True once no process runs an index command on ``index`` (the run's workers share its
+    command line; they must die with it, not wait forever for work)."""
+    needle = str(index).encode()
+    deadline = time.monotonic() + patience
+    while True:
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        alive.append(pid)
+            except OSError:
+                pass  # ended while we looked
+        if not alive or time.monotonic() > deadline:
+            return not alive
+        time.sleep(0.05)
+
+
 def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
         corpus, tmp_path):
     corpus_path, ids = corpus
@@ -136,6 +155,7 @@ def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
         assert process.poll() is None, moment
         process.kill()
         assert process.wait(TIMEOUT) == -signal.SIGKILL
+        assert no_process_outlives_the_run(index), moment
         count = committed(index, ids)
         assert count % BATCH == 0 and count >= before, moment
         if count > before:

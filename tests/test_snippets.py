@@ -2,7 +2,9 @@
 
 import pytest
 
-from search.snippets import Snippet, Span, find_matches, make_snippets, render
+from search.compile import QueryCompiler
+from search.query import parse_query
+from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets, render
 
 TEXT = ("Экспорт металлов вырос. Терминал примет поток металлами и концентратами. "
         "Сталь и стали: марки стали. Губернатор Андрей Верховец и Верховцу.")
@@ -21,6 +23,22 @@ def _words(text, spans):
 ])
 def test_every_matched_form_is_highlighted(analyzer, terms, words):
     assert _words(TEXT, find_matches(TEXT, analyzer, terms)) == words
+
+
+@pytest.mark.parametrize("query", ["металл", "редкоземельные металлы", "Ангаро-Енисейский",
+                                   "енисейский", "Верховца", "стали", "ИИ", "Улан-Удэ", "1,5"])
+def test_words_read_back_from_the_index_are_the_words_the_analyzer_finds(
+        sample_index, analyzer, query):
+    terms = QueryCompiler(analyzer).compile(parse_query(query)).terms
+    reader = sample_index._searcher().reader()
+    found = 0
+    for docnum in reader.all_doc_ids():
+        stored = reader.stored_fields(docnum)
+        for field in ("headline", "body"):
+            spans = indexed_matches(reader, docnum, field, stored[field], terms)
+            assert spans == find_matches(stored[field], analyzer, terms), (query, stored["id"])
+            found += len(spans)
+    assert found > 0
 
 
 def test_highlight_offsets_are_exact(analyzer):
