@@ -80,10 +80,7 @@ DEFAULT_POLICY = "pos"
 # second), and the shared forms make "Верховец", "Верховца", "Верховцу" meet.
 MAX_NAME_LEMMAS = 4
 
-# Words whose terms the filter remembers. An entry costs about 0.57 KB
-# (200,000 news words: 113 MiB, measured) and every indexing worker has its
-# own cache: 300,000 put a 100k-document run 8% over its 1 GiB budget.
-CACHE_SIZE = 200_000
+CACHE_SIZE = 300_000
 
 
 def normal_word(text):
@@ -166,7 +163,7 @@ class MorphFilter(Filter):
             raise ValueError(f"policy must be one of {LEMMA_POLICIES}")
         self.policy = policy
         self.cache_size = cache_size
-        self._cache, self._previous = {}, {}
+        self._cache = {}
 
     def __eq__(self, other):
         return type(self) is type(other) and self.policy == other.policy
@@ -174,14 +171,14 @@ class MorphFilter(Filter):
     def __getstate__(self):
         # Whoosh pickles the schema into the index: keep the cache out of it.
         state = self.__dict__.copy()
-        state["_cache"], state["_previous"] = {}, {}
+        state["_cache"] = {}
         return state
 
     def __setstate__(self, state):
         state.pop("min_share", None)  # indexes from before the lemma policy existed
         state.setdefault("policy", DEFAULT_POLICY)
         self.__dict__.update(state)
-        self._cache, self._previous = {}, {}
+        self._cache = {}
 
     def __call__(self, tokens):
         terms_of = self.terms
@@ -206,16 +203,9 @@ class MorphFilter(Filter):
         """
         cached = self._cache.get(surface)
         if cached is None:
-            # Two generations of half the size each: when the current one
-            # fills up it becomes the previous one, and a word found there
-            # moves back. Frequent words are never dropped, and memory stays
-            # bounded without counting hits on every lookup.
-            cached = self._previous.get(surface)
-            if cached is None:
-                cached = tuple(self._analyze(surface))
-            if len(self._cache) >= self.cache_size // 2:
-                self._previous, self._cache = self._cache, {}
-            self._cache[surface] = cached
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            cached = self._cache[surface] = tuple(self._analyze(surface))
         return cached
 
     def _analyze(self, surface):
