@@ -291,7 +291,6 @@ class Index:
                    tags=_tags(fields.get("tags")), score=round(float(score or 0.0), 4),
                    snippets=snippets, headline_highlights=headline_spans)
 
-
     def _matches(self, searcher, docnum, field, text, compiled):
         """The matched words of one stored field of a hit, as spans."""
         terms, prefixes = compiled.terms, compiled.prefixes
