@@ -364,6 +364,7 @@ class _ExactForms(wq.WrappingQuery):
         self.required = tuple(frozenset(forms) for forms in required)
         self.fields = tuple(sorted(fields))
         self.analyzer = analyzer
+        self._any_form = frozenset().union(*self.required)
 
     def __eq__(self, other):
         return (type(self) is type(other) and self.child == other.child
@@ -384,11 +385,10 @@ class _ExactForms(wq.WrappingQuery):
         return FilterMatcher(m, kept)
 
     def _has_forms(self, stored):
-        wanted_forms = frozenset().union(*self.required)
         found = set()
 
         def wanted(terms):
-            hits = [t for t, kind, _, _ in terms if kind == "exact" and t in wanted_forms]
+            hits = [t for t, kind, _, _ in terms if kind == "exact" and t in self._any_form]
             found.update(hits)
             return bool(hits)
 
