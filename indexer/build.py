@@ -9,7 +9,6 @@ last committed state, and the next run skips what that commit already holds
 """
 
 import contextlib
-import datetime
 import fcntl
 import os
 import signal
@@ -19,9 +18,10 @@ from dataclasses import dataclass, field
 
 from whoosh.index import LockError
 
+from indexer.fields import document_fields
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
 from indexer.segments import SegmentPipeline, commit_segment, default_workers, write_segment
-from indexer.sources import Article, Rejected, read_sources
+from indexer.sources import Rejected, read_sources
 from indexer.storage import (
     LOCK_FILE, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
     whoosh_index_exists)
@@ -172,7 +172,7 @@ def _prepare(record, known, seen):
     if previous == digest:
         return "skipped"
     kind = "added" if previous is None else "updated"
-    return _Pending(kind, record.id, record.origin, _document_fields(record, digest))
+    return _Pending(kind, record.id, record.origin, document_fields(record, digest))
 
 
 class _Run:
@@ -250,18 +250,6 @@ class _Run:
 def _strict_stop(rejected, report):
     return SourceError(f"{rejected} (--strict: stopped at the first bad record; the "
                        f"{report.written} documents written before it are committed)")
-
-
-def _document_fields(article: Article, digest):
-    date = article.date and datetime.datetime.combine(article.date, datetime.time())
-    fields = dict(id=article.id, headline=article.headline, body=article.body, lead=article.lead,
-                  source=article.source or "", tags=",".join(article.tags),
-                  content_hash=digest, origin=article.origin)
-    if date:
-        fields["date"] = date
-    if article.url:
-        fields["url"] = article.url
-    return fields
 
 
 def _known_hashes(ix):

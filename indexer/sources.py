@@ -18,6 +18,8 @@ import stat
 import zlib
 from dataclasses import dataclass, field
 
+from indexer import fields
+
 __all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources",
            "SUPPORTED_SUFFIXES"]
 
@@ -84,9 +86,7 @@ class Article:
     @property
     def content_hash(self):
         """A digest of everything indexed, to skip unchanged articles on the next run."""
-        parts = [self.id, self.headline, self.body, str(self.date or ""),
-                 self.source, self.url or "", "\x1f".join(self.tags)]
-        return hashlib.sha1("\x1e".join(parts).encode("utf-8")).hexdigest()
+        return fields.content_hash(self)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import re
 import time
 
 from whoosh import index as whoosh_index
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import Schema
 
 from indexer.analysis import russian_analyzer
+from indexer.fields import schema_fields
 from indexer.errors import IndexCorrupted, IndexNotFound
 
 __all__ = [
@@ -55,7 +56,7 @@ def resolve_index_dir(path=None):
 
 
 def make_schema(policy=None):
-    """The fields of a poisk index.
+    """The fields of a poisk index, as ``indexer.fields.FIELDS`` defines them.
 
     ``headline`` and ``body`` share one analyzer object, which the query
     compiler and the snippet highlighter take back from the schema.
@@ -64,20 +65,7 @@ def make_schema(policy=None):
     ['body', 'content_hash', 'date', 'headline']
     """
     analyzer = russian_analyzer() if policy is None else russian_analyzer(policy)
-    return Schema(
-        id=ID(unique=True, stored=True, sortable=True),
-        headline=TEXT(analyzer=analyzer, stored=True, phrase=True),
-        body=TEXT(analyzer=analyzer, stored=True, phrase=True),
-        # The lead (first paragraph) again, as its own BM25F field: news puts
-        # the gist of a story there. Frequencies only; phrases use the body.
-        lead=TEXT(analyzer=analyzer, phrase=False),
-        date=DATETIME(stored=True, sortable=True),
-        source=KEYWORD(stored=True, commas=True, lowercase=True),
-        url=STORED(),
-        tags=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
-        content_hash=ID(sortable=True),
-        origin=STORED(),
-    )
+    return Schema(**schema_fields(analyzer))
 
 
 def create_index(path, schema=None):

@@ -14,12 +14,13 @@
 import datetime
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 from whoosh import collectors, scoring
 from whoosh import query as wq
 
 from indexer.analysis import EXACT_MARK
+from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
@@ -32,26 +33,34 @@ SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
 
 
-@dataclass(frozen=True)
-class Document:
-    """A stored article, as ``poisk show`` prints it.
+def _record_class(name, doc, hit, extra=(), namespace=None):
+    """A frozen dataclass with the attributes the field table gives ``Document`` (or ``Hit``)."""
+    attributes = [(spec.name, spec.python_type) for spec in public_fields(hit)]
+    cls = make_dataclass(name, attributes + list(extra), frozen=True,
+                         namespace=dict(namespace or {}, __doc__=doc, __module__=__name__))
+    return cls
 
-    >>> sample_index.get("data/sibir-business/2026-02-10-tyva-litiy-sp").headline
+
+def _to_dict(self) -> dict:
+    """The attributes of the field table as JSON values (what ``--json`` writes)."""
+    return {spec.json_key: json_value(getattr(self, spec.name))
+            for spec in public_fields(hit=isinstance(self, Hit))}
+
+
+Document = _record_class("Document", """A stored article, as ``poisk show`` prints it.
+
+    Its attributes are the public fields of ``indexer.fields.FIELDS``.
+
+    >>> document = sample_index.get("data/sibir-business/2026-02-10-tyva-litiy-sp")
+    >>> document.headline
     'В Туве выбрали подрядчика для литиевого проекта'
-    """
-
-    id: str
-    headline: str
-    body: str
-    date: datetime.date | None
-    source: str
-    url: str | None
-    tags: tuple
+    >>> document.to_dict()["date"]
+    '2026-02-10'
+    """, hit=False, namespace={"to_dict": _to_dict})
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One search result: the article's metadata, its score and its snippets.
+Hit = _record_class("Hit", """One search result: the article's fields (the table's, but the body),
+    its score and its snippets.
 
     >>> hit = sample_index.search("Шойгу").hits[0]
     >>> hit.date, hit.source, [hit.headline[s.start:s.end] for s in hit.headline_highlights]
@@ -59,17 +68,9 @@ class Hit:
     >>> [hit.snippets[0].text[h.start - hit.snippets[0].start:h.end - hit.snippets[0].start]
     ...  for h in hit.snippets[0].highlights]
     ['Шойгу']
-    """
-
-    id: str
-    headline: str
-    date: datetime.date | None
-    source: str
-    url: str | None
-    tags: tuple
-    score: float
-    snippets: tuple = ()
-    headline_highlights: tuple = ()
+    """, hit=True, extra=[("score", float), ("snippets", tuple, field(default=())),
+                         ("headline_highlights", tuple, field(default=()))],
+    namespace={"to_dict": _to_dict})
 
 
 @dataclass(frozen=True)
@@ -238,10 +239,7 @@ class Index:
         fields = self._searcher().document(id=doc_id)
         if fields is None:
             return None
-        return Document(id=fields["id"], headline=fields.get("headline", ""),
-                        body=fields.get("body", ""), date=_date(fields.get("date")),
-                        source=fields.get("source", ""), url=fields.get("url"),
-                        tags=_tags(fields.get("tags")))
+        return Document(**stored_document(fields))
 
     def stats(self):
         """Document count, date range, sources and size on disk.
@@ -286,9 +284,7 @@ class Index:
         if with_snippets:
             snippets = make_snippets(body, self._matches(searcher, docnum, "body", body, compiled))
             headline_spans = tuple(self._matches(searcher, docnum, "headline", headline, compiled))
-        return Hit(id=fields["id"], headline=headline, date=_date(fields.get("date")),
-                   source=fields.get("source", ""), url=fields.get("url"),
-                   tags=_tags(fields.get("tags")), score=round(float(score or 0.0), 4),
+        return Hit(**stored_document(fields, hit=True), score=round(float(score or 0.0), 4),
                    snippets=snippets, headline_highlights=headline_spans)
 
     def _matches(self, searcher, docnum, field, text, compiled):
@@ -363,6 +359,3 @@ def _date(value):
         return value.date()
     return value or None
 
-
-def _tags(value):
-    return tuple(t for t in (value or "").split(",") if t)

@@ -12,6 +12,7 @@ import time
 import click
 
 from indexer import INDEX_ENV_VAR, PoiskError, build_index, delete_documents
+from indexer.fields import public_fields
 from search.api import SORTS, open_index
 from search.snippets import STYLES, render
 
@@ -139,14 +140,14 @@ def show_command(doc_id, index_dir, as_json):
     if document is None:
         raise click.ClickException(f"no article with id {doc_id!r}")
     if as_json:
-        fields = dict(document.__dict__, date=document.date and document.date.isoformat(),
-                      tags=list(document.tags))
-        click.echo(json.dumps(fields, ensure_ascii=False))
+        click.echo(json.dumps(document.to_dict(), ensure_ascii=False))
         return
     click.echo(f"{document.headline}\n{document.date or 'no date'} · {document.source}"
                + (f" · {document.url}" if document.url else ""))
-    if document.tags:
-        click.echo("tags: " + ", ".join(document.tags))
+    for spec in public_fields():
+        values = getattr(document, spec.name)
+        if spec.label and values:
+            click.echo(f"{spec.label}: " + ", ".join(values))
     click.echo("\n" + document.body)
 
 
@@ -210,9 +211,7 @@ def _mark(text, spans, before, after):
 
 def _hit_json(rank, hit):
     return {
-        "rank": rank, "id": hit.id, "score": hit.score, "headline": hit.headline,
-        "date": hit.date and hit.date.isoformat(), "source": hit.source, "url": hit.url,
-        "tags": list(hit.tags),
+        "rank": rank, "id": hit.id, "score": hit.score, **hit.to_dict(),
         "headline_highlights": [[s.start, s.end] for s in hit.headline_highlights],
         "snippets": [{"start": s.start, "end": s.end, "text": s.text,
                       "highlights": [[h.start, h.end] for h in s.highlights]}

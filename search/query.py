@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from indexer.errors import QuerySyntaxError
+from indexer.fields import filter_fields
 
 __all__ = [
     "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "Loose", "Not",
@@ -30,8 +31,7 @@ MAX_QUERY_CHARS = 2000
 # Field names as users type them -> the field they mean.
 TEXT_FIELDS = {"title": "headline", "headline": "headline", "заголовок": "headline",
                "body": "body", "text": "body", "текст": "body"}
-VALUE_FIELDS = {"source": "source", "источник": "source", "tag": "tags", "tags": "tags",
-                "тег": "tags", "id": "id"}
+VALUE_FIELDS = {**filter_fields(), "id": "id"}
 DATE_FIELDS = {"date", "дата"}
 OPERATORS = {"AND": "AND", "И": "AND", "OR": "OR", "ИЛИ": "OR", "NOT": "NOT", "НЕ": "NOT"}
 QUOTES = {'"': '"', "«": "»", "„": "“", "“": "”"}
