@@ -246,3 +246,5 @@ class _Progress:
 
 def main():
     cli(prog_name="poisk")
+
+from search import trend_cli  # noqa: E402,F401  registers `poisk trend`
