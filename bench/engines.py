@@ -103,16 +103,10 @@ class WhooshEngine:
 
     def build(self, articles, path):
         """One writer, one commit, as a plain Whoosh program would do it."""
-        from whoosh import fields, index
-        from whoosh.analysis import LanguageAnalyzer
+        from whoosh import index
 
-        analyzer = LanguageAnalyzer("ru")
-        schema = fields.Schema(
-            id=fields.ID(stored=True, unique=True),
-            headline=fields.TEXT(analyzer=analyzer, stored=True),
-            body=fields.TEXT(analyzer=analyzer, stored=True))
         os.makedirs(path, exist_ok=True)
-        writer = index.create_in(path, schema).writer(limitmb=WRITER_MB)
+        writer = index.create_in(path, _whoosh_schema()).writer(limitmb=WRITER_MB)
         count = 0
         for article in articles:
             writer.add_document(id=article.id, headline=article.headline, body=article.body)
@@ -125,12 +119,25 @@ class WhooshEngine:
         return _WhooshSearcher(path)
 
 
+def _whoosh_schema():
+    """The baseline's schema, given to Whoosh rather than unpickled from the index:
+    poisk's allow-list (``indexer.unpickling``) admits no stemming function."""
+    from whoosh import fields
+    from whoosh.analysis import LanguageAnalyzer
+
+    analyzer = LanguageAnalyzer("ru")
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        headline=fields.TEXT(analyzer=analyzer, stored=True),
+        body=fields.TEXT(analyzer=analyzer, stored=True))
+
+
 class _WhooshSearcher:
     def __init__(self, path):
         from whoosh import index
         from whoosh.qparser import MultifieldParser, OrGroup
 
-        self.ix = index.open_dir(path)
+        self.ix = index.open_dir(path, schema=_whoosh_schema())
         self.searcher = self.ix.searcher()
         self.parser = MultifieldParser(["headline", "body"], self.ix.schema, group=OrGroup)
 

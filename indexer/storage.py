@@ -3,7 +3,10 @@
 Whoosh keeps the schema as a pickle inside the index, so opening a folder from
 an untrusted source could run code. poisk writes a marker file
 (``poisk-index.json``) when it creates an index and refuses to hand any folder
-without one to Whoosh.
+without one to Whoosh; and Whoosh reads every pickle through poisk's
+allow-list (``indexer.unpickling``), so a forged marker runs no code either.
+The default index lives in the user's data folder, not in the current one:
+``cd untrusted && poisk search`` opens nothing found there.
 """
 
 import json
@@ -17,6 +20,7 @@ from whoosh.fields import Schema
 from indexer.analysis import russian_analyzer
 from indexer.fields import schema_fields
 from indexer.errors import IndexCorrupted, IndexNotFound
+from indexer.unpickling import admit_schema, install as _install_restricted_unpickling
 
 __all__ = [
     "DEFAULT_INDEX_DIR",
@@ -24,6 +28,7 @@ __all__ = [
     "INDEX_ENV_VAR",
     "MARKER_FILE",
     "create_index",
+    "default_index_dir",
     "ensure_index_dir",
     "make_schema",
     "open_whoosh_index",
@@ -31,7 +36,6 @@ __all__ = [
     "whoosh_index_exists",
 ]
 
-DEFAULT_INDEX_DIR = ".poisk-index"
 INDEX_ENV_VAR = "POISK_INDEX"
 MARKER_FILE = "poisk-index.json"
 LOCK_FILE = "poisk-writer.lock"
@@ -46,13 +50,33 @@ OPEN_RETRIES = 10
 OPEN_RETRY_SECONDS = 0.05
 
 
+_install_restricted_unpickling()
+
+
+def default_index_dir():
+    """``$XDG_DATA_HOME/poisk/index``, else ``~/.local/share/poisk/index`` (the XDG default).
+
+    >>> default_index_dir().endswith(os.path.join("poisk", "index"))
+    True
+    """
+    data_home = os.environ.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(data_home):  # the XDG spec ignores a relative value
+        data_home = os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data_home, "poisk", "index")
+
+
+# Where the help texts say the index is; resolve_index_dir() reads the
+# environment at each call.
+DEFAULT_INDEX_DIR = "$XDG_DATA_HOME/poisk/index"
+
+
 def resolve_index_dir(path=None):
-    """The index folder: the given path, else ``$POISK_INDEX``, else ``./.poisk-index``.
+    """The index folder: the given path, else ``$POISK_INDEX``, else ``default_index_dir()``.
 
     >>> resolve_index_dir("/tmp/x")
     '/tmp/x'
     """
-    return os.fspath(path or os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
+    return os.fspath(path or os.environ.get(INDEX_ENV_VAR) or default_index_dir())
 
 
 def make_schema(policy=None):
@@ -84,6 +108,8 @@ def create_index(path, schema=None):
     with open(temporary, "w", encoding="utf-8") as f:
         json.dump({"format": FORMAT_VERSION, "engine": "whoosh"}, f)
     os.replace(temporary, marker)
+    if schema is not None:
+        admit_schema(schema)
     return whoosh_index.create_in(path, schema or make_schema())
 
 
@@ -157,12 +183,16 @@ def open_whoosh_index(path):
             if attempt + 1 == OPEN_RETRIES or not _has_commit(path):
                 raise _damaged(path, error) from None
             time.sleep(OPEN_RETRY_SECONDS)
+        except IndexCorrupted as error:  # a name outside the allow-list
+            raise IndexCorrupted(f"{path}: {error}") from None
         except Exception as error:  # Whoosh raises many kinds on damaged files
             raise _damaged(path, error) from error
     try:
         # Open every segment (Whoosh's reader retries by itself when a writer
         # removes files under it), so damage shows here and not mid-search.
         ix.reader().close()
+    except IndexCorrupted as error:
+        raise IndexCorrupted(f"{path}: {error}") from None
     except Exception as error:
         raise _damaged(path, error) from error
     return ix

@@ -347,7 +347,7 @@ def _collector(limit, sort, condition):
 
 
 def open_index(path=None, ranking=None):
-    """Open the index at ``path`` (default: ``$POISK_INDEX`` or ``./.poisk-index``).
+    """Open the index at ``path`` (default: ``$POISK_INDEX``, else ``$XDG_DATA_HOME/poisk/index``).
 
     >>> open_index("/nonexistent").search("никель")
     Traceback (most recent call last):

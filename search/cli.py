@@ -11,7 +11,7 @@ import time
 
 import click
 
-from indexer import INDEX_ENV_VAR, PoiskError, build_index, delete_documents
+from indexer import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, PoiskError, build_index, delete_documents
 from indexer.fields import public_fields
 from search.api import SORTS, open_index
 from search.snippets import STYLES, render
@@ -23,7 +23,7 @@ PROGRESS_AFTER_SECONDS = 2.0
 
 index_option = click.option(
     "--index", "index_dir", metavar="DIR", envvar=INDEX_ENV_VAR,
-    help=f"Index folder (default: ${INDEX_ENV_VAR} or ./.poisk-index).")
+    help=f"Index folder (default: ${INDEX_ENV_VAR} or {DEFAULT_INDEX_DIR}).")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Write JSON (one object per line) for other tools.")
 

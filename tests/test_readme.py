@@ -41,12 +41,14 @@ def _in_this_environment(command):
 def test_main_command_indexes_and_searches_the_sample(tmp_path):
     shutil.copytree(DATA, tmp_path / "data")
     env = {k: v for k, v in os.environ.items() if k != "POISK_INDEX"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")  # the default index folder's parent
     result = subprocess.run(_in_this_environment(COMMANDS[0]), shell=True, cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("30 added, 0 updated, 0 skipped, 0 failed in ")
     assert "found for 'редкоземельные металлы'" in result.stdout
-    assert (tmp_path / ".poisk-index" / "poisk-index.json").exists()
+    assert (tmp_path / "xdg" / "poisk" / "index" / "poisk-index.json").exists()
+    assert not (tmp_path / ".poisk-index").exists()
 
 
 def test_embedding_example_runs(tmp_path):
