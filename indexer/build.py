@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from whoosh.index import LockError
 
 from indexer.fields import document_fields
+from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
 from indexer.segments import SegmentPipeline, commit_segment, default_workers, write_segment
 from indexer.sources import Rejected, read_sources
@@ -92,6 +93,10 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
     number of processes that write batches once a run outgrows one batch
     (default: one per core, see ``indexer.segments``; 0 writes in this process).
     """
+    if is_engine_url(resolve_index_dir(index_dir)):  # a distributed index: indexer.shards
+        from indexer.shards import index_into_engine
+        return index_into_engine(records, resolve_index_dir(index_dir), rebuild=rebuild,
+                                 strict=strict, batch_size=batch_size, on_progress=on_progress)
     workers = default_workers() if workers is None else workers
     index_dir = ensure_index_dir(resolve_index_dir(index_dir))
     report = IndexReport()
@@ -278,6 +283,9 @@ def delete_documents(ids, index_dir=None, *, wait=0.0):
     1
     """
     index_dir = resolve_index_dir(index_dir)
+    if is_engine_url(index_dir):
+        from indexer.shards import delete_from_engine
+        return delete_from_engine(ids, index_dir)
     open_whoosh_index(index_dir).close()  # a clear error before touching the folder
     with writer_lock(index_dir, wait):
         ix = open_whoosh_index(index_dir)

@@ -9,7 +9,6 @@ from search.api import Document, Hit, Index, IndexStats, SearchResult, open_inde
 from search.compile import Ranking
 from search.query import parse_query
 from search.snippets import Snippet, Span, render
-from search.trend import Point, Trend
 
 __all__ = [
     "Document",
@@ -20,14 +19,12 @@ __all__ = [
     "IndexNotFound",
     "IndexStats",
     "PoiskError",
-    "Point",
     "QuerySyntaxError",
     "Ranking",
     "SearchResult",
     "Snippet",
     "SourceError",
     "Span",
-    "Trend",
     "open_index",
     "parse_query",
     "render",

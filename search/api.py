@@ -22,11 +22,11 @@ from whoosh import query as wq
 from indexer.analysis import EXACT_MARK
 from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
+from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
 from search.snippets import find_matches, indexed_matches, make_snippets
-from search.trend import PERIODS, Trend, column_dates, make_trend
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 
@@ -87,6 +87,8 @@ class SearchResult:
     total: int
     offset: int
     hits: tuple
+    partial: bool = False  # some of the index did not answer: see ``warnings``
+    warnings: tuple = ()
 
     def __iter__(self):
         return iter(self.hits)
@@ -231,36 +233,6 @@ class Index:
                      for docnum, score in page)
         return SearchResult(query=query, total=total, offset=offset, hits=hits)
 
-    def trend(self, query: str, *, by: str = "month", since=None, until=None, source=None,
-              tags=()) -> Trend:
-        """Count every article matching ``query`` per month, week or day: a ``search.Trend``.
-
-        Takes the filters of ``search``. All matches are counted, not a page of
-        them, from the index's date column (no document is loaded).
-
-        >>> trend = sample_index.trend("металл", since="2026-01-01")
-        >>> trend.total, [(p.label, p.count) for p in trend.points][:3]
-        (7, [('2026-01', 2), ('2026-02', 1), ('2026-03', 2)])
-        """
-        if by not in PERIODS:
-            raise PoiskError(f"unknown period {by!r}: use one of {', '.join(PERIODS)}")
-        first, last = _as_date(since), _as_date(until, end=True)
-        tree = parse_query(query)
-        condition = self._filter(first, last, source, tags)
-        searcher = self._searcher()
-        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        try:
-            # Unscored and unlimited: every match, in document order.
-            docnums = searcher.search(compiled.query, limit=None, filter=condition,
-                                      scored=False).docs()
-            dates, undated = column_dates(searcher.reader(), docnums)
-        except PoiskError:
-            raise
-        except Exception as error:
-            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
-                                 "rebuild it with `poisk index --rebuild PATH...`") from error
-        return make_trend(query, dates, by, first, last, undated)
-
     def get(self, doc_id):
         """The stored article with this id, or ``None``.
 
@@ -354,6 +326,9 @@ def open_index(path=None, ranking=None):
     ...
     indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
     """
+    if is_engine_url(resolve_index_dir(path)):  # manticore://HOST:PORT/NAME
+        from search.sphinx import SphinxIndex
+        return SphinxIndex(resolve_index_dir(path), ranking)
     return Index(path, ranking)
 
 

@@ -111,6 +111,9 @@ def search_command(words, index_dir, limit, offset, since, until, source, tags, 
                                   source=source, tags=tags, sort=sort)
     except PoiskError as error:
         raise click.ClickException(str(error)) from None
+    for warning in getattr(result, "warnings", ()):
+        click.echo(f"Warning: partial results, part of the index did not answer: {warning}",
+                   err=True)
     if as_json:
         for rank, hit in enumerate(result.hits, offset + 1):
             click.echo(json.dumps(_hit_json(rank, hit), ensure_ascii=False))
@@ -244,7 +247,10 @@ class _Progress:
             click.echo("\r" + " " * (WIDTH - 1) + "\r", nl=False, err=True)
 
 
+from search.cluster_cli import cluster_group  # noqa: E402
+
+cli.add_command(cluster_group)
+
+
 def main():
     cli(prog_name="poisk")
-
-from search import trend_cli  # noqa: E402,F401  registers `poisk trend`

@@ -1,0 +1,183 @@
+"""The second storage engine: real-time shard indexes of Sphinx 2.2 / Manticore, over SphinxQL.
+
+An index URL ``manticore://HOST:PORT/NAME`` names a ``searchd`` that serves the
+distributed index ``NAME`` (reads: the engine fans out to the shards and
+merges) and a small real-time index ``NAME_shards`` that lists the shards'
+real-time indexes and SphinxQL addresses (writes: poisk routes each article
+to ``shard_for(key)`` by a stable hash of its id). ``poisk cluster start``
+fills that list; ``search.cluster`` writes the configurations.
+
+Sphinx receives poisk's own analysis, not raw text: each word becomes its most
+likely lemma at its position (``headline``, ``lead``, ``body``), its other
+lemmas and compound parts go to ``*_alt`` fields, and its exact lower-cased
+forms to ``*_forms`` fields. A position holds one token in Sphinx, so a
+phrase matches a word through its most likely lemma only (see the README).
+
+>>> doc_key("data/a") == doc_key("data/a"), 0 < doc_key("data/a") < 2 ** 63
+(True, True)
+>>> parse_url("manticore://127.0.0.1:9306/poisk")
+EngineUrl(host='127.0.0.1', port=9306, name='poisk')
+"""
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+
+from indexer.analysis import EXACT_MARK, WORD_RE, MorphFilter
+from indexer.errors import IndexNotFound, PoiskError
+
+__all__ = [
+    "EngineUrl", "ShardDown", "SCHEMES", "analyzed_fields", "connect", "doc_key",
+    "is_engine_url", "meta_token", "parse_url", "read_layout", "sql_token",
+]
+
+SCHEMES = ("manticore://", "sphinx://")
+URL_RE = re.compile(r"(?:manticore|sphinx)://([^:/]+):(\d{1,5})/([A-Za-z_][A-Za-z0-9_]*)")
+# The characters Sphinx keeps in a token (the charset_table of search.cluster):
+# anything else in a lemma ("ангаро-енисейский", "3.5") becomes "_", so the
+# lemma stays one token, on the index side and the query side alike.
+NOT_TOKEN_RE = re.compile(r"[^0-9a-zа-я_]")
+ALL_TOKEN = "poiskall"  # in every document's meta field: "*" and a lone NOT match it
+CONNECT_SECONDS = 3
+TEXT_FIELDS = ("headline", "lead", "body")
+
+
+class ShardDown(PoiskError):
+    """A shard's ``searchd`` did not answer.
+
+    >>> issubclass(ShardDown, PoiskError)
+    True
+    """
+
+
+@dataclass(frozen=True)
+class EngineUrl:
+    """Where a distributed poisk index lives."""
+
+    host: str
+    port: int
+    name: str
+
+    def __str__(self):
+        return f"manticore://{self.host}:{self.port}/{self.name}"
+
+
+def is_engine_url(target) -> bool:
+    """True for ``manticore://...`` (or ``sphinx://...``) index addresses.
+
+    >>> is_engine_url("manticore://127.0.0.1:9306/poisk"), is_engine_url("./.poisk-index")
+    (True, False)
+    """
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+def parse_url(url: str) -> EngineUrl:
+    """Split an index URL, or say how it should look.
+
+    >>> parse_url("manticore://localhost/poisk")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.IndexNotFound: cannot read the index address 'manticore://localhost/poisk': write it as manticore://HOST:PORT/NAME
+    """
+    match = URL_RE.fullmatch(url.strip())
+    if not match:
+        raise IndexNotFound(f"cannot read the index address {url!r}: write it as "
+                            "manticore://HOST:PORT/NAME")
+    return EngineUrl(match.group(1), int(match.group(2)), match.group(3))
+
+
+def connect(host: str, port: int, what: str):
+    """A SphinxQL connection (PyMySQL), or ``ShardDown`` naming ``what`` did not answer."""
+    import pymysql
+
+    try:
+        return pymysql.connect(host=host, port=port, charset="utf8mb4", autocommit=True,
+                               connect_timeout=CONNECT_SECONDS)
+    except pymysql.err.OperationalError as error:
+        raise ShardDown(f"{what} at {host}:{port} does not answer ({error.args[-1]}); "
+                        "start it (`poisk cluster start`) and try again") from None
+
+
+def read_layout(connection, url: EngineUrl):
+    """The shards as (real-time index, host, port), in shard order, from ``NAME_shards``.
+
+    (tests/test_sphinx.py reads it from real servers.)
+    """
+    import pymysql
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, shard, address FROM {url.name}_shards "
+                           "ORDER BY id ASC LIMIT 1000")
+            rows = cursor.fetchall()
+    except pymysql.err.MySQLError as error:
+        raise IndexNotFound(f"no poisk index {url.name!r} at {url.host}:{url.port} "
+                            f"({error.args[-1]}); create it with `poisk cluster init` and "
+                            "`poisk cluster start`") from None
+    if not rows:
+        raise IndexNotFound(f"the poisk index {url} lists no shards: run `poisk cluster start`")
+    layout = []
+    for _, shard, address in rows:
+        host, _, port = address.rpartition(":")
+        layout.append((shard, host, int(port)))
+    return layout
+
+
+def doc_key(doc_id: str) -> int:
+    """The article's document id in Sphinx: a stable 63-bit hash of its poisk id.
+
+    The shard is ``doc_key(id) % shards``, so an article always goes to the same
+    shard whichever machine or run indexes it.
+
+    >>> doc_key("data/sibir-business/2026-02-10-tyva-litiy-sp")
+    328048674316192223
+    """
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") >> 1) or 1
+
+
+def meta_token(kind: str, value: str) -> str:
+    """A token of the ``meta`` field for a source (``s``), tag (``t``) or id (``i``).
+
+    Keyword values go into the full-text match as tokens, so ``source:`` and
+    ``tag:`` combine with OR and NOT like any word.
+
+    >>> meta_token("s", "DV-Vedomosti")
+    's1244768159'
+    """
+    if kind == "i":
+        return f"i{doc_key(value)}"
+    return f"{kind}{zlib.crc32(value.lower().encode('utf-8'))}"
+
+
+def sql_token(term: str) -> str:
+    """A lemma as one Sphinx token.
+
+    >>> sql_token("ангаро-енисейский"), sql_token("3.5")
+    ('ангаро_енисейский', '3_5')
+    """
+    return NOT_TOKEN_RE.sub("_", term)
+
+
+def analyzed_fields(morph: MorphFilter, text: str):
+    """``(lemmas, alternatives, forms)`` of ``text`` as space-separated Sphinx tokens.
+
+    (A capitalised word keeps up to four lemmas: "Выплавка" also "выплавок".)
+
+    >>> analyzed_fields(MorphFilter(), "Выплавка стали в Улан-Удэ")
+    ('выплавка стать улан_удэ', 'выплавок сталь улан удэ', 'выплавка стали улан_удэ улан удэ')
+    """
+    lemmas, alternatives, forms = [], [], []
+    for surface in WORD_RE.findall(text):
+        first = True
+        for term, kind, _, _ in morph.terms(surface):
+            token = sql_token(term.lstrip(EXACT_MARK))
+            if kind == "exact":
+                forms.append(token)
+            elif first and kind == "lemma":
+                lemmas.append(token)
+                first = False
+            else:
+                alternatives.append(token)
+    return " ".join(lemmas), " ".join(alternatives), " ".join(forms)

@@ -1,0 +1,199 @@
+"""Indexing into a distributed Sphinx/Manticore index: each article to its shard, in batches.
+
+Every batch is analysed here (poisk's own pymorphy3 analysis, see
+``indexer.manticore``), split by shard and written with one ``REPLACE`` per
+shard. Sphinx commits each statement on its own and logs it to its binlog
+before it answers, so what a shard acknowledged survives a crash of that
+shard. Unchanged articles are skipped by their content hash, as in a folder
+index, so a run that stopped (a shard went down, Ctrl-C) completes when run
+again, without duplicates: an article's Sphinx id is a hash of its poisk id.
+
+>>> import datetime
+>>> from indexer.sources import Article
+>>> row = document_row(Article(id="a1", headline="Никель", body="Выплавка стали.",
+...                            date=datetime.date(2026, 3, 14), tags=("металлургия",)),
+...                    MorphFilter())
+>>> row["body"], row["body_alt"], row["date_key"]
+('выплавка стать', 'выплавок сталь', 20260314)
+"""
+
+import time
+
+from indexer.analysis import MorphFilter
+from indexer.build import IndexReport, _deferred_interrupt, _prepare, _strict_stop
+from indexer.errors import PoiskError
+from indexer.manticore import (
+    ALL_TOKEN, ShardDown, analyzed_fields, connect, doc_key, meta_token, parse_url,
+    read_layout)
+from indexer.sources import Article, Rejected
+
+__all__ = ["COLUMNS", "delete_from_engine", "document_row", "index_into_engine"]
+
+COLUMNS = ("id", "headline", "lead", "body", "headline_alt", "body_alt", "headline_forms",
+           "body_forms", "meta", "doc_id", "headline_text", "body_text", "source", "tags",
+           "url", "content_hash", "date_key")
+
+
+def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
+    """The column values of one article in a shard's real-time index."""
+    headline, headline_alt, headline_forms = analyzed_fields(morph, article.headline)
+    body, body_alt, body_forms = analyzed_fields(morph, article.body)
+    lead = analyzed_fields(morph, article.lead)[0] if article.lead else ""
+    meta = [ALL_TOKEN, meta_token("s", article.source or ""), meta_token("i", article.id)]
+    meta += [meta_token("t", tag) for tag in article.tags]
+    date = article.date
+    return dict(
+        id=doc_key(article.id), headline=headline, lead=lead, body=body,
+        headline_alt=headline_alt, body_alt=body_alt, headline_forms=headline_forms,
+        body_forms=body_forms, meta=" ".join(meta), doc_id=article.id,
+        headline_text=article.headline, body_text=article.body, source=article.source or "",
+        tags=",".join(article.tags), url=article.url or "",
+        content_hash=digest or article.content_hash,
+        date_key=date.year * 10000 + date.month * 100 + date.day if date else 0)
+
+
+def index_into_engine(records, url, *, rebuild=False, strict=False, batch_size=1000,
+                      on_progress=None) -> IndexReport:
+    """Index ``Article`` (and ``Rejected``) records into the distributed index at ``url``."""
+    report = IndexReport()
+    started = time.perf_counter()
+    writer = _ShardWriter(parse_url(url))
+    try:
+        with _deferred_interrupt() as interrupted:
+            if rebuild:
+                writer.truncate()
+            _run(records, writer, report, interrupted, strict, batch_size, on_progress)
+    finally:
+        writer.close()
+        report.elapsed = time.perf_counter() - started
+    return report
+
+
+def _run(records, writer, report, interrupted, strict, batch_size, on_progress):
+    seen, batch = {}, []
+    for record in records:
+        outcome = _prepare(record, {}, seen)  # every new id is "added" until its shard says
+        if isinstance(outcome, Rejected):
+            if strict:
+                writer.write(batch, report)
+                raise _strict_stop(outcome, report)
+            report.failed += 1
+            report.problems.append(outcome)
+        else:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                writer.write(batch, report)
+                batch = []
+        if on_progress:
+            on_progress(report)
+        if interrupted.is_set():
+            report.interrupted = True
+            break
+    writer.write(batch, report)
+
+
+class _ShardWriter:
+    """Connections to the shards of one distributed index, opened on first use."""
+
+    def __init__(self, url):
+        self.url = url
+        head = connect(url.host, url.port, f"the searchd of {url}")
+        try:
+            self.layout = read_layout(head, url)
+        finally:
+            head.close()
+        self.connections = {}
+        self.morph = MorphFilter()
+
+    def shard_of(self, article):
+        return doc_key(article.id) % len(self.layout)
+
+    def write(self, batch, report):
+        """Write the changed articles of ``batch``; count added/updated/skipped in ``report``."""
+        by_shard = {}
+        for article in batch:
+            by_shard.setdefault(self.shard_of(article), []).append(article)
+        for number, articles in sorted(by_shard.items()):
+            try:
+                self._write_shard(number, articles, report)
+            except ShardDown as error:
+                raise ShardDown(f"{error} ({report.written} documents were written; run the "
+                                "same command again to finish: nothing is indexed twice)") \
+                    from None
+
+    def _write_shard(self, number, articles, report):
+        known = dict(self._execute(
+            number, f"SELECT id, content_hash FROM {self.layout[number][0]} WHERE id IN "
+                    f"({','.join(str(doc_key(a.id)) for a in articles)}) "
+                    f"LIMIT {len(articles)} OPTION max_matches={len(articles)}"))
+        rows, kinds = [], []
+        for article in articles:
+            digest = article.content_hash
+            previous = known.get(doc_key(article.id))
+            if previous == digest:
+                report.skipped += 1
+                continue
+            rows.append(document_row(article, self.morph, digest))
+            kinds.append("added" if previous is None else "updated")
+        if rows:
+            self._execute(number, f"REPLACE INTO {self.layout[number][0]} "
+                                  f"({', '.join(rows[0])}) VALUES "
+                                  f"({', '.join(['%s'] * len(rows[0]))})",
+                          [tuple(row.values()) for row in rows])
+        for kind in kinds:
+            setattr(report, kind, getattr(report, kind) + 1)
+
+    def _execute(self, number, sql, many=None):
+        import pymysql
+
+        shard, host, port = self.layout[number]
+        connection = self.connections.get(number)
+        if connection is None:
+            connection = self.connections[number] = connect(host, port, f"shard {shard}")
+        try:
+            with connection.cursor() as cursor:
+                if many is None:
+                    cursor.execute(sql)
+                    return cursor.fetchall()
+                cursor.executemany(sql, many)
+                return ()
+        except pymysql.err.OperationalError as error:
+            self.connections.pop(number).close()
+            raise ShardDown(f"shard {shard} at {host}:{port} failed ({error.args[-1]}); "
+                            "start it (`poisk cluster start`)") from None
+        except pymysql.err.MySQLError as error:
+            raise PoiskError(f"shard {shard} at {host}:{port} refused a write "
+                             f"({error.args[-1]})") from None
+
+    def truncate(self):
+        for number, (shard, _, _) in enumerate(self.layout):
+            self._execute(number, f"TRUNCATE RTINDEX {shard}")
+
+    def close(self):
+        for connection in self.connections.values():
+            try:
+                connection.close()
+            except Exception:  # a shard that died: nothing left to close
+                pass
+        self.connections.clear()
+
+
+def delete_from_engine(ids, url) -> int:
+    """Delete articles by id from their shards; returns how many were there."""
+    writer = _ShardWriter(parse_url(url))
+    deleted = 0
+    try:
+        by_shard = {}
+        for doc_id in set(ids):
+            by_shard.setdefault(doc_key(doc_id) % len(writer.layout), []).append(doc_key(doc_id))
+        for number, keys in sorted(by_shard.items()):
+            found = writer._execute(
+                number, f"SELECT id FROM {writer.layout[number][0]} WHERE id IN "
+                        f"({','.join(map(str, keys))}) LIMIT {len(keys)}")
+            if found:
+                writer._execute(number, f"DELETE FROM {writer.layout[number][0]} WHERE id IN "
+                                        f"({','.join(str(row[0]) for row in found)})")
+                deleted += len(found)
+    finally:
+        writer.close()
+    return deleted

@@ -1,0 +1,78 @@
+"""``poisk cluster init|start|stop``: a local Sphinx/Manticore cluster for a ``manticore://`` index."""
+
+import click
+
+from indexer import PoiskError
+from search.cluster import (
+    DEFAULT_DIR, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
+    stop_cluster)
+
+dir_option = click.option("--dir", "folder", default=DEFAULT_DIR, show_default=True,
+                          metavar="DIR", help="Folder of the cluster's configurations and data.")
+
+
+@click.group("cluster")
+def cluster_group():
+    """Run poisk on a distributed Sphinx/Manticore index (searchd servers on this machine)."""
+
+
+@cluster_group.command("init")
+@click.option("--shards", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Real-time shards, one searchd server each.")
+@dir_option
+@click.option("--port", type=click.IntRange(1, 65535 - 128), default=DEFAULT_PORT,
+              show_default=True, help="SphinxQL port of the first server (the others follow).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def init_command(shards, folder, port, host):
+    """Write the searchd configurations of a new cluster."""
+    try:
+        cluster = init_cluster(folder, shards=shards, port=port, host=host)
+    except (PoiskError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{shards} shards in {cluster.folder}; start them with `poisk cluster start`; "
+               f"the index is {cluster.url}")
+
+
+@cluster_group.command("start")
+@dir_option
+def start_command(folder):
+    """Start the cluster's searchd servers (those not running)."""
+    try:
+        cluster = load_cluster(folder)
+        started = start_cluster(cluster)
+    except PoiskError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(started)} started, {len(cluster.nodes) - len(started)} already running; "
+               f"index: {cluster.url}")
+
+
+@cluster_group.command("stop")
+@dir_option
+def stop_command(folder):
+    """Stop the cluster's searchd servers."""
+    try:
+        stopped = stop_cluster(load_cluster(folder))
+    except PoiskError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(stopped)} stopped")
+
+
+@cluster_group.command("register")
+@click.argument("url")
+@click.argument("shards", nargs=-1, required=True, metavar="INDEX@HOST:PORT...")
+def register_command(url, shards):
+    """Tell an existing cluster's node at URL where its shards take writes.
+
+    \b
+    Example:
+      poisk cluster register manticore://10.0.0.1:9306/poisk \\
+          poisk_0@10.0.0.1:9306 poisk_1@10.0.0.2:9306
+    """
+    pairs = [shard.partition("@")[::2] for shard in shards]
+    if any(not name or ":" not in address for name, address in pairs):
+        raise click.UsageError("write each shard as INDEX@HOST:PORT")
+    try:
+        register_shards(url, pairs)
+    except PoiskError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(pairs)} shards registered at {url}")

@@ -1,0 +1,193 @@
+"""Compiling a ``search.query`` tree into a SphinxQL ``MATCH()`` and attribute filters.
+
+The words go through the same analyzer as the index (``indexer.manticore``
+wrote each word's most likely lemma at its position, the other lemmas and
+compound parts into ``*_alt`` fields, exact forms into ``*_forms`` fields):
+
+- a word is its lemma alternatives, ``(сталь | стать)``, in the lemma fields; a
+  compound matches whole or by all its parts; ``=form`` looks in the form fields;
+- a phrase is the phrases of its words' lemma alternatives, ``("a b" | "a c")``,
+  in the positional fields (each word's most likely lemma: see the README);
+- ``source:``, ``tag:`` and ``id:`` are tokens of the ``meta`` field, so they
+  combine with OR and NOT like words; ``*`` and a lone NOT use the token every
+  document has; date ranges become ``WHERE date_key`` conditions.
+
+>>> from indexer.analysis import russian_analyzer
+>>> from search.query import parse_query
+>>> compiled = SphinxCompiler(russian_analyzer()).compile(parse_query("стали -уголь"))
+>>> compiled.match
+'((@(headline,lead,body,headline_alt,body_alt) (стать | сталь)) -(@(headline,lead,body,headline_alt,body_alt) уголь))'
+"""
+
+from dataclasses import dataclass, field
+from itertools import product
+
+from indexer.analysis import normal_word
+from indexer.errors import QuerySyntaxError
+from indexer.manticore import ALL_TOKEN, meta_token, sql_token
+from search.compile import MIN_PREFIX_CHARS
+from search.query import (
+    AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
+
+__all__ = ["SphinxCompiler", "SphinxQuery", "date_condition"]
+
+LEMMA_FIELDS = {None: "headline,lead,body,headline_alt,body_alt",
+                "headline": "headline,headline_alt", "body": "body,body_alt"}
+FORM_FIELDS = {None: "headline_forms,body_forms", "headline": "headline_forms",
+               "body": "body_forms"}
+PHRASE_FIELDS = {None: "headline,body", "headline": "headline", "body": "body"}
+MAX_PHRASE_VARIANTS = 16  # more lemma combinations than this: each word's likeliest lemma
+EVERYTHING = f"(@meta {ALL_TOKEN})"
+
+
+@dataclass
+class SphinxQuery:
+    """A ``MATCH()`` expression, ``WHERE`` conditions, and what the highlighter looks for."""
+
+    match: str
+    where: list = field(default_factory=list)
+    terms: set = field(default_factory=set)
+    prefixes: set = field(default_factory=set)
+
+
+class SphinxCompiler:
+    """Compiles query trees with the index's analyzer."""
+
+    def __init__(self, analyzer):
+        self.analyzer = analyzer
+
+    def compile(self, tree) -> SphinxQuery:
+        compiled = SphinxQuery(match="")
+        match = self._node(tree, compiled, top=True)
+        if match is None and not compiled.where:
+            raise QuerySyntaxError(
+                "nothing to search for: the query holds only stop words or punctuation")
+        compiled.match = match or EVERYTHING
+        return compiled
+
+    def _node(self, node, compiled, top=False):
+        if isinstance(node, Word):
+            return self._word(node, compiled)
+        if isinstance(node, Phrase):
+            return self._phrase(node, compiled)
+        if isinstance(node, FieldValue):
+            return f"(@meta {meta_token(node.field[0], node.value)})"
+        if isinstance(node, Everything):
+            return EVERYTHING
+        if isinstance(node, DateRange):
+            if not top:
+                raise QuerySyntaxError("a date: range can only narrow the whole query here "
+                                       "(not inside OR or NOT) with a manticore:// index")
+            compiled.where.append(date_condition(node.start, node.end))
+            return None
+        if isinstance(node, Not):
+            inner = self._node(node.item, SphinxQuery(""))
+            return f"({EVERYTHING} -{inner})" if inner else None
+        if isinstance(node, AllOf):
+            return _group(" ", [self._node(i, compiled, top) for i in node.items])
+        if isinstance(node, AnyOf):
+            return _group(" | ", [self._node(i, compiled) for i in node.items])
+        if isinstance(node, Loose):
+            return self._loose(node, compiled, top)
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _loose(self, node, compiled, top):
+        positive = [i for i in node.items if not isinstance(i, Not)]
+        words = _group(" | ", [self._node(i, compiled) for i in positive])
+        required = [self._node(i, compiled, top) for i in node.required]
+        excluded = [self._node(i.item, SphinxQuery("")) for i in node.items if isinstance(i, Not)]
+        parts = [p for p in [words, *required] if p]
+        excluded = [f"-{e}" for e in excluded if e]
+        if not parts and not excluded:
+            return None
+        return _group(" ", (parts or [EVERYTHING]) + excluded)
+
+    def _word(self, word, compiled):
+        if word.prefix:
+            stem = sql_token(normal_word(word.text))
+            if len(stem) < MIN_PREFIX_CHARS:
+                raise QuerySyntaxError(
+                    f"the prefix {word.text + '*'!r} is too short: give at least "
+                    f"{MIN_PREFIX_CHARS} letters before *")
+            compiled.prefixes.add(normal_word(word.text))
+            return f"(@({LEMMA_FIELDS[word.field]}) {stem}*)"
+        positions = self._analyze(word.text)
+        per_position = []
+        for terms in positions:
+            if word.exact:
+                forms = sorted({t for t, kind, part in terms if kind == "exact" and part == 0})
+                compiled.terms.update(forms)
+                per_position.append(f"(@({FORM_FIELDS[word.field]}) "
+                                    f"{_any(f[1:] for f in forms)})")
+            else:
+                compiled.terms.update(t for t, kind, _ in terms if kind != "exact")
+                per_position.append(f"(@({LEMMA_FIELDS[word.field]}) {_lemmas(terms)})")
+        return _group(" ", per_position)
+
+    def _phrase(self, phrase, compiled):
+        steps, forms = [], []
+        for text in phrase.words:
+            exact = text.startswith("=")
+            for terms in self._analyze(text.lstrip("=")):
+                lemmas = [t for t, kind, part in terms if kind == "lemma" and part == 0]
+                if exact:
+                    found = {t for t, kind, part in terms if kind == "exact" and part == 0}
+                    forms.append(f"(@({FORM_FIELDS[phrase.field]}) "
+                                 f"{_any(f[1:] for f in sorted(found))})")
+                    compiled.terms.update(found)
+                else:
+                    compiled.terms.update(lemmas)
+                steps.append([sql_token(t) for t in lemmas])
+        if not steps:
+            return None
+        variants = 1
+        for step in steps:
+            variants *= len(step)
+        if variants > MAX_PHRASE_VARIANTS:
+            steps = [step[:1] for step in steps]
+        # Sphinx's "..."~N: all the words within a window N words longer than the phrase.
+        slop = f"~{phrase.slop * (len(steps) - 1)}" if phrase.slop and len(steps) > 1 else ""
+        phrases = [f'"{" ".join(words)}"{slop}' for words in product(*steps)]
+        query = f"(@({PHRASE_FIELDS[phrase.field]}) {_any(phrases)})"
+        return _group(" ", [query, *forms])
+
+    def _analyze(self, text):
+        by_position = {}
+        for t in self.analyzer(text, positions=True, mode="query"):
+            by_position.setdefault(t.pos, []).append((t.text, t.kind, t.part))
+        return [by_position[p] for p in sorted(by_position)]
+
+
+def _lemmas(terms):
+    """One word's lemma alternatives; a compound whole or by all of its parts."""
+    whole = _any(sql_token(t) for t, kind, part in terms if kind == "lemma")
+    parts = sorted({part for _, kind, part in terms if kind == "part"})
+    if len(parts) < 2:
+        return whole
+    by_part = [_any(sql_token(t) for t, kind, p in terms if kind == "part" and p == n)
+               for n in parts]
+    return f"({whole} | ({' '.join(by_part)}))"
+
+
+def _any(alternatives):
+    unique = list(dict.fromkeys(alternatives))
+    return unique[0] if len(unique) == 1 else f"({' | '.join(unique)})"
+
+
+def _group(joiner, parts):
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
+
+
+def date_condition(start, end) -> str:
+    """A ``WHERE`` condition on ``date_key`` (YYYYMMDD; 0 for an undated article).
+
+    >>> import datetime
+    >>> date_condition(datetime.date(2026, 3, 1), None)
+    'date_key BETWEEN 20260301 AND 99991231'
+    """
+    low = start.year * 10000 + start.month * 100 + start.day if start else 1
+    high = end.year * 10000 + end.month * 100 + end.day if end else 99991231
+    return f"date_key BETWEEN {low} AND {high}"

@@ -1,0 +1,318 @@
+"""The distributed engine against real searchd servers: two shards on free loopback ports.
+
+Every test here starts real ``searchd`` processes (Sphinx 2.2 from Debian's
+``sphinxsearch``, or Manticore); they are skipped, with the reason, only where
+no ``searchd`` is installed.
+"""
+
+import gzip
+import itertools
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from indexer import build_index, delete_documents
+from indexer.manticore import ShardDown, doc_key
+from indexer.sources import Article
+from search import PoiskError, open_index
+from search.cli import cli
+from search.cluster import init_cluster, load_cluster, start_cluster, stop_cluster
+
+from conftest import DATA, ROOT
+
+SEARCHD = os.environ.get("POISK_SEARCHD") or shutil.which("searchd")
+pytestmark = pytest.mark.skipif(
+    SEARCHD is None, reason="searchd is not installed (apt-get install sphinxsearch)")
+CORPUS = pathlib.Path(os.environ.get("POISK_CORPUS") or ROOT.parent / "shared" / "corpus")
+
+
+def free_ports(count):
+    """A first port of ``count`` consecutive free loopback ports."""
+    for base in itertools.chain(range(21306, 60000, 97)):
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Start clusters of real searchd servers; stop them after the test."""
+    started = []
+
+    def make(shards=2):
+        cluster = init_cluster(tmp_path / f"cluster{len(started)}", shards=shards,
+                               port=free_ports(2 * shards))
+        started.append(cluster)
+        start_cluster(cluster)
+        return cluster
+
+    yield make
+    for cluster in started:
+        stop_cluster(cluster)
+
+
+@pytest.fixture(scope="module")
+def sample_cluster(tmp_path_factory):
+    """Two shards holding the data/ sample, shared by the read-only tests."""
+    cluster = init_cluster(tmp_path_factory.mktemp("sphinx") / "cluster", shards=2,
+                           port=free_ports(4))
+    start_cluster(cluster)
+    report = build_index([DATA], cluster.url)
+    assert (report.added, report.failed) == (30, 0)
+    with open_index(cluster.url) as index:
+        yield index
+    stop_cluster(cluster)
+
+
+# Query -> what the distributed index must give, as the folder index does.
+SAME_AS_WHOOSH = [
+    "никель", "редкоземельные металлы", '"глубокая переработка"', '"переработка сырья"~3',
+    "=металлов", "редкозем*", "никель AND палладий", "никель OR кобальт", "никель -уголь",
+    "(никель OR медь) AND Норильск", "title:никель", "source:dv-vedomosti", "date:2026-03",
+    "металл date:2026", "Улан-Удэ", "стали", "енисейский", "литий НЕ Тува",
+    "никель OR NOT металл", "-уголь", "*",
+]
+
+
+@pytest.mark.parametrize("query", SAME_AS_WHOOSH)
+def test_same_articles_and_snippets_as_the_folder_index(sample_cluster, sample_index, query):
+    expected = sample_index.search(query, limit=50)
+    got = sample_cluster.search(query, limit=50)
+    assert got.total == expected.total
+    assert {h.id for h in got.hits} == {h.id for h in expected.hits}
+    by_id = {h.id: h for h in expected.hits}
+    for hit in got.hits:
+        want = by_id[hit.id]
+        assert (hit.headline, hit.date, hit.source, hit.url, hit.tags) == \
+            (want.headline, want.date, want.source, want.url, want.tags)
+        assert (hit.snippets, hit.headline_highlights) == \
+            (want.snippets, want.headline_highlights)
+    assert not got.partial
+
+
+FILTERS = [
+    dict(since="2026-01-01"),
+    dict(until="2025-12-31"),
+    dict(since="2026-02-01", until="2026-03-31"),
+    dict(source="sibir-business"),
+    dict(source="SIBIR-BUSINESS"),
+    dict(sort="date"),
+]
+
+
+@pytest.mark.parametrize("options", FILTERS, ids=str)
+def test_filters_hold(sample_cluster, sample_index, options):
+    got = sample_cluster.search("металл OR компания", limit=50, **options)
+    expected = sample_index.search("металл OR компания", limit=50, **options)
+    assert got.total == expected.total > 0
+    assert {h.id for h in got.hits} == {h.id for h in expected.hits}
+    for hit in got.hits:
+        assert not options.get("since") or hit.date.isoformat() >= options["since"]
+        assert not options.get("until") or hit.date.isoformat() <= options["until"]
+        assert not options.get("source") or hit.source == options["source"].lower()
+    if options.get("sort") == "date":
+        dates = [h.date for h in got.hits]
+        assert dates == sorted(dates, reverse=True)
+
+
+def test_not_excludes_every_form(sample_cluster):
+    with_word = {h.id for h in sample_cluster.search("металл", limit=50).hits}
+    without = sample_cluster.search("металл -никель", limit=50)
+    nickel = {h.id for h in sample_cluster.search("никель", limit=50).hits}
+    assert {h.id for h in without.hits} == with_word - nickel
+    assert nickel & with_word  # the exclusion removed something
+
+
+def test_get_and_stats_match_the_folder_index(sample_cluster, sample_index):
+    doc_id = "data/sibir-business/2026-02-10-tyva-litiy-sp"
+    assert sample_cluster.get(doc_id) == sample_index.get(doc_id)
+    assert sample_cluster.get("no-such-id") is None
+    stats, expected = sample_cluster.stats(), sample_index.stats()
+    assert (stats.documents, stats.first_date, stats.last_date, stats.sources) == \
+        (expected.documents, expected.first_date, expected.last_date, expected.sources)
+    assert stats.size_bytes > 0
+
+
+def test_each_article_is_on_its_shard_once(sample_cluster):
+    cluster_index = sample_cluster
+    ids = [h.id for h in cluster_index.search("*", limit=100, snippets=False).hits]
+    assert len(ids) == len(set(ids)) == 30
+    per_shard = _ids_per_shard(cluster_index)
+    assert sorted(itertools.chain(*per_shard)) == sorted(ids)
+    for number, shard_ids in enumerate(per_shard):
+        assert shard_ids and all(doc_key(i) % 2 == number for i in shard_ids)
+
+
+def _ids_per_shard(index):
+    from indexer.manticore import connect, read_layout
+
+    layout = read_layout(index._connection(), index.url)
+    result = []
+    for shard, host, port in layout:
+        connection = connect(host, port, shard)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT doc_id FROM {shard} LIMIT 1000")
+            result.append([row[0] for row in cursor.fetchall()])
+        connection.close()
+    return result
+
+
+BAD_QUERIES = [
+    ("", "empty query"),
+    ("и в на", "nothing to search for"),
+    ("р*", "too short"),
+    ("никель OR date:2026", "date: range"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_QUERIES)
+def test_bad_queries_are_one_line_errors(sample_cluster, query, message):
+    with pytest.raises(PoiskError, match=message):
+        sample_cluster.search(query)
+
+
+def test_cli_index_search_show_stats_delete(make_cluster):
+    cluster = make_cluster()
+    runner = CliRunner()
+    done = runner.invoke(cli, ["index", str(DATA), "--index", cluster.url])
+    assert done.exit_code == 0 and done.output.startswith("30 added, 0 updated, 0 skipped")
+    done = runner.invoke(cli, ["search", "никель", "--index", cluster.url, "--no-color"])
+    assert done.exit_code == 0 and done.output.startswith("4 found for 'никель'")
+    done = runner.invoke(cli, ["index", str(DATA)], env={"POISK_INDEX": cluster.url})
+    assert done.output.startswith("0 added, 0 updated, 30 skipped")
+    doc_id = "data/sibir-business/2026-02-10-tyva-litiy-sp"
+    done = runner.invoke(cli, ["show", doc_id, "--index", cluster.url])
+    assert done.output.startswith("В Туве выбрали подрядчика для литиевого проекта\n")
+    done = runner.invoke(cli, ["delete", doc_id, "missing", "--index", cluster.url])
+    assert done.output == "1 deleted, 1 not found\n"
+    done = runner.invoke(cli, ["stats", "--index", cluster.url, "--json"])
+    assert json.loads(done.output)["documents"] == 29
+
+
+def test_killed_shard_gives_partial_results_and_restart_gives_all(make_cluster):
+    cluster = make_cluster()
+    build_index([DATA], cluster.url)
+    with open_index(cluster.url) as index:
+        full = index.search("металл", limit=50)
+        os.kill(cluster.pid(1), signal.SIGKILL)
+        partial = index.search("металл", limit=50)
+        assert partial.partial and "agent" in partial.warnings[0]
+        on_shard_0 = {h.id for h in full.hits if doc_key(h.id) % 2 == 0}
+        assert {h.id for h in partial.hits} == on_shard_0
+        assert 0 < partial.total < full.total
+        done = CliRunner().invoke(cli, ["search", "металл", "--index", cluster.url])
+        assert done.exit_code == 0
+        assert "Warning: partial results, part of the index did not answer" in done.output
+        with pytest.raises(ShardDown, match="need every shard"):
+            index.stats()
+        start_cluster(cluster)
+        again = index.search("металл", limit=50)
+        assert not again.partial and again.total == full.total
+        assert [h.id for h in again.hits] == [h.id for h in full.hits]
+
+
+def test_indexing_into_a_down_shard_fails_loudly_and_a_rerun_completes(make_cluster, tmp_path):
+    cluster = make_cluster()
+    os.kill(cluster.pid(1), signal.SIGKILL)
+    done = CliRunner().invoke(cli, ["index", str(DATA), "--index", cluster.url,
+                                    "--batch-size", "5"])
+    assert done.exit_code == 1
+    assert "Error: shard poisk_1 at 127.0.0.1:" in done.output
+    assert "run the same command again to finish" in done.output
+    assert "Traceback" not in done.output
+    start_cluster(cluster)
+    report = build_index([DATA], cluster.url, batch_size=5)
+    assert report.failed == 0 and report.added + report.skipped == 30 and report.added > 0
+    with open_index(cluster.url) as index:
+        ids = [h.id for h in index.search("*", limit=100, snippets=False).hits]
+    assert len(ids) == len(set(ids)) == 30
+
+
+def test_a_change_replaces_the_article_on_its_shard(make_cluster):
+    cluster = make_cluster()
+    article = Article(id="x/1", headline="Никель", body="Выпуск никеля вырос.")
+    assert build_index_records([article], cluster.url).added == 1
+    changed = Article(id="x/1", headline="Медь", body="Выпуск меди вырос.")
+    report = build_index_records([changed], cluster.url)
+    assert (report.added, report.updated) == (0, 1)
+    with open_index(cluster.url) as index:
+        assert index.search("никель").total == 0
+        assert [h.id for h in index.search("медь").hits] == ["x/1"]
+    assert delete_documents(["x/1"], cluster.url) == 1
+
+
+def build_index_records(records, url):
+    from indexer import index_articles
+
+    return index_articles(records, url)
+
+
+CLUSTER_ERRORS = [
+    (["search", "никель", "--index", "manticore://localhost/poisk"], "write it as manticore://"),
+    (["search", "никель", "--index", "manticore://127.0.0.1:1/poisk"], "does not answer"),
+    (["cluster", "start", "--dir", "/nonexistent"], "no cluster in /nonexistent"),
+]
+
+
+@pytest.mark.parametrize("args, message", CLUSTER_ERRORS)
+def test_cluster_mistakes_are_one_line_errors(args, message):
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 1 and message in done.output
+    assert "Traceback" not in done.output and len(done.output.strip().splitlines()) == 1
+
+
+def test_cluster_init_refuses_a_folder_in_use(tmp_path):
+    runner = CliRunner()
+    args = ["cluster", "init", "--dir", str(tmp_path / "c"), "--port", "19000"]
+    assert runner.invoke(cli, args).exit_code == 0
+    assert (tmp_path / "c" / "node1" / "searchd.conf").read_text().count("agent = ") == 1
+    done = runner.invoke(cli, args)
+    assert done.exit_code == 1 and "already holds a cluster" in done.output
+    assert load_cluster(tmp_path / "c").url == "manticore://127.0.0.1:19000/poisk"
+
+
+def _corpus_slice(count):
+    with gzip.open(CORPUS / "ru-kw-news.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in itertools.islice(f, count)]
+
+
+@pytest.mark.skipif(not (CORPUS / "ru-kw-news.jsonl.gz").exists(),
+                    reason="the shared corpus is not here")
+def test_corpus_slice_top10_overlap(make_cluster, tmp_path):
+    """A slice of real news: the ranking formulas differ, the articles found mostly do not."""
+    records = _corpus_slice(150)
+    path = tmp_path / "slice.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records),
+                    encoding="utf-8")
+    cluster = make_cluster()
+    build_index([path], cluster.url)
+    build_index([path], tmp_path / "ix")
+    queries = [r["title"] for r in records[::8]] + ["нефть", "санкции", "выборы президента"]
+    overlaps = []
+    with open_index(cluster.url) as engine, open_index(tmp_path / "ix") as folder:
+        for query in queries:
+            got, expected = engine.search(query), folder.search(query)
+            # The folder index lets a very common word of a long query only
+            # score the others' matches; Sphinx matches it like any word.
+            assert got.total >= expected.total
+            top = {h.id for h in expected.hits}
+            overlaps.append(len(top & {h.id for h in got.hits}) / max(1, len(top)))
+    mean = sum(overlaps) / len(overlaps)
+    print(f"top-10 overlap with the folder index: {mean:.2f} over {len(queries)} queries")
+    assert mean >= 0.6
