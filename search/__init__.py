@@ -9,6 +9,7 @@ from search.api import Document, Hit, Index, IndexStats, SearchResult, open_inde
 from search.compile import Ranking
 from search.query import parse_query
 from search.snippets import Snippet, Span, render
+from search.trend import Point, Trend
 
 __all__ = [
     "Document",
@@ -19,12 +20,14 @@ __all__ = [
     "IndexNotFound",
     "IndexStats",
     "PoiskError",
+    "Point",
     "QuerySyntaxError",
     "Ranking",
     "SearchResult",
     "Snippet",
     "SourceError",
     "Span",
+    "Trend",
     "open_index",
     "parse_query",
     "render",

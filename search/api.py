@@ -27,6 +27,7 @@ from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
 from search.snippets import find_matches, indexed_matches, make_snippets
+from search.trend import PERIODS, Trend, column_dates, make_trend
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 
@@ -232,6 +233,36 @@ class Index:
         hits = tuple(self._hit(searcher, docnum, score, compiled, snippets)
                      for docnum, score in page)
         return SearchResult(query=query, total=total, offset=offset, hits=hits)
+
+    def trend(self, query: str, *, by: str = "month", since=None, until=None, source=None,
+              tags=()) -> Trend:
+        """Count every article matching ``query`` per month, week or day: a ``search.Trend``.
+
+        Takes the filters of ``search``. All matches are counted, not a page of
+        them, from the index's date column (no document is loaded).
+
+        >>> trend = sample_index.trend("металл", since="2026-01-01")
+        >>> trend.total, [(p.label, p.count) for p in trend.points][:3]
+        (7, [('2026-01', 2), ('2026-02', 1), ('2026-03', 2)])
+        """
+        if by not in PERIODS:
+            raise PoiskError(f"unknown period {by!r}: use one of {', '.join(PERIODS)}")
+        first, last = _as_date(since), _as_date(until, end=True)
+        tree = parse_query(query)
+        condition = self._filter(first, last, source, tags)
+        searcher = self._searcher()
+        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
+        try:
+            # Unscored and unlimited: every match, in document order.
+            docnums = searcher.search(compiled.query, limit=None, filter=condition,
+                                      scored=False).docs()
+            dates, undated = column_dates(searcher.reader(), docnums)
+        except PoiskError:
+            raise
+        except Exception as error:
+            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
+                                 "rebuild it with `poisk index --rebuild PATH...`") from error
+        return make_trend(query, dates, by, first, last, undated)
 
     def get(self, doc_id):
         """The stored article with this id, or ``None``.

@@ -254,3 +254,5 @@ cli.add_command(cluster_group)
 
 def main():
     cli(prog_name="poisk")
+
+from search import trend_cli  # noqa: E402,F401  registers `poisk trend`

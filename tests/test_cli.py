@@ -147,7 +147,7 @@ def test_index_with_failures_exits_1(tmp_path):
     assert "1 added, 0 updated, 0 skipped, 1 failed in " in result.output
 
 
-@pytest.mark.parametrize("command", ["index", "search", "show", "stats", "delete"])
+@pytest.mark.parametrize("command", ["index", "search", "show", "stats", "delete", "trend"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
