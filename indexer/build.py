@@ -279,9 +279,10 @@ def delete_documents(ids, index_dir=None, *, wait=0.0):
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_text("Никель\\nКомбинат.")
     >>> _ = build_index([folder], folder / "ix")
-    >>> delete_documents([folder.name + "/a", "missing"], folder / "ix")
+    >>> delete_documents([folder.name + "/a", "missing", folder.name + "/a"], folder / "ix")
     1
     """
+    ids = list(dict.fromkeys(ids))  # an id given twice is deleted (and counted) once
     index_dir = resolve_index_dir(index_dir)
     if is_engine_url(index_dir):
         from indexer.shards import delete_from_engine

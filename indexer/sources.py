@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from indexer import fields
 
-__all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources",
+__all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources", "source_files",
            "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".csv")
@@ -190,6 +190,18 @@ def read_sources(paths, source=None):
             yield path
             continue
         yield from _read_file(root, path, source)
+
+
+def source_files(paths):
+    """The files ``read_sources`` reads from ``paths``, in its order.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "b.jsonl").write_text("{}"), (folder / "a.txt").write_text("Никель")
+    >>> [os.path.basename(p) for p in source_files([folder, folder / "missing.txt"])]
+    ['a.txt', 'b.jsonl']
+    """
+    return [path for root, path in _walk(paths) if root is not None]
 
 
 def _walk(paths):

@@ -14,10 +14,13 @@
 import datetime
 import os
 import threading
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass
+from typing import Any
 
-from whoosh import collectors, scoring
+from whoosh import collectors, scoring, sorting
 from whoosh import query as wq
+from whoosh.fields import DATETIME
+from whoosh.util.times import long_to_datetime
 
 from indexer.analysis import EXACT_MARK
 from indexer.fields import json_value, public_fields, stored_document
@@ -26,42 +29,47 @@ from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from search.compile import QueryCompiler, Ranking, date_query
 from search.query import DateRange, parse_date_bound, parse_query
-from search.snippets import find_matches, indexed_matches, make_snippets
+from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
+# What Whoosh's date column holds for an article without a date (2**64 - 1).
+NO_DATE = DATETIME().default
 
 
-def _record_class(name, doc, hit, extra=(), namespace=None):
-    """A frozen dataclass with the attributes the field table gives ``Document`` (or ``Hit``)."""
-    attributes = [(spec.name, spec.python_type) for spec in public_fields(hit)]
-    cls = make_dataclass(name, attributes + list(extra), frozen=True,
-                         namespace=dict(namespace or {}, __doc__=doc, __module__=__name__))
-    return cls
+@dataclass(frozen=True)
+class Document:
+    """A stored article, as ``poisk show`` prints it.
 
-
-def _to_dict(self) -> dict:
-    """The attributes of the field table as JSON values (what ``--json`` writes)."""
-    return {spec.json_key: json_value(getattr(self, spec.name))
-            for spec in public_fields(hit=isinstance(self, Hit))}
-
-
-Document = _record_class("Document", """A stored article, as ``poisk show`` prints it.
-
-    Its attributes are the public fields of ``indexer.fields.FIELDS``.
+    Its attributes are the public fields of ``indexer.fields.FIELDS``, declared
+    here for type checkers (tests/test_fields.py keeps the two the same).
 
     >>> document = sample_index.get("data/sibir-business/2026-02-10-tyva-litiy-sp")
     >>> document.headline
     'В Туве выбрали подрядчика для литиевого проекта'
     >>> document.to_dict()["date"]
     '2026-02-10'
-    """, hit=False, namespace={"to_dict": _to_dict})
+    """
+
+    id: str
+    headline: str
+    body: str
+    date: datetime.date | None
+    source: str
+    url: str | None
+    tags: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The article as JSON values (``poisk show --json``)."""
+        return _fields_json(self, hit=False)
 
 
-Hit = _record_class("Hit", """One search result: the article's fields (the table's, but the body),
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the article's fields (the table's, but the body),
     its score and its snippets.
 
     >>> hit = sample_index.search("Шойгу").hits[0]
@@ -70,9 +78,38 @@ Hit = _record_class("Hit", """One search result: the article's fields (the table
     >>> [hit.snippets[0].text[h.start - hit.snippets[0].start:h.end - hit.snippets[0].start]
     ...  for h in hit.snippets[0].highlights]
     ['Шойгу']
-    """, hit=True, extra=[("score", float), ("snippets", tuple, field(default=())),
-                         ("headline_highlights", tuple, field(default=()))],
-    namespace={"to_dict": _to_dict})
+    """
+
+    id: str
+    headline: str
+    date: datetime.date | None
+    source: str
+    url: str | None
+    tags: tuple[str, ...]
+    score: float
+    snippets: tuple[Snippet, ...] = ()
+    headline_highlights: tuple[Span, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON values, offsets as ``[start, end]`` pairs (``poisk search --json``).
+
+        >>> hit = sample_index.search("Шойгу").hits[0].to_dict()
+        >>> hit["date"], hit["snippets"][0]["highlights"][0]
+        ('2026-02-10', [544, 549])
+        """
+        return {
+            **_fields_json(self, hit=True), "score": self.score,
+            "headline_highlights": [[s.start, s.end] for s in self.headline_highlights],
+            "snippets": [{"start": s.start, "end": s.end, "text": s.text,
+                          "highlights": [[h.start, h.end] for h in s.highlights]}
+                         for s in self.snippets],
+        }
+
+
+def _fields_json(record, hit):
+    """The attributes of the field table as JSON values."""
+    return {spec.json_key: json_value(getattr(record, spec.name))
+            for spec in public_fields(hit=hit)}
 
 
 @dataclass(frozen=True)
@@ -113,6 +150,16 @@ class IndexStats:
     last_date: datetime.date | None
     sources: tuple  # (source, documents) pairs, most documents first
     size_bytes: int
+
+    def to_dict(self) -> dict:
+        """The statistics as plain JSON types (``poisk stats --json``).
+
+        >>> sample_index.stats().to_dict()["sources"]["sibir-business"]
+        10
+        """
+        return {"path": self.path, "documents": self.documents,
+                "first_date": json_value(self.first_date), "last_date": json_value(self.last_date),
+                "sources": dict(self.sources), "size_bytes": self.size_bytes}
 
 
 class Index:
@@ -170,13 +217,28 @@ class Index:
             self._ix = open_whoosh_index(self.path)
             self._generation += 1
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called: searching then raises ``PoiskError``.
+
+        >>> index = open_index(sample_index.path)
+        >>> index.close()
+        >>> index.closed
+        True
+        >>> index.search("никель")
+        Traceback (most recent call last):
+        ...
+        indexer.errors.PoiskError: the index is closed: open it again with open_index()
+        """
+        return self._closed
+
     def _searcher(self):
+        if self._closed:
+            raise PoiskError("the index is closed: open it again with open_index()")
         local = self._local
         searcher = getattr(local, "searcher", None)
         if searcher is not None and local.generation == self._generation:
             return searcher
-        if self._closed:
-            raise PoiskError("the index is closed")
         with self._lock:
             if searcher is not None and searcher in self._searchers:
                 self._searchers.remove(searcher)
@@ -283,8 +345,10 @@ class Index:
         """
         searcher = self._searcher()
         reader = searcher.reader()
-        dates = [d for d in (reader.column_reader("date")[n] for n in reader.all_doc_ids())
-                 if d] if reader.has_column("date") else []
+        dates = []
+        if reader.has_column("date"):
+            column = reader.column_reader("date", translate=False)
+            dates = [v for v in (column[n] for n in reader.all_doc_ids()) if v != NO_DATE]
         counts = {}
         for source in reader.lexicon("source"):
             live = [n for n in reader.postings("source", source).all_ids()
@@ -295,8 +359,8 @@ class Index:
                    if entry.name != LOCK_FILE)
         return IndexStats(
             path=self.path, documents=searcher.doc_count(),
-            first_date=_date(min(dates)) if dates else None,
-            last_date=_date(max(dates)) if dates else None,
+            first_date=_column_date(min(dates)) if dates else None,
+            last_date=_column_date(max(dates)) if dates else None,
             sources=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             size_bytes=size)
 
@@ -343,7 +407,10 @@ def _collector(limit, sort, condition):
     segments, and its block skipping then needs a second pass to count.
     """
     if sort == "date":
-        collector = collectors.SortingCollector("date", limit=limit, reverse=True)
+        # Undated articles hold NO_DATE, the largest value: newest first puts them last.
+        undated_last = sorting.TranslateFacet(lambda v: -1 if v == NO_DATE else v,
+                                              sorting.FieldFacet("date"))
+        collector = collectors.SortingCollector(undated_last, limit=limit, reverse=True)
     else:
         collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
     return collectors.FilterCollector(collector, allow=condition) if condition else collector
@@ -391,8 +458,7 @@ def _as_date(value, end=False):
         raise PoiskError(str(error)) from None
 
 
-def _date(value):
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    return value or None
+def _column_date(value):
+    """A date from the raw (untranslated) date column."""
+    return long_to_datetime(value).date()
 

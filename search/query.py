@@ -338,6 +338,10 @@ def parse_date_bound(text, end=False):
 
     >>> parse_date_bound("2026-02", end=True)
     datetime.date(2026, 2, 28)
+    >>> parse_date_bound("2024-11-31")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.QuerySyntaxError: no such date '2024-11-31': November 2024 has 30 days
     """
     match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", text.strip())
     try:
@@ -346,10 +350,13 @@ def parse_date_bound(text, end=False):
         year, month, day = match.group(1), match.group(2), match.group(3)
         year = int(year)
         month = int(month) if month else (12 if end else 1)
-        if day:
-            return datetime.date(year, month, int(day))
+        if not 1 <= month <= 12:
+            raise QuerySyntaxError(f"no such date {text!r}: a month is 01 to 12")
         last_day = calendar.monthrange(year, month)[1]
-        return datetime.date(year, month, last_day if end else 1)
+        if day and not 1 <= int(day) <= last_day:
+            raise QuerySyntaxError(f"no such date {text!r}: {calendar.month_name[month]} "
+                                   f"{year} has {last_day} days")
+        return datetime.date(year, month, int(day) if day else (last_day if end else 1))
     except ValueError:
         raise QuerySyntaxError(
             f"cannot read the date {text!r}: use YYYY-MM-DD, YYYY-MM or YYYY, "

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from whoosh.reading import TermNotFound
 
 from indexer.analysis import find_words, word_spans
+from indexer.errors import PoiskError
 
-__all__ = ["Snippet", "Span", "find_matches", "indexed_matches", "make_snippets", "render"]
+__all__ = [
+    "Snippet", "Span", "find_matches", "indexed_matches", "make_snippets", "pieces", "render"]
 
 FRAGMENT_CHARS = 180    # target fragment length
 LEAD_CHARS = 50         # context kept before the first match of a fragment
@@ -60,14 +62,28 @@ class Snippet:
     def marked(self, before="[", after="]", escape=None):
         """The fragment's text with each highlight wrapped in ``before``/``after``."""
         escape = escape or (lambda s: s)
-        out, at = [], self.start
-        for span in self.highlights:
-            out.append(escape(self.text[at - self.start:span.start - self.start]))
-            out.append(before + escape(self.text[span.start - self.start:span.end - self.start])
-                       + after)
-            at = span.end
-        out.append(escape(self.text[at - self.start:]))
-        return "".join(out)
+        return "".join(before + escape(piece) + after if matched else escape(piece)
+                       for piece, matched in pieces(self.text, self.highlights, self.start))
+
+
+def pieces(text, spans, offset=0):
+    """``text`` cut at the highlights: (piece, matched) pairs, for any way of marking them.
+
+    ``spans`` are offsets into the original text, of which ``text`` starts at ``offset``.
+
+    >>> pieces("выпуск металлов", (Span(7, 15),))
+    [('выпуск ', False), ('металлов', True)]
+    """
+    out, at = [], 0
+    for span in spans:
+        start, end = span.start - offset, span.end - offset
+        if start > at:
+            out.append((text[at:start], False))
+        out.append((text[start:end], True))
+        at = end
+    if at < len(text):
+        out.append((text[at:], False))
+    return out
 
 
 def find_matches(text, analyzer, terms, prefixes=()):
@@ -188,10 +204,16 @@ def render(snippets, style="plain"):
 
     >>> render((Snippet(0, 8, "Металлов", (Span(0, 8),)),), "html")
     '<mark>Металлов</mark>'
+    >>> render((), "markdown")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.PoiskError: unknown style 'markdown': use one of html, ansi, plain
     """
     if style == "html":
         parts = [s.marked("<mark>", "</mark>", escape=html.escape) for s in snippets]
     else:
+        if style not in STYLES:
+            raise PoiskError(f"unknown style {style!r}: use one of html, {', '.join(STYLES)}")
         before, after = STYLES[style]
         parts = [s.marked(before, after) for s in snippets]
     return SEPARATOR.join(" ".join(p.split()) for p in parts)

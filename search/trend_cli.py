@@ -2,18 +2,16 @@
 
 import csv
 import io
-import json
 
 import click
 
-from indexer import PoiskError
 from search.api import open_index
-from search.cli import WIDTH, cli, index_option, json_option
+from search.cli_common import index_option, output_options
 from search.trend import PERIODS, bar_chart, write_png
 
 
 # ignore_unknown_options: "-уголь" (exclude a word) is a query, not an option.
-@cli.command("trend", context_settings={"ignore_unknown_options": True})
+@click.command("trend", context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, required=True)
 @index_option
 @click.option("--by", type=click.Choice(PERIODS), default="month", show_default=True,
@@ -24,9 +22,8 @@ from search.trend import PERIODS, bar_chart, write_png
 @click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
 @click.option("--png", "png", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also draw the chart into a PNG image (needs poisk[chart]).")
-@click.option("--csv", "as_csv", is_flag=True, help="Write the series as CSV.")
-@json_option
-def trend_command(words, index_dir, by, since, until, source, tags, png, as_csv, as_json):
+@output_options("chart", "json", "csv")
+def trend_command(words, index_dir, by, since, until, source, tags, png, out):
     """Count the articles matching a query per month, week or day and chart them.
 
     Every matching article is counted, not only the first page.
@@ -36,36 +33,30 @@ def trend_command(words, index_dir, by, since, until, source, tags, png, as_csv,
       poisk trend санкции --by month --png trend.png
       poisk trend "ключевая ставка" --by week --since 2024-06-01 --csv
     """
-    if as_csv and as_json:
-        raise click.UsageError("choose one of --json and --csv")
     query = " ".join(words)
-    try:
-        with open_index(index_dir) as index:
-            trend = index.trend(query, by=by, since=since, until=until, source=source,
-                                tags=tags)
-        if png:
-            write_png(trend, png)
-    except PoiskError as error:
-        raise click.ClickException(str(error)) from None
-    if as_json:
+    with open_index(index_dir) as index:
+        trend = index.trend(query, by=by, since=since, until=until, source=source, tags=tags)
+    if png:
+        write_png(trend, png)
+    if out.format == "json":
         for row in trend.to_rows():
-            click.echo(json.dumps(row, ensure_ascii=False))
-    elif as_csv:
+            out.json(row)
+    elif out.format == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, ["period", "start", "count"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(trend.to_rows())
         click.echo(out.getvalue(), nl=False)
     else:
-        _print_chart(query, trend, png)
+        _print_chart(query, trend, png, out.width)
 
 
-def _print_chart(query, trend, png):
+def _print_chart(query, trend, png, width):
     undated = f"; {trend.undated} more have no date" if trend.undated else ""
     if not trend.points:
         click.echo(f"Nothing found for {query!r}{undated}.")
     else:
         click.echo(f"{trend.total} articles for {query!r} by {trend.by}{undated}:\n")
-        click.echo(bar_chart(trend, WIDTH))
+        click.echo(bar_chart(trend, width))
     if png:
         click.echo(f"\nChart written to {png}.")

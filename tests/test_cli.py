@@ -14,11 +14,11 @@ SHOIGU = """\
 
   1. 2026-02-10  sibir-business  [data/sibir-business/2026-02-10-tyva-litiy-sp]
      В Туве выбрали подрядчика для литиевого проекта
-     в Новосибирской области. Руководитель СП Айдын [Шойгу] отметил, что
-     стройка даст республике около 800 рабочих мест. «Литий сегодня нужен
-     всем — от производителей аккумуляторов до … поставщиков этого металла
-     в РФ», — заявил [Шойгу]. По словам [Шойгу], в смету уже заложены
-     расходы на дорогу до Кызыла и подстанцию мощностью 120 МВт.
+     в Новосибирской области. Руководитель СП Айдын [Шойгу] отметил, что стройка
+     даст республике около 800 рабочих мест. «Литий сегодня нужен всем — от
+     производителей аккумуляторов до … поставщиков этого металла в РФ», — заявил
+     [Шойгу]. По словам [Шойгу], в смету уже заложены расходы на дорогу до
+     Кызыла и подстанцию мощностью 120 МВт.
 
 """
 
@@ -52,7 +52,11 @@ def test_search_colours_matches_when_asked(run):
 def test_json_lines(run, sample_index_dir):
     result = run("search", "ИНТЦ OR Nornickel", "--json")
     assert result.exit_code == 0
-    hits = [json.loads(line) for line in result.output.splitlines()]
+    *hits, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert summary == {"summary": {
+        "query": "ИНТЦ OR Nornickel", "since": None, "until": None, "source": None, "tags": [],
+        "sort": "relevance", "limit": 10, "offset": 0, "total": 2, "returned": 2,
+        "partial": False}}
     assert [h["rank"] for h in hits] == [1, 2]
     assert {h["id"].split("/")[-1] for h in hits} == {
         "2025-09-01-sfu-intc-metallurgiya", "2025-11-20-nornickel-palladiy-otchet"}
@@ -68,17 +72,27 @@ def test_json_lines(run, sample_index_dir):
 def test_nothing_found_says_so_and_exits_0(run):
     result = run("search", "кобальтит")
     assert (result.exit_code, result.output) == (0, "Nothing found for 'кобальтит'.\n")
-    json_result = run("search", "кобальтит", "--json")
-    assert (json_result.exit_code, json_result.output) == (0, "")
+    json_result = run("search", "кобальтит", "--json", "--limit", "5")
+    assert json_result.exit_code == 0
+    assert json.loads(json_result.output) == {"summary": {
+        "query": "кобальтит", "since": None, "until": None, "source": None, "tags": [],
+        "sort": "relevance", "limit": 5, "offset": 0, "total": 0, "returned": 0,
+        "partial": False}}
 
 
 @pytest.mark.parametrize("args, message", [
     (["search", ""], "Error: empty query: type some words to search for (or * for everything)\n"),
     (["search", "на и в"], "Error: nothing to search for: the query holds only stop words "
                            "or punctuation\n"),
-    (["search", "уголь", "--since", "2026-13-01"],
-     "Error: cannot read the date '2026-13-01': use YYYY-MM-DD, YYYY-MM or YYYY, "
+    (["search", "уголь", "--since", "2026-1x-01"],
+     "Error: cannot read the date '2026-1x-01': use YYYY-MM-DD, YYYY-MM or YYYY, "
      "and A..B for a range\n"),
+    (["search", "уголь", "--since", "2026-13-01"],
+     "Error: no such date '2026-13-01': a month is 01 to 12\n"),
+    (["search", "уголь", "--since", "2024-11-31"],
+     "Error: no such date '2024-11-31': November 2024 has 30 days\n"),
+    (["search", "уголь", "--until", "2025-02-29"],
+     "Error: no such date '2025-02-29': February 2025 has 28 days\n"),
     (["show", "nope"], "Error: no article with id 'nope'\n"),
 ])
 def test_errors_are_one_line_with_exit_1(run, args, message):
@@ -159,4 +173,4 @@ def test_python_dash_m_search_works(sample_index_dir):
                              "--index", str(sample_index_dir)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 2
+    assert len(result.stdout.splitlines()) == 3  # two hits and the summary

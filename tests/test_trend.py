@@ -104,7 +104,7 @@ def test_trend_reads_every_segment_and_counts_undated_apart(tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     ({"by": "year"}, "unknown period 'year': use one of month, week, day"),
-    ({"since": "2026-13-01"}, "cannot read the date '2026-13-01'"),
+    ({"since": "2026-13-01"}, "no such date '2026-13-01': a month is 01 to 12"),
 ])
 def test_bad_trend_options(sample_index, options, message):
     with pytest.raises(PoiskError, match=message):
@@ -147,7 +147,7 @@ def test_trend_json_and_csv(run):
 @pytest.mark.parametrize("args, code, message", [
     (["уголь", "--json", "--csv"], 2, "choose one of --json and --csv"),
     (["уголь", "--by", "year"], 2, "'year' is not one of 'month', 'week', 'day'"),
-    (["уголь", "--since", "2026-13-01"], 1, "Error: cannot read the date '2026-13-01'"),
+    (["уголь", "--since", "2026-13-01"], 1, "Error: no such date '2026-13-01': a month is 01 to 12"),
     (["кобальтит"], 0, "Nothing found for 'кобальтит'."),
 ])
 def test_trend_command_errors(run, args, code, message):

@@ -1,0 +1,72 @@
+"""What every ``poisk`` command shares: the ``--index`` option and the output options."""
+
+import functools
+import sys
+import json
+from dataclasses import dataclass
+
+import click
+
+from indexer import INDEX_ENV_VAR
+from search.terminal import colour_wanted, page, terminal_width
+
+__all__ = ["Output", "index_option", "output_options"]
+
+index_option = click.option(
+    "--index", "index_dir", metavar="DIR", envvar=INDEX_ENV_VAR,
+    help=f"Index folder (default: ${INDEX_ENV_VAR} or ./.poisk-index).")
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a command writes: its format, colour, pager and width (from ``output_options``)."""
+
+    format: str
+    colour: bool = False
+    pager: bool = False
+    width: int = 80
+    terminal: bool = False
+
+    def text(self, text: str) -> None:
+        """Write text for people (paged on a terminal when it is long)."""
+        page(text, self.colour, self.pager)
+
+    def json(self, value) -> None:
+        """Write one JSON object on its own line."""
+        click.echo(json.dumps(value, ensure_ascii=False))
+
+
+def output_options(*formats):
+    """``--format`` (the first of ``formats`` is the default), ``--json`` (and ``--csv`` where
+    CSV is a format), ``--color/--no-color`` and ``--pager/--no-pager``, handed to the command
+    as one ``out: Output`` argument."""
+    aliases = [name for name in ("json", "csv") if name in formats]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def run(*args, output_format, color, pager, **kwargs):
+            chosen = [name for name in aliases if kwargs.pop("as_" + name)]
+            if len(chosen) > 1:
+                raise click.UsageError("choose one of " + " and ".join("--" + n for n in chosen))
+            out = Output(chosen[0] if chosen else output_format, colour_wanted(color, sys.stdout),
+                         pager, terminal_width(sys.stdout), sys.stdout.isatty())
+            return command(*args, out=out, **kwargs)
+
+        options = [click.option("--format", "output_format", type=click.Choice(formats),
+                                default=formats[0], show_default=True, help="Output format.")]
+        options += [click.option("--" + name, "as_" + name, is_flag=True,
+                                 help=f"Same as --format {name}" + ALIAS_HELP[name])
+                    for name in aliases]
+        options += [
+            click.option("--color/--no-color", default=None,
+                         help="Colour the output (default: on a terminal, unless $NO_COLOR is set)."),
+            click.option("--pager/--no-pager", default=True,
+                         help="Page long output on a terminal ($PAGER, else less -FRX)."),
+        ]
+        for option in reversed(options):
+            run = option(run)
+        return run
+    return decorate
+
+
+ALIAS_HELP = {"json": ": one JSON object per line, for other tools.", "csv": "."}

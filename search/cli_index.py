@@ -1,0 +1,70 @@
+"""``poisk index`` and ``poisk delete``: writing the index."""
+
+import sys
+
+import click
+
+from indexer import delete_documents, index_articles, read_sources
+from search.cli_common import index_option
+from search.progress import IndexProgress
+
+__all__ = ["delete_command", "index_command"]
+
+MAX_PROBLEMS_SHOWN = 20
+INTERRUPTED = 130
+
+wait_option = click.option(
+    "--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+    help="Wait this long for another writer to finish.")
+
+
+@click.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option("--source", help="Source name for text files (default: each file's folder name).")
+@click.option("--rebuild", is_flag=True, help="Start the index over instead of updating it.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad record instead of skipping it.")
+@wait_option
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Documents per commit (a crash loses at most the batches in progress).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes writing batches in a large run [default: one per core; 0: none].")
+def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, workers):
+    """Index articles from files and folders (.txt, .jsonl, .jsonl.gz, .csv).
+
+    Runs are incremental: new articles are added, changed ones updated,
+    unchanged ones skipped. Bad records are reported and skipped; the exit code
+    is 1 if any failed. On a terminal a progress bar runs on stderr.
+
+    \b
+    Examples:
+      poisk index data/
+      poisk index news.jsonl.gz --index /srv/poisk --wait 60
+    """
+    with IndexProgress(paths, enabled=sys.stderr.isatty()) as progress:
+        records = progress.count(read_sources(paths, source=source))
+        report = index_articles(records, index_dir, rebuild=rebuild, strict=strict,
+                                batch_size=batch_size, wait=wait, workers=workers)
+    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+        click.echo(f"skipped {problem}", err=True)
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+    click.echo(f"{report.added} added, {report.updated} updated, {report.skipped} skipped, "
+               f"{report.failed} failed in {report.elapsed:.1f} s "
+               f"({report.documents_per_second:g} documents/s)")
+    if report.interrupted:
+        click.echo("Interrupted: everything indexed before Ctrl-C is committed; "
+                   "run the same command again to finish.", err=True)
+        sys.exit(INTERRUPTED)
+    if report.failed:
+        sys.exit(1)
+
+
+@click.command("delete")
+@click.argument("ids", nargs=-1, required=True)
+@index_option
+@wait_option
+def delete_command(ids, index_dir, wait):
+    """Delete articles by id (an id given twice counts once)."""
+    deleted = delete_documents(ids, index_dir, wait=wait)
+    click.echo(f"{deleted} deleted, {len(set(ids)) - deleted} not found")
