@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from whoosh import collectors, scoring, sorting
-from whoosh import query as wq
 from whoosh.fields import DATETIME
 from whoosh.util.times import long_to_datetime
 
@@ -27,8 +26,8 @@ from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
-from search.compile import QueryCompiler, Ranking, date_query
-from search.query import DateRange, parse_date_bound, parse_query
+from search.compile import QueryCompiler, Ranking
+from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
@@ -266,7 +265,9 @@ class Index:
         """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
-        name, ``tags`` tags every hit must carry, ``sort`` "relevance" or "date".
+        name or several (any of them), ``tags`` a tag or several (every hit carries
+        all of them), ``sort`` "relevance" or "date". They filter exactly as
+        ``date:``, ``source:`` and ``tag:`` in the query do.
 
         >>> result = sample_index.search('"глубокая переработка"', since="2026-01-01")
         >>> result.total, sorted(hit.date.isoformat() for hit in result.hits)
@@ -276,12 +277,11 @@ class Index:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
-        tree = parse_query(query)
-        condition = self._filter(since, until, source, tags)
+        tree = add_filters(parse_query(query), filter_arguments(source, tags, since, until))
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         try:
-            collector = _collector(offset + limit, sort, condition)
+            collector = _collector(offset + limit, sort)
             searcher.search_with_collector(compiled.query, collector)
             results = collector.results()
             total = len(results)
@@ -309,15 +309,15 @@ class Index:
         """
         if by not in PERIODS:
             raise PoiskError(f"unknown period {by!r}: use one of {', '.join(PERIODS)}")
-        first, last = _as_date(since), _as_date(until, end=True)
-        tree = parse_query(query)
-        condition = self._filter(first, last, source, tags)
+        filters = filter_arguments(source, tags, since, until)
+        dates = next((n for n in filters if isinstance(n, DateRange)), DateRange(None, None))
+        first, last = dates.start, dates.end
+        tree = add_filters(parse_query(query), filters)
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         try:
             # Unscored and unlimited: every match, in document order.
-            docnums = searcher.search(compiled.query, limit=None, filter=condition,
-                                      scored=False).docs()
+            docnums = searcher.search(compiled.query, limit=None, scored=False).docs()
             dates, undated = column_dates(searcher.reader(), docnums)
         except PoiskError:
             raise
@@ -364,17 +364,6 @@ class Index:
             sources=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             size_bytes=size)
 
-    def _filter(self, since, until, source, tags):
-        conditions = []
-        if since or until:
-            conditions.append(date_query(DateRange(_as_date(since), _as_date(until, end=True))))
-        if source:
-            conditions.append(wq.Term("source", source.lower()))
-        conditions.extend(wq.Term("tags", tag.lower()) for tag in tags or ())
-        if not conditions:
-            return None
-        return conditions[0] if len(conditions) == 1 else wq.And(conditions)
-
     def _hit(self, searcher, docnum, score, compiled, with_snippets):
         fields = searcher.stored_fields(docnum)
         headline, body = fields.get("headline", ""), fields.get("body", "")
@@ -399,7 +388,7 @@ class Index:
         return []
 
 
-def _collector(limit, sort, condition):
+def _collector(limit, sort):
     """A collector that ranks and counts every match in one pass.
 
     Whoosh's default top-N collector prunes sub-queries once its page is full
@@ -413,7 +402,7 @@ def _collector(limit, sort, condition):
         collector = collectors.SortingCollector(undated_last, limit=limit, reverse=True)
     else:
         collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
-    return collectors.FilterCollector(collector, allow=condition) if condition else collector
+    return collector
 
 
 def open_index(path=None, ranking=None):
@@ -449,11 +438,14 @@ def _file_size(entry):
         return 0
 
 
-def _as_date(value, end=False):
-    if value is None or isinstance(value, datetime.date):
-        return value
+def filter_arguments(source, tags, since, until) -> tuple:
+    """The filter arguments of ``search`` as query nodes; a bad date is a ``PoiskError``.
+
+    >>> filter_arguments("mash", (), None, None)
+    (FieldValue(field='source', value='mash'),)
+    """
     try:
-        return parse_date_bound(str(value), end=end)
+        return filter_nodes(sources=source, tags=tags, since=since, until=until)
     except QuerySyntaxError as error:
         raise PoiskError(str(error)) from None
 

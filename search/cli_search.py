@@ -28,12 +28,14 @@ CSV_COLUMNS = ("rank", "id", "date", "source", "headline", "score", "url", "tags
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--since", metavar="DATE", help="Only articles on or after DATE (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Only articles on or before DATE.")
-@click.option("--source", help="Only articles from this source.")
-@click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
+@click.option("--source", "sources", multiple=True,
+              help="Only articles from this source (repeatable: any of them).")
+@click.option("--tag", "tags", multiple=True,
+              help="Only articles with this tag (repeatable: all of them).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
               help="date: newest first, undated articles last.")
 @output_options("full", "compact", "json", "csv")
-def search_command(words, index_dir, limit, offset, since, until, source, tags, sort, out):
+def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, out):
     """Search the index. See the README for the query language.
 
     \b
@@ -46,11 +48,11 @@ def search_command(words, index_dir, limit, offset, since, until, source, tags, 
     query = " ".join(words)
     with open_index(index_dir) as index:
         result = index.search(query, limit=limit, offset=offset, since=since, until=until,
-                              source=source, tags=tags, sort=sort)
+                              source=sources, tags=tags, sort=sort)
     for warning in result.warnings:
         click.echo(f"Warning: partial results, part of the index did not answer: {warning}",
                    err=True)
-    searched = {"query": query, "since": since, "until": until, "source": source,
+    searched = {"query": query, "since": since, "until": until, "source": list(sources),
                 "tags": list(tags), "sort": sort, "limit": limit, "offset": offset}
     WRITERS[out.format](result, searched, out)
 

@@ -14,7 +14,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
-from whoosh.matching import FilterMatcher, NullMatcherClass, WrappingMatcher
+from whoosh.matching import AndNotMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher
 from whoosh.query import spans
 
 from indexer.analysis import find_words, normal_word
@@ -100,17 +100,18 @@ class QueryCompiler:
         if isinstance(node, Phrase):
             return self._phrase(node, compiled)
         if isinstance(node, FieldValue):
-            return self._field_value(node)
+            return _unscored(wq.Term(node.field, node.value))
         if isinstance(node, DateRange):
-            return date_query(node)
+            return _unscored(date_query(node))
         if isinstance(node, Everything):
             return wq.Every()
         if isinstance(node, Not):
-            inner = self._node(node.item, CompiledQuery(None), [])
-            return wq.Not(inner) if inner is not None else None
+            return self._exclude(wq.Every(), [node.item])
         if isinstance(node, AllOf):
-            parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
-            return _combine(wq.And, parts)
+            positive = [i for i in node.items if not isinstance(i, Not)]
+            parts = [q for q in (self._node(i, compiled, bonuses) for i in positive) if q]
+            return self._exclude(_combine(wq.And, parts),
+                                 [i.item for i in node.items if isinstance(i, Not)])
         if isinstance(node, AnyOf):
             parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
             return _combine(_Or, parts)
@@ -142,10 +143,14 @@ class QueryCompiler:
         main = _combine(_Or, words)
         if required:
             main = wq.And([main, *required]) if main else _combine(wq.And, required)
+        return self._exclude(main, negative)
+
+    def _exclude(self, main, negative):
+        """``main`` without every document that a search for any of ``negative`` finds."""
         excluded = [q for q in (self._node(i, CompiledQuery(None), []) for i in negative) if q]
-        if excluded:
-            main = wq.AndNot(main or wq.Every(), _combine(_Or, excluded))
-        return main
+        if not excluded:
+            return main
+        return _AndNot(main or wq.Every(), _combine(_Or, excluded))
 
     def _word(self, word, compiled, bonuses):
         fields = (word.field,) if word.field else WORD_FIELDS
@@ -207,10 +212,6 @@ class QueryCompiler:
             # The phrase in any form, in an article that has the exact forms.
             query = _ExactForms(query, forms, {STORED_TEXT[f] for f in fields}, self.analyzer)
         return query
-
-    def _field_value(self, node):
-        value = node.value if node.field == "id" else node.value.lower()
-        return wq.Term(node.field, value)
 
     # -- helpers ----------------------------------------------------------
 
@@ -328,6 +329,36 @@ class _Or(wq.Or):
     """
 
     matcher_type = wq.Or.DEFAULT_MATCHER
+
+
+def _unscored(query):
+    """A filter: it decides which documents match and adds nothing to their score."""
+    return _Rescored(query, scale=0.0)
+
+
+class _AndNot(wq.AndNot):
+    """Whoosh's AndNot with a matcher that also excludes the first document.
+
+    Whoosh's ``AndNotMatcher`` only looks for the first positive document in the
+    negative matcher when both start on the same document, so a segment whose
+    first match was excluded let it through: ``Путин -Трамп`` returned articles
+    with Трамп (one or two per query on the 27k mixed index).
+    """
+
+    def matcher(self, searcher, context=None):
+        positive = self.a.matcher(searcher, context)
+        if isinstance(positive, NullMatcherClass):
+            return positive
+        negative = self.b.matcher(searcher, searcher.boolean_context())
+        if isinstance(negative, NullMatcherClass) or not negative.is_active():
+            return positive
+        return _AndNotMatcher(positive, negative)
+
+
+class _AndNotMatcher(AndNotMatcher):
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
 
 
 def _combine(kind, queries):

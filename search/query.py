@@ -2,10 +2,12 @@
 
 Plain words match any form; ``"..."`` is a phrase (``"..."~3`` allows three
 words between), ``=word`` an exact form, ``word*`` a prefix; ``AND OR NOT``
-(or ``И ИЛИ НЕ``), parentheses and ``-word``; fields ``title:``, ``source:``,
-``tag:``, ``date:2025-11-01..2025-11-30``. The parser is lenient: a stray
-quote, parenthesis or operator is read as well as it can be, never fatal.
-Only a query with nothing to search for, or a date it cannot read, is an error.
+(or ``И ИЛИ НЕ``), parentheses and ``-word``; text fields ``title:`` and
+``body:`` (also on a group: ``title:(нефть OR газ)``); filters ``source:``,
+``tag:``, ``date:2025-11-01..2025-11-30``, which every hit must pass and which
+never score. The parser is lenient: a stray quote, parenthesis or operator is
+read as well as it can be, never fatal. A query with nothing to search for, an
+unknown field or a date it cannot read is an error.
 
 >>> parse_query('никель -"медный завод" date:2026-03')  # doctest: +NORMALIZE_WHITESPACE
 Loose(items=(Word(text='никель', field=None, exact=False, prefix=False),
@@ -19,20 +21,47 @@ import re
 from dataclasses import dataclass
 
 from indexer.errors import QuerySyntaxError
-from indexer.fields import filter_fields
+from indexer.fields import FIELDS as INDEX_FIELDS
 
 __all__ = [
-    "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "Loose", "Not",
-    "Phrase", "Word", "parse_query", "parse_date_bound",
+    "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "FilterField", "Loose", "Not",
+    "Phrase", "Word", "add_filters", "filter_nodes", "is_filter", "parse_query",
+    "parse_date_bound",
 ]
 
 MAX_QUERY_CHARS = 2000
 
+
+@dataclass(frozen=True)
+class FilterField:
+    """A keyword field that filters: hits must carry the value; it never scores.
+
+    ``multi``: a document carries several values (tags), so repeated filters
+    of the field mean all of them; of a one-value field (source) any of them.
+    The filter fields are those of ``indexer.fields.FIELDS`` marked ``filter``
+    (a new one, such as a region, is one entry there), and ``id``.
+    """
+    field: str
+    names: tuple
+    multi: bool = False
+    lowercase: bool = True
+
+
+FILTER_FIELDS = (
+    *(FilterField(spec.name, spec.aliases, multi=spec.kind == "keywords")
+      for spec in INDEX_FIELDS if spec.filter),
+    FilterField("id", ("id",), lowercase=False),  # ids are matched as written
+)
+
 # Field names as users type them -> the field they mean.
 TEXT_FIELDS = {"title": "headline", "headline": "headline", "заголовок": "headline",
                "body": "body", "text": "body", "текст": "body"}
-VALUE_FIELDS = {**filter_fields(), "id": "id"}
-DATE_FIELDS = {"date", "дата"}
+VALUE_FIELDS = {name: spec.field for spec in FILTER_FIELDS for name in spec.names}
+DATE_FIELDS = ("date", "дата")
+KNOWN_FIELDS = (*TEXT_FIELDS, *VALUE_FIELDS, *DATE_FIELDS)
+# "name:rest" with a name of letters is meant as a field ("sourse:mash");
+# "10:30", "https://..." and a word before a colon ("Итоги:") are words.
+FIELD_RE = re.compile(r"([^\W\d_]+):(?!//)(\S.*)", re.DOTALL)
 OPERATORS = {"AND": "AND", "И": "AND", "OR": "OR", "ИЛИ": "OR", "NOT": "NOT", "НЕ": "NOT"}
 QUOTES = {'"': '"', "«": "»", "„": "“", "“": "”"}
 
@@ -56,9 +85,20 @@ class Phrase:
 
 @dataclass(frozen=True)
 class FieldValue:
-    """An exact value of a keyword field (source, tags, id)."""
+    """An exact value of a filter field (source, tags, id), normalised as the index stores it.
+
+    >>> FieldValue("tags", " Металлургия ")
+    FieldValue(field='tags', value='металлургия')
+    """
     field: str
     value: str
+
+    def __post_init__(self):
+        spec = next((f for f in FILTER_FIELDS if f.field == self.field), None)
+        if spec is None:
+            raise QuerySyntaxError(f"{self.field!r} is not a filter field")
+        value = str(self.value).strip()
+        object.__setattr__(self, "value", value.lower() if spec.lowercase else value)
 
 
 @dataclass(frozen=True)
@@ -217,6 +257,8 @@ class _Parser:
         if (kind, value) == ("op", "NOT"):
             self.take()
             item = _unwrap(self.parse_unary())
+            if isinstance(item, Not):  # NOT NOT x is x
+                return item.item
             return Not(item) if item is not None else None
         if kind == "op":
             return None
@@ -240,13 +282,16 @@ class _Parser:
         negate, require = value.startswith("-"), value.startswith("+")
         if negate or require:
             value = value[1:]
-        name, colon, rest = value.partition(":")
+        field = FIELD_RE.fullmatch(value)
         if not value:
             # "-" or "+" right before a phrase or a group: -"медный завод"
             item = self.parse_unary() if self.peek()[0] in ("phrase", "open") else None
-        elif colon and (name.lower() in TEXT_FIELDS or name.lower() in VALUE_FIELDS
-                        or name.lower() in DATE_FIELDS):
-            item = self.parse_field(name.lower(), rest)
+        elif value.endswith(":") and _field_name(value[:-1]):
+            # title:"..." or title:(...); a bare "title:" is dropped
+            following = self.peek()[0] in ("phrase", "open")
+            item = self.parse_field(_field_name(value[:-1]), None) if following else None
+        elif field:
+            item = self.parse_field(_field_name(field.group(1), strict=True), field.group(2))
         else:
             item = _word(value, None)
         if item is None:
@@ -256,20 +301,62 @@ class _Parser:
         return _Required(item) if require else item
 
     def parse_field(self, name, rest):
-        if not rest and self.peek()[0] == "phrase":
+        """``name:rest``, or with ``rest`` None the phrase or group that follows."""
+        if rest is None and self.peek()[0] == "phrase":
             _, phrase, slop = self.take()
-            rest, quoted = phrase, (phrase, slop)
-        else:
-            quoted = None
-        if name in DATE_FIELDS:
-            return _date_range(rest)
-        if not rest.strip():
-            return None
-        if name in VALUE_FIELDS:
-            return FieldValue(VALUE_FIELDS[name], rest.strip())
-        if quoted:
-            return _phrase(quoted[0], quoted[1], TEXT_FIELDS[name])
-        return _word(rest, TEXT_FIELDS[name])
+            return _field_item(name, phrase, slop)
+        if rest is None:
+            return _with_field(self.parse_unary(), name)
+        return _field_item(name, rest, None)
+
+
+def _field_name(name, strict=False):
+    """The lower-cased field name if it is a known one; else None, or an error when ``strict``."""
+    name = name.lower()
+    if name in KNOWN_FIELDS:
+        return name
+    if strict:
+        known = ", ".join(f"{n}:" for n in KNOWN_FIELDS)
+        raise QuerySyntaxError(f"unknown field {name + ':'!r}: the fields are {known}")
+    return None
+
+
+def _field_item(name, text, slop):
+    """One field's item: a date range, a filter value, or words in a text field.
+
+    ``slop`` is None for an unquoted value, a number for a quoted phrase.
+    """
+    if name in DATE_FIELDS:
+        return _date_range(text)
+    if not text.strip():
+        return None
+    if name in VALUE_FIELDS:
+        return FieldValue(VALUE_FIELDS[name], text)
+    if slop is None:
+        return _word(text, TEXT_FIELDS[name])
+    return _phrase(text, slop, TEXT_FIELDS[name])
+
+
+def _with_field(node, name):
+    """A group under a field (``title:(нефть OR газ)``): the field applies to each word in it."""
+    if node is None:
+        return None
+    if isinstance(node, _Required):
+        return _Required(_with_field(node.item, name))
+    if isinstance(node, Word) and not node.field:
+        text = ("=" if node.exact else "") + node.text + ("*" if node.prefix else "")
+        return _field_item(name, text, None)
+    if isinstance(node, Phrase) and not node.field:
+        return _field_item(name, " ".join(node.words), node.slop)
+    if isinstance(node, Not):
+        inner = _with_field(node.item, name)
+        return Not(inner) if inner is not None else None
+    if isinstance(node, (AllOf, AnyOf)):
+        items = tuple(i for i in (_with_field(i, name) for i in node.items) if i is not None)
+        return type(node)(items) if len(items) > 1 else (items[0] if items else None)
+    if isinstance(node, Loose):
+        return _loose([_with_field(i, name) for i in (*node.items, *node.required)])
+    return node
 
 
 @dataclass(frozen=True)
@@ -302,22 +389,99 @@ def _phrase(text, slop, field):
 
 
 def _loose(items):
-    """Group side-by-side items; unwrap a group of one."""
+    """Group side-by-side items; unwrap a group of one. Filters and ``+word`` become required."""
     plain, required = [], []
     for item in items:
+        if item is None:
+            continue
         if isinstance(item, _Required):
             required.append(item.item)
-        elif isinstance(item, DateRange):
+        elif is_filter(item):
             required.append(item)
         else:
             plain.append(item)
+    required = _group_filters(required)
     if not plain and not required:
         return None
     if len(plain) == 1 and not required:
         return plain[0]
-    if not plain and len(required) == 1 and not isinstance(required[0], DateRange):
+    if not plain and len(required) == 1:
         return required[0]
     return Loose(tuple(plain), tuple(required))
+
+
+def is_filter(node):
+    """Whether a node only filters (a field value or a date range, or any-of those).
+
+    >>> is_filter(parse_query("source:mash")), is_filter(parse_query("title:нефть"))
+    (True, False)
+    """
+    if isinstance(node, AnyOf):
+        return all(is_filter(i) for i in node.items)
+    return isinstance(node, (FieldValue, DateRange))
+
+
+def _group_filters(required):
+    """Repeated values of a one-value field (``source:a source:b``) become any of them.
+
+    >>> _group_filters([FieldValue("source", "a"), FieldValue("tags", "x"), FieldValue("source", "b")])
+    [AnyOf(items=(FieldValue(field='source', value='a'), FieldValue(field='source', value='b'))), FieldValue(field='tags', value='x')]
+    """
+    multi = {f.field for f in FILTER_FIELDS if f.multi}
+    grouped, order = {}, []
+    for item in required:
+        key = item.field if isinstance(item, FieldValue) and item.field not in multi else id(item)
+        if key not in grouped:
+            grouped[key] = []
+            order.append(key)
+        if item not in grouped[key]:
+            grouped[key].append(item)
+    return [grouped[k][0] if len(grouped[k]) == 1 else AnyOf(tuple(grouped[k])) for k in order]
+
+
+def filter_nodes(sources=(), tags=(), since=None, until=None):
+    """The filters of the API and the command line, as query nodes (the same as ``source:``,
+    ``tag:`` and ``date:`` in a query). A string is one value, not a sequence of letters;
+    several sources mean any of them, several tags all of them.
+
+    >>> filter_nodes(sources=["Mash", "rbc"], tags="Металлургия", since="2026-03")  # doctest: +NORMALIZE_WHITESPACE
+    (AnyOf(items=(FieldValue(field='source', value='mash'), FieldValue(field='source', value='rbc'))),
+     FieldValue(field='tags', value='металлургия'),
+     DateRange(start=datetime.date(2026, 3, 1), end=None))
+    """
+    nodes = [FieldValue("source", s) for s in _values(sources)]
+    nodes += [FieldValue("tags", t) for t in _values(tags)]
+    if since or until:
+        nodes.append(DateRange(_date_bound(since, end=False), _date_bound(until, end=True)))
+    return tuple(_group_filters(nodes))
+
+
+def add_filters(tree, filters):
+    """The query ``tree`` with ``filters`` required of every hit.
+
+    >>> add_filters(parse_query("нефть"), filter_nodes(sources="mash"))  # doctest: +NORMALIZE_WHITESPACE
+    Loose(items=(Word(text='нефть', field=None, exact=False, prefix=False),),
+          required=(FieldValue(field='source', value='mash'),))
+    """
+    if not filters:
+        return tree
+    if isinstance(tree, Loose):
+        return Loose(tree.items, tuple(_group_filters([*tree.required, *filters])))
+    return Loose((tree,), tuple(filters))
+
+
+def _values(values):
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [str(v) for v in values if str(v).strip()]
+
+
+def _date_bound(value, end):
+    if value is None or value == "" or isinstance(value, datetime.date):
+        return value or None
+    return parse_date_bound(str(value), end=end)
 
 
 def _date_range(text):

@@ -15,11 +15,12 @@ import threading
 from indexer.analysis import russian_analyzer
 from indexer.errors import PoiskError
 from indexer.fields import stored_document
-from indexer.manticore import ShardDown, connect, doc_key, meta_token, parse_url, read_layout
-from search.api import MAX_LIMIT, SORTS, Document, Hit, IndexStats, SearchResult, _as_date
-from search.query import parse_query
+from indexer.manticore import ShardDown, connect, doc_key, parse_url, read_layout
+from search.api import (
+    MAX_LIMIT, SORTS, Document, Hit, IndexStats, SearchResult, filter_arguments)
+from search.query import add_filters, parse_query
 from search.snippets import find_matches, make_snippets
-from search.sphinxql import SphinxCompiler, date_condition
+from search.sphinxql import SphinxCompiler
 
 __all__ = ["SphinxIndex"]
 
@@ -70,13 +71,10 @@ class SphinxIndex:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
-        compiled = SphinxCompiler(self.analyzer).compile(parse_query(query))
-        match = compiled.match + "".join(
-            f" (@meta {meta_token(kind, value)})"
-            for kind, value in ([("s", source)] if source else []) + [("t", t) for t in tags])
-        where = [f"MATCH('{match}')", *compiled.where]
-        if since or until:
-            where.append(date_condition(_as_date(since), _as_date(until, end=True)))
+        # The filters are query nodes, as in search.api (one definition of a filter).
+        tree = add_filters(parse_query(query), filter_arguments(source, tags, since, until))
+        compiled = SphinxCompiler(self.analyzer).compile(tree)
+        where = [f"MATCH('{compiled.match}')", *compiled.where]
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
         rows, meta = self._query(
             f"SELECT {COLUMNS}, WEIGHT() AS score FROM {{name}} WHERE {' AND '.join(where)} "
