@@ -18,12 +18,14 @@ from search.trend import PERIODS, bar_chart, write_png
               help="Count by month, ISO week (starting on Monday) or day.")
 @click.option("--since", metavar="DATE", help="Start the series at DATE (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="End the series at DATE.")
-@click.option("--source", help="Only articles from this source.")
-@click.option("--tag", "tags", multiple=True, help="Only articles with this tag (repeatable).")
+@click.option("--source", "sources", multiple=True,
+              help="Only articles from this source (repeatable: any of them).")
+@click.option("--tag", "tags", multiple=True,
+              help="Only articles with this tag (repeatable: all of them).")
 @click.option("--png", "png", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also draw the chart into a PNG image (needs poisk[chart]).")
 @output_options("chart", "json", "csv")
-def trend_command(words, index_dir, by, since, until, source, tags, png, out):
+def trend_command(words, index_dir, by, since, until, sources, tags, png, out):
     """Count the articles matching a query per month, week or day and chart them.
 
     Every matching article is counted, not only the first page.
@@ -35,7 +37,7 @@ def trend_command(words, index_dir, by, since, until, source, tags, png, out):
     """
     query = " ".join(words)
     with open_index(index_dir) as index:
-        trend = index.trend(query, by=by, since=since, until=until, source=source, tags=tags)
+        trend = index.trend(query, by=by, since=since, until=until, source=sources, tags=tags)
     if png:
         write_png(trend, png)
     if out.format == "json":
