@@ -5,6 +5,7 @@ row is a query and what must hold of its hits, compared with plain searches.
 """
 
 import datetime
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -159,7 +160,8 @@ def test_repeated_cli_options_mean_any_source_and_all_tags(news):
         result = CliRunner().invoke(cli, ["search", "--index", news.path, "--json", "*",
                                           "--limit", "100", *options])
         assert result.exit_code == 0, result.output
-        return {line.split('"id": "')[1].split('"')[0] for line in result.output.splitlines()}
+        records = [json.loads(line) for line in result.output.splitlines()]
+        return {record["id"] for record in records if "rank" in record}
 
     assert cli_ids("--source", "mash", "--source", "interfax") == ids(news, "source:mash") | ids(
         news, "source:interfax") == {"t1", "pt1", "p2", "d1", "n2", "g1", "s1"}
