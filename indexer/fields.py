@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT
 
+from indexer.stories import StoryField
+
 __all__ = ["FIELDS", "FieldSpec", "by_name", "content_hash", "document_fields",
            "filter_fields", "json_value", "public_fields", "schema_fields", "stored_document"]
 
@@ -117,6 +119,10 @@ FIELDS = (
     FieldSpec("content_hash", lambda a: ID(sortable=True), kind="optional",
               read=lambda article: None, hashed=False, public=False),  # set by document_fields
     FieldSpec("origin", lambda a: STORED(), hashed=False, public=False),
+    # The story sketch (indexer.stories), made from the body as the article is
+    # written: reposts of one story are grouped in results.
+    FieldSpec("story", StoryField, read=lambda article: article.body, hashed=False,
+              public=False),
 )
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
@@ -169,7 +175,7 @@ def document_fields(article, digest: str) -> dict:
 
     >>> from indexer.sources import Article
     >>> sorted(document_fields(Article(id="a", headline="Н", body="Б"), "x"))
-    ['body', 'content_hash', 'headline', 'id', 'lead', 'origin', 'source', 'tags']
+    ['body', 'content_hash', 'headline', 'id', 'lead', 'origin', 'source', 'story', 'tags']
     """
     fields = {}
     for spec in FIELDS:

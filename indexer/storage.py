@@ -39,7 +39,8 @@ __all__ = [
 INDEX_ENV_VAR = "POISK_INDEX"
 MARKER_FILE = "poisk-index.json"
 LOCK_FILE = "poisk-writer.lock"
-FORMAT_VERSION = 1
+# 2: the story sketch field (an index of format 1 has no field to write it to).
+FORMAT_VERSION = 2
 
 # Whoosh's table of contents: one file per commit, the newest wins.
 TOC_RE = re.compile(r"_MAIN_(\d+)\.toc")

@@ -45,7 +45,7 @@ DATA_NAMES = {
 # Modules whose classes a poisk table of contents may name (any class of
 # them: a schema may use any Whoosh field type), plus compiled regexes.
 TOC_CLASS_MODULES = (
-    "indexer.analysis",
+    "indexer.analysis", "indexer.stories",
     "whoosh.analysis.acore", "whoosh.analysis.analyzers", "whoosh.analysis.filters",
     "whoosh.analysis.intraword", "whoosh.analysis.morph", "whoosh.analysis.ngrams",
     "whoosh.analysis.tokenizers",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from whoosh import collectors, scoring, sorting
+from whoosh import query as wq
 from whoosh.fields import DATETIME
 from whoosh.util.times import long_to_datetime
 
@@ -26,9 +27,12 @@ from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
+from indexer.stories import candidate_keys, same_story, similarity
 from search.compile import QueryCompiler, Ranking
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
+from search.columns import column_values
+from search.grouping import Story, page_of_stories, story_columns
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
@@ -77,6 +81,9 @@ class Hit:
     >>> [hit.snippets[0].text[h.start - hit.snippets[0].start:h.end - hit.snippets[0].start]
     ...  for h in hit.snippets[0].highlights]
     ['Шойгу']
+
+    ``similar`` holds the ids of the matches that tell the same story and were
+    folded into this hit (see ``search.grouping``).
     """
 
     id: str
@@ -88,6 +95,7 @@ class Hit:
     score: float
     snippets: tuple[Snippet, ...] = ()
     headline_highlights: tuple[Span, ...] = ()
+    similar: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON values, offsets as ``[start, end]`` pairs (``poisk search --json``).
@@ -102,6 +110,7 @@ class Hit:
             "snippets": [{"start": s.start, "end": s.end, "text": s.text,
                           "highlights": [[h.start, h.end] for h in s.highlights]}
                          for s in self.snippets],
+            "similar": list(self.similar),
         }
 
 
@@ -261,13 +270,15 @@ class Index:
         return self._searcher().doc_count()
 
     def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True):
+               tags=(), sort="relevance", snippets=True, group=True):
         """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
         name or several (any of them), ``tags`` a tag or several (every hit carries
         all of them), ``sort`` "relevance" or "date". They filter exactly as
-        ``date:``, ``source:`` and ``tag:`` in the query do.
+        ``date:``, ``source:`` and ``tag:`` in the query do. ``group`` shows each
+        story once: its reposts are folded into its best hit (``Hit.similar``),
+        and ``offset``/``limit`` count stories.
 
         >>> result = sample_index.search('"глубокая переработка"', since="2026-01-01")
         >>> result.total, sorted(hit.date.isoformat() for hit in result.hits)
@@ -281,20 +292,54 @@ class Index:
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         try:
-            collector = _collector(offset + limit, sort)
-            searcher.search_with_collector(compiled.query, collector)
-            results = collector.results()
-            total = len(results)
-            page = [(results.docnum(n), results.score(n))
-                    for n in range(offset, min(offset + limit, results.scored_length()))]
+            total, page = self._page(searcher, compiled.query, sort, offset, limit, group)
+            ids = column_values(searcher.reader(), "id",
+                                [n for story in page for n in story.similar], translate=True)
         except PoiskError:
             raise
         except Exception as error:
             raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
-        hits = tuple(self._hit(searcher, docnum, score, compiled, snippets)
-                     for docnum, score in page)
+        hits = tuple(self._hit(searcher, story.docnum, story.score, compiled, snippets,
+                               tuple(ids[n] for n in story.similar)) for story in page)
         return SearchResult(query=query, total=total, offset=offset, hits=hits)
+
+    def _page(self, searcher, query, sort, offset, limit, group):
+        """(total, the page's ``Story`` values): ranked matches, grouped into stories or not."""
+        def ranked(n):
+            collector = _collector(n, sort)
+            searcher.search_with_collector(query, collector)
+            results = collector.results()
+            return len(results), [(results.docnum(k), results.score(k))
+                                  for k in range(results.scored_length())]
+        if group:
+            return page_of_stories(ranked, searcher.reader(), offset, limit)
+        total, top = ranked(offset + limit)
+        return total, [Story(docnum, score) for docnum, score in top[offset:]]
+
+    def similar(self, doc_id: str) -> tuple:
+        """The articles that tell the same story as ``doc_id``, most alike first.
+
+        Each is a ``Hit`` (without snippets) whose ``score`` is the estimated
+        share of shingles the two articles have in common.
+
+        >>> sample_index.similar("data/sibir-business/2026-02-10-tyva-litiy-sp")
+        ()
+        """
+        searcher = self._searcher()
+        reader = searcher.reader()
+        docnum = searcher.document_number(id=doc_id)
+        if docnum is None:
+            raise PoiskError(f"no article with id {doc_id!r}")
+        sketch, date = story_columns(reader, [docnum])[docnum]
+        keys = [wq.Term("story", key) for key in candidate_keys(sketch)]
+        candidates = [n for n in searcher.search(wq.Or(keys), limit=None, scored=False).docs()
+                      if n != docnum] if keys else []
+        found = sorted((similarity(sketch, other), n)
+                       for n, (other, day) in story_columns(reader, candidates).items()
+                       if same_story(sketch, other, date, day))
+        return tuple(Hit(**stored_document(searcher.stored_fields(n), hit=True),
+                         score=round(share, 4)) for share, n in reversed(found))
 
     def trend(self, query: str, *, by: str = "month", since=None, until=None, source=None,
               tags=()) -> Trend:
@@ -364,7 +409,7 @@ class Index:
             sources=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             size_bytes=size)
 
-    def _hit(self, searcher, docnum, score, compiled, with_snippets):
+    def _hit(self, searcher, docnum, score, compiled, with_snippets, similar=()):
         fields = searcher.stored_fields(docnum)
         headline, body = fields.get("headline", ""), fields.get("body", "")
         snippets, headline_spans = (), ()
@@ -372,7 +417,7 @@ class Index:
             snippets = make_snippets(body, self._matches(searcher, docnum, "body", body, compiled))
             headline_spans = tuple(self._matches(searcher, docnum, "headline", headline, compiled))
         return Hit(**stored_document(fields, hit=True), score=round(float(score or 0.0), 4),
-                   snippets=snippets, headline_highlights=headline_spans)
+                   snippets=snippets, headline_highlights=headline_spans, similar=similar)
 
     def _matches(self, searcher, docnum, field, text, compiled):
         """The matched words of one stored field of a hit, as spans."""

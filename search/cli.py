@@ -65,5 +65,3 @@ cli.add_command(cluster_group)
 
 def main():
     cli(prog_name="poisk")
-
-from search import trend_cli  # noqa: E402,F401  registers `poisk trend`

@@ -34,8 +34,11 @@ CSV_COLUMNS = ("rank", "id", "date", "source", "headline", "score", "url", "tags
               help="Only articles with this tag (repeatable: all of them).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
               help="date: newest first, undated articles last.")
+@click.option("--no-group", is_flag=True,
+              help="Show reposts of a story as hits of their own (default: each story once).")
 @output_options("full", "compact", "json", "csv")
-def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, out):
+def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, no_group,
+                   out):
     """Search the index. See the README for the query language.
 
     \b
@@ -48,7 +51,7 @@ def search_command(words, index_dir, limit, offset, since, until, sources, tags,
     query = " ".join(words)
     with open_index(index_dir) as index:
         result = index.search(query, limit=limit, offset=offset, since=since, until=until,
-                              source=sources, tags=tags, sort=sort)
+                              source=sources, tags=tags, sort=sort, group=not no_group)
     for warning in result.warnings:
         click.echo(f"Warning: partial results, part of the index did not answer: {warning}",
                    err=True)
@@ -99,12 +102,16 @@ def _full_lines(rank, hit, out):
     lines = [f"{rank:>3}. {_date(hit.date) or 'no date'}  {hit.source}  [{hit.id}]"]
     lines += wrap(_headline_runs(hit), out.width, out.colour, INDENT)
     lines += wrap(_snippet_runs(hit.snippets), out.width, out.colour, INDENT)
+    if hit.similar:
+        lines.append(f"{INDENT}and {len(hit.similar)} more like it: "
+                     f"poisk show {hit.id} --similar")
     return lines
 
 
 def _compact_line(rank, hit, out):
     """A hit on one line: rank, date, source, headline and, if there is room, its first match."""
-    prefix = f"{rank:>3}. {_date(hit.date) or 'no date':<10}  {hit.source}  "
+    more = f"(+{len(hit.similar)} like it)  " if hit.similar else ""
+    prefix = f"{rank:>3}. {_date(hit.date) or 'no date':<10}  {hit.source}  {more}"
     room = out.width - len(prefix)
     with_snippet = bool(hit.snippets) and room - COMPACT_SNIPPET >= COMPACT_SNIPPET
     headline = truncate(_headline_runs(hit), room - with_snippet * COMPACT_SNIPPET, out.colour)
@@ -142,13 +149,18 @@ def _snippet_runs(snippets, context=None):
 @click.command("show")
 @click.argument("doc_id")
 @index_option
+@click.option("--similar", is_flag=True, help="List the articles that tell the same story.")
 @output_options("full", "json")
-def show_command(doc_id, index_dir, out):
-    """Print one article by its id."""
+def show_command(doc_id, index_dir, similar, out):
+    """Print one article by its id (or, with --similar, its story's other articles)."""
     with open_index(index_dir) as index:
         document = index.get(doc_id)
+        others = index.similar(doc_id) if similar and document else ()
     if document is None:
         raise PoiskError(f"no article with id {doc_id!r}")
+    if similar:
+        _write_similar(doc_id, others, out)
+        return
     if out.format == "json":
         out.json(document.to_dict())
         return
@@ -164,6 +176,27 @@ def show_command(doc_id, index_dir, out):
     else:
         lines.append(document.body)
     out.text("\n".join(lines) + "\n")
+
+
+def _write_similar(doc_id, others, out):
+    if out.format == "json":
+        for hit in others:
+            out.json({"id": hit.id, "similarity": hit.score, **_fields(hit)})
+        return
+    if not others:
+        out.text(f"No other article tells the story of {doc_id}.\n")
+        return
+    lines = [f"{len(others)} more like {doc_id} (share of three-word runs in common):", ""]
+    for hit in others:
+        lines.append(f"{hit.score:>5.2f}  {_date(hit.date) or 'no date'}  {hit.source}  "
+                     f"[{hit.id}]")
+        lines += wrap([(hit.headline, "headline")], out.width, out.colour, INDENT)
+    out.text("\n".join(lines) + "\n")
+
+
+def _fields(hit):
+    return {key: value for key, value in hit.to_dict().items()
+            if key not in ("score", "snippets", "headline_highlights", "similar")}
 
 
 @click.command("stats")

@@ -65,8 +65,11 @@ class SphinxIndex:
         return int(self._query("SELECT COUNT(*) FROM {name}")[0][0][0] or 0)
 
     def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True) -> SearchResult:
-        """Run a query on every shard; a ``SearchResult`` as ``search.api.Index.search`` gives."""
+               tags=(), sort="relevance", snippets=True, group=True) -> SearchResult:
+        """Run a query on every shard; a ``SearchResult`` as ``search.api.Index.search`` gives.
+
+        ``group`` is accepted and does nothing: a Manticore index keeps no story sketches.
+        """
         if sort not in SORTS:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:

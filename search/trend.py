@@ -16,13 +16,11 @@ period from the first to the last, empty ones included) and draws it.
 2026-03  █████████▌ 1
 """
 
-import bisect
 import datetime
 from dataclasses import dataclass
 
-from whoosh.util.times import long_to_datetime
-
 from indexer.errors import PoiskError
+from search.columns import column_values, day_of
 
 __all__ = ["PERIODS", "Point", "Trend", "bar_chart", "column_dates", "make_trend",
            "period_start", "write_png"]
@@ -125,42 +123,15 @@ def make_trend(query: str, dates, by: str = "month", since: datetime.date | None
 def column_dates(reader, docnums) -> tuple:
     """(dates, undated): the dates of these documents read from the index's date column.
 
-    ``docnums`` are a Whoosh reader's document numbers. Each segment's column is
-    read for its own documents only; an undated article holds the column's
-    default (2**64 - 1), which is no date.
-
     >>> reader = sample_index._searcher().reader()
     >>> dates, undated = column_dates(reader, [0, 1])
     >>> len(dates), undated
     (2, 0)
     """
-    numbers = sorted(docnums)
-    dates, undated, known = [], 0, {}
-    for leaf, base in reader.leaf_readers():
-        low = bisect.bisect_left(numbers, base)
-        high = bisect.bisect_left(numbers, base + leaf.doc_count_all())
-        if low == high:
-            continue
-        if not leaf.has_column("date"):
-            undated += high - low
-            continue
-        column = leaf.column_reader("date", translate=False)
-        for number in numbers[low:high]:
-            raw = column[number - base]
-            if raw not in known:
-                known[raw] = _day(raw)
-            if known[raw] is None:
-                undated += 1
-            else:
-                dates.append(known[raw])
-    return dates, undated
-
-
-def _day(raw):
-    try:
-        return long_to_datetime(raw).date()
-    except (OverflowError, ValueError):
-        return None
+    raw = column_values(reader, "date", docnums)
+    known = {value: day_of(value) for value in set(raw.values())}
+    dates = [known[value] for value in raw.values() if known[value] is not None]
+    return dates, len(docnums) - len(dates)
 
 
 def _label(start, by):

@@ -62,7 +62,7 @@ def test_json_lines(run, sample_index_dir):
         "2025-09-01-sfu-intc-metallurgiya", "2025-11-20-nornickel-palladiy-otchet"}
     for hit in hits:
         assert set(hit) == {"rank", "id", "score", "headline", "date", "source", "url", "tags",
-                            "headline_highlights", "snippets"}
+                            "headline_highlights", "snippets", "similar"}
         for snippet in hit["snippets"]:
             for start, end in snippet["highlights"]:
                 word = snippet["text"][start - snippet["start"]:end - snippet["start"]]

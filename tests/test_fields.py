@@ -50,7 +50,7 @@ def test_hit_and_document_carry_the_public_fields_in_table_order():
     assert [f.name for f in dataclasses.fields(Document)] == public
     assert [f.name for f in dataclasses.fields(Hit)] == (
         [name for name in public if by_name(name).in_hit]
-        + ["score", "snippets", "headline_highlights"])
+        + ["score", "snippets", "headline_highlights", "similar"])
 
 
 # field changed -> does the content hash change (hashed fields only)

@@ -78,7 +78,7 @@ def test_updates_in_a_worker_run_replace_the_old_versions(one_process, tmp_path)
     assert (report.added, report.updated, report.skipped) == (60, len(changed), DOCUMENTS // 4)
     with open_index(path) as index:
         assert index.doc_count == DOCUMENTS + 60
-        result = index.search("золото", limit=1000, snippets=False)
+        result = index.search("золото", limit=1000, snippets=False, group=False)
         assert sorted(hit.id for hit in result.hits) == sorted(
             [article.id for article in changed] + [article.id for article in new])
     segment_files_in_order(path)
