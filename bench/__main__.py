@@ -18,7 +18,7 @@ from bench.relevance import (
     DICT_SUFFIX, QUERY_SETS, load_queries, query_sets, run_relevance, sanitize_query)
 from bench.report import format_report, targets
 from bench.scale import run_scale
-from bench.speed import latency_table, measure_indexing
+from bench.speed import latency_table, measure_indexing, measure_throughput
 
 
 def parse_args(argv=None):
@@ -148,6 +148,10 @@ def run_speed_part(args, engines, results):
         searcher = engine.open(paths[engine.name, "news"]["path"])
         try:
             results["latency"][engine.name] = latency_table(searcher, groups)
+            log(f"throughput: {engine.name}, 8 concurrent clients ...")
+            results.setdefault("throughput", {})[engine.name] = {
+                group: measure_throughput(searcher, queries, clients=8)
+                for group, queries in groups.items()}
         finally:
             searcher.close()
     results["config"]["latency_index_docs"] = paths[engines[0].name, "news"]["docs"]

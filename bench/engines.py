@@ -8,6 +8,7 @@ new folder; returns the document count) and ``open(path)``, a searcher with
 10 hits (body and headline), as a results page would.
 
 - ``poisk``: this project, through its public API.
+- ``poisk-sphinx``: the same, on a distributed Sphinx index of two shards.
 - ``whoosh``: the baseline, Whoosh with its own Russian Snowball analyzer
   (``LanguageAnalyzer("ru")``: lower-case, stop words, Snowball stem), the same
   headline/body fields, default BM25F, queries through ``MultifieldParser``
@@ -90,6 +91,47 @@ class _PoiskSearcher:
 
     def close(self):
         self.index.close()
+        cluster = getattr(self, "cluster", None)
+        if cluster is not None:
+            from search.cluster import stop_cluster
+
+            stop_cluster(cluster)
+
+
+class PoiskSphinxEngine(PoiskEngine):
+    """poisk on a distributed Sphinx/Manticore index: two real-time shards, each its own
+    ``searchd`` on loopback (``search.cluster``), queried through the distributed index.
+
+    The cluster lives in the index folder; ``open`` starts it, the searcher's
+    ``close`` stops it.
+    """
+
+    name = "poisk-sphinx"
+    shards = 2
+
+    def build(self, articles, path):
+        from indexer.build import index_articles
+        from search.cluster import free_port_range, init_cluster, start_cluster, stop_cluster
+
+        cluster = init_cluster(os.path.join(path, "cluster"), shards=self.shards,
+                               port=free_port_range(2 * self.shards))
+        start_cluster(cluster)
+        try:
+            report = index_articles(articles, cluster.url, rebuild=True)
+        finally:
+            stop_cluster(cluster)
+        if report.failed:
+            raise RuntimeError(f"poisk rejected {report.failed} articles: {report.problems[:3]}")
+        return report.written
+
+    def open(self, path):
+        from search.cluster import load_cluster, start_cluster
+
+        cluster = load_cluster(os.path.join(path, "cluster"))
+        start_cluster(cluster)
+        searcher = _PoiskSearcher(cluster.url, self.ranking_options)
+        searcher.cluster = cluster
+        return searcher
 
 
 class WhooshEngine:
@@ -233,7 +275,8 @@ class _TantivySearcher:
         pass
 
 
-ENGINES = {"poisk": PoiskEngine, "whoosh": WhooshEngine, "tantivy": TantivyEngine}
+ENGINES = {"poisk": PoiskEngine, "poisk-sphinx": PoiskSphinxEngine, "whoosh": WhooshEngine,
+           "tantivy": TantivyEngine}
 
 
 def make_engines(names, schema_options=None, ranking_options=None):
@@ -245,8 +288,8 @@ def make_engines(names, schema_options=None, ranking_options=None):
         if name == "tantivy" and package_version("tantivy") is None:
             notes.append("tantivy is not installed (pip install -e '.[bench]'): left out")
             continue
-        if name == "poisk":
-            engines.append(PoiskEngine(schema_options, ranking_options))
+        if name in ("poisk", "poisk-sphinx"):
+            engines.append(ENGINES[name](schema_options, ranking_options))
         else:
             engines.append(ENGINES[name]())
     return engines, notes

@@ -156,6 +156,26 @@ def measure_latency(searcher, queries, snippets):
     return dict(percentiles(samples), cpu_p50=cpu["p50"], cpu_p95=cpu["p95"], failures=failures)
 
 
+def measure_throughput(searcher, queries, clients=8, snippets=True):
+    """Queries per second with ``clients`` threads sharing one searcher, each taking the
+    next query of ``queries`` until all are answered (top 10, with snippets)."""
+    import concurrent.futures
+
+    def run(text):
+        try:
+            searcher.search(text, limit=10, snippets=snippets)
+            return 0
+        except Exception:  # e.g. stop words only: counted, not timed apart
+            return 1
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        failures = sum(pool.map(run, queries))
+    seconds = time.perf_counter() - started
+    return {"clients": clients, "queries": len(queries), "failures": failures,
+            "seconds": round(seconds, 2), "qps": round(len(queries) / seconds, 1)}
+
+
 def latency_table(searcher, query_groups, warmup=WARMUP_QUERIES):
     """{group: {"search": stats, "snippets": stats}} after a warm-up on each group.
 

@@ -14,6 +14,7 @@ the ones Sphinx 2.2.11 and Manticore share.
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 from indexer.errors import PoiskError
 from indexer.manticore import connect, parse_url
 
-__all__ = ["Cluster", "Node", "init_cluster", "load_cluster", "register_shards",
+__all__ = ["Cluster", "Node", "free_port_range", "init_cluster", "load_cluster", "register_shards",
            "start_cluster", "stop_cluster"]
 
 DEFAULT_DIR = ".poisk-cluster"
@@ -152,8 +153,9 @@ def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0
     nodes = tuple(Node(f"{name}_{k}", port + k, port + shards + k) for k in range(shards))
     cluster = Cluster(os.path.abspath(folder), name, host, nodes)
     for number, node in enumerate(nodes):
-        data = os.path.join(cluster.folder, f"node{number}")
-        os.makedirs(data, exist_ok=True)
+        # Paths relative to the cluster folder (searchd runs there): the folder can move.
+        data = f"node{number}"
+        os.makedirs(os.path.join(cluster.folder, data), exist_ok=True)
         agents = "\n".join(f"    agent = {host}:{other.api_port}:{other.shard}"
                            for other in nodes if other is not node)
         with open(cluster.config(number), "w", encoding="utf-8") as f:
@@ -259,3 +261,24 @@ def stop_cluster(cluster: Cluster) -> list:
             time.sleep(0.1)
         stopped.append(number)
     return stopped
+
+
+def free_port_range(count, first=20000, last=60000):
+    """The first of ``count`` consecutive loopback ports that are free now (for tests and bench).
+
+    >>> 20000 <= free_port_range(4) < 60000
+    True
+    """
+    for _ in range(200):
+        base = random.randrange(first, last - count)
+        sockets = [socket.socket() for _ in range(count)]
+        try:
+            for offset, s in enumerate(sockets):
+                s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free loopback ports")

@@ -10,9 +10,11 @@ import itertools
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
-import socket
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +24,8 @@ from indexer.manticore import ShardDown, doc_key
 from indexer.sources import Article
 from search import PoiskError, open_index
 from search.cli import cli
-from search.cluster import init_cluster, load_cluster, start_cluster, stop_cluster
+from search.cluster import (
+    free_port_range, init_cluster, load_cluster, start_cluster, stop_cluster)
 
 from conftest import DATA, ROOT
 
@@ -32,24 +35,6 @@ pytestmark = pytest.mark.skipif(
 CORPUS = pathlib.Path(os.environ.get("POISK_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 
-def free_ports(count):
-    """A first port of ``count`` consecutive free loopback ports."""
-    for base in itertools.chain(range(21306, 60000, 97)):
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture
 def make_cluster(tmp_path):
     """Start clusters of real searchd servers; stop them after the test."""
@@ -57,7 +42,7 @@ def make_cluster(tmp_path):
 
     def make(shards=2):
         cluster = init_cluster(tmp_path / f"cluster{len(started)}", shards=shards,
-                               port=free_ports(2 * shards))
+                               port=free_port_range(2 * shards))
         started.append(cluster)
         start_cluster(cluster)
         return cluster
@@ -71,7 +56,7 @@ def make_cluster(tmp_path):
 def sample_cluster(tmp_path_factory):
     """Two shards holding the data/ sample, shared by the read-only tests."""
     cluster = init_cluster(tmp_path_factory.mktemp("sphinx") / "cluster", shards=2,
-                           port=free_ports(4))
+                           port=free_port_range(4))
     start_cluster(cluster)
     report = build_index([DATA], cluster.url)
     assert (report.added, report.failed) == (30, 0)
@@ -316,3 +301,24 @@ def test_corpus_slice_top10_overlap(make_cluster, tmp_path):
     mean = sum(overlaps) / len(overlaps)
     print(f"top-10 overlap with the folder index: {mean:.2f} over {len(queries)} queries")
     assert mean >= 0.6
+
+
+def test_readme_cluster_commands_run(tmp_path):
+    """The README's local-cluster line, on free ports instead of 9306-9309."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split(
+        "## A distributed index", 1)[1]
+    command = section.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    port = free_port_range(4)
+    command = command.replace(":9306/", f":{port}/").replace(
+        "cluster init --shards 2", f"cluster init --shards 2 --port {port}")
+    shutil.copytree(DATA, tmp_path / "data")
+    bin_dir = os.path.dirname(sys.executable)
+    try:
+        done = subprocess.run(re.sub(r"(^|&& )poisk ", rf"\g<1>{bin_dir}/poisk ", command),
+                              shell=True,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    finally:
+        stop_cluster(load_cluster(tmp_path / ".poisk-cluster"))
+    assert done.returncode == 0, done.stderr
+    assert "30 added, 0 updated, 0 skipped, 0 failed" in done.stdout
+    assert "4 found for 'никель'" in done.stdout
