@@ -10,7 +10,9 @@ last committed state, and the next run skips what that commit already holds
 
 import contextlib
 import fcntl
+import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
@@ -21,7 +23,8 @@ from whoosh.index import LockError
 from indexer.fields import document_fields
 from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
-from indexer.segments import SegmentPipeline, commit_segment, default_workers, write_segment
+from indexer.segments import (
+    SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
 from indexer.sources import Rejected, read_sources
 from indexer.storage import (
     LOCK_FILE, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
@@ -49,6 +52,7 @@ class IndexReport:
     elapsed: float = 0.0
     interrupted: bool = False
     problems: list = field(default_factory=list)
+    processed: int = 0  # records done so far: skipped, failed or written (progress bars)
 
     @property
     def written(self):
@@ -98,7 +102,9 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
         return index_into_engine(records, resolve_index_dir(index_dir), rebuild=rebuild,
                                  strict=strict, batch_size=batch_size, on_progress=on_progress)
     workers = default_workers() if workers is None else workers
-    index_dir = ensure_index_dir(resolve_index_dir(index_dir))
+    index_dir = resolve_index_dir(index_dir)
+    created = not os.path.lexists(index_dir)
+    index_dir = ensure_index_dir(index_dir)
     report = IndexReport()
     started = time.perf_counter()
     with _deferred_interrupt() as interrupted, \
@@ -110,17 +116,20 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
                 ix = create_index(index_dir, schema)
             else:
                 ix = open_whoosh_index(index_dir)
-            run = _Run(ix, report, strict, workers, lock.fileno())
+            run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress)
             try:
-                _index_records(ix, records, report, interrupted, strict, batch_size, on_progress,
-                               run)
+                _index_records(ix, records, report, strict, batch_size, run)
             finally:
                 ix.close()
     report.elapsed = time.perf_counter() - started
+    if created and not report.written:
+        # Nothing to search: a run whose every record failed (or was
+        # interrupted first) leaves no empty index behind.
+        shutil.rmtree(index_dir, ignore_errors=True)
     return report
 
 
-def _index_records(ix, records, report, interrupted, strict, batch_size, on_progress, run):
+def _index_records(ix, records, report, strict, batch_size, run):
     known = _known_hashes(ix)
     seen = {}
     batch = []
@@ -143,16 +152,21 @@ def _index_records(ix, records, report, interrupted, strict, batch_size, on_prog
                     batch = []
                     if run.stopped:
                         break
-            if on_progress:
-                on_progress(report)
-            if interrupted.is_set():
-                report.interrupted = True
-                break
+            run.check()
         run.write(batch)
         run.finish()
+    except _Interrupted:
+        run.drop()
+        report.interrupted = True
     except BaseException:
         run.abort()
         raise
+    if run.interrupted.is_set():
+        report.interrupted = True  # Ctrl-C came during the last commit: all of it is done
+
+
+class _Interrupted(Exception):
+    """Ctrl-C: stop at once, keeping what is committed and dropping the batches in progress."""
 
 
 @dataclass
@@ -188,7 +202,7 @@ class _Run:
     next free worker.
     """
 
-    def __init__(self, ix, report, strict, workers, lock_fd):
+    def __init__(self, ix, report, strict, workers, lock_fd, interrupted, on_progress=None):
         self.ix = ix
         self.schema = ix.schema  # one schema object: its analyzer cache lasts the run
         self.report = report
@@ -198,6 +212,29 @@ class _Run:
         self.pipeline = None
         self.commits = 0
         self.stopped = None  # strict: the record Whoosh failed on
+        self.interrupted = interrupted
+        self.on_progress = on_progress
+        self.written_here = 0  # documents written into segments by this process
+        self.counter = multiprocessing.Value("q", 0) if workers else None  # ... by the workers
+
+    def check(self):
+        """Report progress; raise ``_Interrupted`` once Ctrl-C was pressed.
+
+        Called after each record, each document written in this process and
+        every ``POLL_SECONDS`` while waiting for a worker: a long batch never
+        hides Ctrl-C for more than a document.
+        """
+        report = self.report
+        report.processed = (report.skipped + report.failed + self.written_here
+                            + (self.counter.value if self.counter is not None else 0))
+        if self.on_progress:
+            self.on_progress(report)
+        if self.interrupted.is_set():
+            raise _Interrupted
+
+    def _tick(self):
+        self.written_here += 1
+        self.check()
 
     def write(self, batch, more=False):
         """Write a batch as a segment; ``more``: other batches may follow."""
@@ -205,10 +242,11 @@ class _Run:
             return
         if self.pipeline is None and self.workers and more and self.commits == 0:
             self.pipeline = SegmentPipeline(self.ix.storage.folder, self.workers, self.strict,
-                                            self.lock_fd)
+                                            self.lock_fd, self.counter, self.check)
         documents = [p.fields for p in batch]
         if self.pipeline is None:
-            self._commit(batch, write_segment(self.ix, self.schema, documents, self.strict))
+            self._commit(batch, write_segment(self.ix, self.schema, documents, self.strict,
+                                              self._tick))
         else:
             for done in self.pipeline.submit(batch, documents):
                 self._commit(*done)
@@ -228,10 +266,16 @@ class _Run:
         if self.stopped:
             raise _strict_stop(self.stopped, self.report)
 
-    def abort(self):
+    def abort(self, kill=False):
         if self.pipeline is not None:
-            self.pipeline.close()
+            self.pipeline.close(kill=kill)
             self.pipeline = None
+
+    def drop(self):
+        """After Ctrl-C: end the workers now and remove the files of the batches not committed."""
+        self.abort(kill=True)
+        remove_worker_leftovers(self.ix.storage.folder)
+        commit_segment(self.ix, None)
 
     def _commit(self, batch, result):
         if self.stopped:

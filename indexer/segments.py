@@ -55,6 +55,10 @@ MAX_WORKERS = 4
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
+# How often a run waiting for a worker looks up (Ctrl-C, progress): a run
+# stops within this of Ctrl-C even while every worker is in a long batch.
+POLL_SECONDS = 0.1
+
 # A worker's temporary folder in the index folder: "MAIN-<pid>.tmp".
 WORKER_TEMP_PREFIX = "MAIN-"
 WORKER_TEMP_RE = re.compile(re.escape(WORKER_TEMP_PREFIX) + r"\d+\.tmp")
@@ -90,8 +94,11 @@ def default_workers():
     return 0 if (cores or 1) < 2 else min(cores, MAX_WORKERS)
 
 
-def write_segment(ix, schema, documents, strict=False):
+def write_segment(ix, schema, documents, strict=False, tick=None):
     """Write ``documents`` (dicts of field values) into one new segment; nothing is committed.
+
+    ``tick`` is called after each document: it counts progress, and an
+    exception it raises (Ctrl-C) drops the segment.
 
     A document Whoosh fails on leaves postings of the fields it had analysed
     in the writer, so the writer is dropped and the batch's good documents are
@@ -115,6 +122,8 @@ def write_segment(ix, schema, documents, strict=False):
                     return SegmentResult(_finish(writer, good), failures, stopped_at=position)
                 continue
             good.append(fields)
+            if tick is not None:
+                tick()
         return SegmentResult(_finish(writer, good), failures)
     except BaseException:
         if not writer.is_closed:
@@ -183,15 +192,17 @@ class SegmentPipeline:
     passed along with the documents.
     """
 
-    def __init__(self, index_dir, workers, strict=False, lock_fd=None):
+    def __init__(self, index_dir, workers, strict=False, lock_fd=None, counter=None,
+                 waiting=None):
         remove_worker_leftovers(index_dir)
         context = multiprocessing.get_context("fork")
         self.strict = strict
         self.workers = workers
+        self.waiting = waiting  # called every POLL_SECONDS while a result is awaited
         self._pending = deque()
         self._pool = concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker,
-            initargs=(os.getpid(), lock_fd, os.fspath(index_dir)))
+            initargs=(os.getpid(), lock_fd, os.fspath(index_dir), counter))
 
     @property
     def busy(self):
@@ -205,17 +216,33 @@ class SegmentPipeline:
         return done
 
     def next_result(self):
-        """Wait for the oldest batch still being written: (batch, SegmentResult)."""
-        batch, future = self._pending.popleft()
+        """Wait for the oldest batch still being written: (batch, SegmentResult).
+
+        While it waits, ``waiting`` is called every ``POLL_SECONDS``; an
+        exception it raises (Ctrl-C) stops the wait.
+        """
+        batch, future = self._pending[0]
         try:
-            return batch, future.result()
+            while True:
+                try:
+                    result = future.result(timeout=POLL_SECONDS)
+                    break
+                except concurrent.futures.TimeoutError:
+                    if self.waiting is not None:
+                        self.waiting()
         except concurrent.futures.process.BrokenProcessPool as error:
             raise PoiskError(f"an indexing worker died ({error}); the index holds the last "
                              "completed commit: run the same command again") from None
+        self._pending.popleft()
+        return batch, result
 
-    def close(self):
+    def close(self, kill=False):
+        """Wait for the workers to end; ``kill`` ends them at once, dropping their batches."""
         for _, future in self._pending:
             future.cancel()
+        if kill:
+            for process in list(self._pool._processes.values()):  # no public way to kill
+                process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -238,7 +265,7 @@ def remove_worker_leftovers(index_dir):
 _worker = {}
 
 
-def _start_worker(parent_pid, lock_fd, index_dir):
+def _start_worker(parent_pid, lock_fd, index_dir, counter):
     # Forked from the run: drop its copy of the writer lock (the kernel frees
     # a flock only when every copy is closed), leave Ctrl-C to the run, and
     # die with it rather than outlive a killed run.
@@ -252,7 +279,7 @@ def _start_worker(parent_pid, lock_fd, index_dir):
     if os.getppid() != parent_pid:
         os._exit(1)  # the run died before the signal was armed
     ix = FileIndex(_WorkerStorage(index_dir))
-    _worker.update(ix=ix, schema=ix.schema)
+    _worker.update(ix=ix, schema=ix.schema, counter=counter)
 
 
 class _WorkerStorage(FileStorage):
@@ -268,4 +295,12 @@ class _WorkerStorage(FileStorage):
 
 
 def _write_in_worker(documents, strict):
-    return write_segment(_worker["ix"], _worker["schema"], documents, strict)
+    return write_segment(_worker["ix"], _worker["schema"], documents, strict, _count_one)
+
+
+def _count_one():
+    """Count a written document in the run's shared counter (its progress bar reads it)."""
+    counter = _worker["counter"]
+    if counter is not None:
+        with counter.get_lock():
+            counter.value += 1

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from indexer import delete_documents, index_articles, read_sources
+from indexer import build_index, delete_documents
 from search.cli_common import index_option
 from search.progress import IndexProgress
 
@@ -42,9 +42,9 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, w
       poisk index news.jsonl.gz --index /srv/poisk --wait 60
     """
     with IndexProgress(paths, enabled=sys.stderr.isatty()) as progress:
-        records = progress.count(read_sources(paths, source=source))
-        report = index_articles(records, index_dir, rebuild=rebuild, strict=strict,
-                                batch_size=batch_size, wait=wait, workers=workers)
+        report = build_index(paths, index_dir, source=source, rebuild=rebuild, strict=strict,
+                             batch_size=batch_size, wait=wait, workers=workers,
+                             on_progress=progress.update)
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         click.echo(f"skipped {problem}", err=True)
     if len(report.problems) > MAX_PROBLEMS_SHOWN:
@@ -53,8 +53,8 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, w
                f"{report.failed} failed in {report.elapsed:.1f} s "
                f"({report.documents_per_second:g} documents/s)")
     if report.interrupted:
-        click.echo("Interrupted: everything indexed before Ctrl-C is committed; "
-                   "run the same command again to finish.", err=True)
+        click.echo(f"Interrupted: the index keeps the {report.written} documents committed "
+                   "before Ctrl-C; run the same command again to finish.", err=True)
         sys.exit(INTERRUPTED)
     if report.failed:
         sys.exit(1)

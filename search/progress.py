@@ -2,9 +2,11 @@
 
 The total is the number of records the input holds, counted in a background
 thread while indexing starts (lines of JSON Lines and CSV files, one per text
-file); the bar moves with each record read. ``rich`` redraws it four times a
-second from its own thread, so rate and ETA stay current while one long
-article is being analysed.
+file). The bar moves with ``IndexReport.processed``: records skipped or failed
+and documents written, by this process or its workers, which the run reports
+after each document and every 0.1 s while it waits for a worker. ``rich``
+redraws it four times a second from its own thread, so rate and ETA stay
+current while one long article is being analysed.
 """
 
 import gzip
@@ -31,10 +33,9 @@ class _Rate(ProgressColumn):
 
 
 class IndexProgress:
-    """A context manager: ``progress.count(records)`` passes records through, counting them.
+    """A context manager drawing the bar; pass ``progress.update`` as ``on_progress``.
 
-    Disabled (``enabled=False``, e.g. stderr is not a terminal) it counts nothing
-    and draws nothing.
+    Disabled (``enabled=False``, e.g. stderr is not a terminal) it draws nothing.
     """
 
     def __init__(self, paths, enabled: bool):
@@ -59,15 +60,10 @@ class IndexProgress:
             self._bar.stop()  # transient: the bar is erased, nothing is left after it
             self._bar = None
 
-    def count(self, records):
-        """Yield ``records``, advancing the bar by one for each."""
-        if self._bar is None:
-            yield from records
-            return
-        for record in records:
-            yield record
-            self._bar.advance(self._task)
-        self._bar.update(self._task, description="committing")
+    def update(self, report) -> None:
+        """Move the bar to ``report.processed`` (an ``IndexReport``)."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=report.processed)
 
     def _count_total(self):
         total = sum(count_records(path) for path in source_files(self.paths))

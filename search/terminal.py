@@ -124,12 +124,10 @@ def truncate(runs, width: int, colour: bool) -> str:
     >>> truncate([("Выпуск никеля вырос за год", None)], 16, False)
     'Выпуск никеля…'
     """
-    lines = wrap(runs, width - len(ELLIPSIS), colour)
-    if len(lines) <= 1:
-        fits = wrap(runs, width, colour)
-        if len(fits) <= 1:
-            return fits[0] if fits else ""
-    return lines[0] + ELLIPSIS
+    whole = wrap(runs, width, colour)
+    if len(whole) <= 1:
+        return whole[0] if whole else ""
+    return wrap(runs, width - len(ELLIPSIS), colour)[0] + ELLIPSIS
 
 
 def page(text: str, colour: bool, enabled: bool = True) -> None:

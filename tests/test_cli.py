@@ -174,3 +174,17 @@ def test_python_dash_m_search_works(sample_index_dir):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3  # two hits and the summary
+
+
+def test_a_run_that_writes_nothing_leaves_no_index_folder(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "bad.txt").write_text(" date 2026-02-31 Медь\n\nЗавод выпустил медь.")
+    (folder / "empty.jsonl").write_text("")
+    index = tmp_path / "ix"
+    result = CliRunner().invoke(cli, ["index", str(folder), "--index", str(index)])
+    assert result.exit_code == 1
+    assert "0 added, 0 updated, 0 skipped, 2 failed in " in result.output
+    assert not index.exists()
+    search = CliRunner().invoke(cli, ["search", "медь", "--index", str(index)])
+    assert search.output == f"Error: no index at {index}: run `poisk index PATH...` first\n"
