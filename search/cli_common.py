@@ -33,7 +33,12 @@ class Output:
 
     def json(self, value) -> None:
         """Write one JSON object on its own line."""
-        click.echo(json.dumps(value, ensure_ascii=False))
+        text = json.dumps(value, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from the query): escaped, still JSON
+            text = json.dumps(value)
+        click.echo(text)
 
 
 def output_options(*formats):

@@ -188,3 +188,10 @@ def test_a_run_that_writes_nothing_leaves_no_index_folder(tmp_path):
     assert not index.exists()
     search = CliRunner().invoke(cli, ["search", "медь", "--index", str(index)])
     assert search.output == f"Error: no index at {index}: run `poisk index PATH...` first\n"
+
+
+def test_json_summary_of_a_query_with_a_lone_surrogate(run):
+    result = run("search", "никель \ud800", "--json")
+    assert result.exit_code == 0
+    summary = json.loads(result.output.splitlines()[-1])["summary"]
+    assert summary["query"] == "никель \ud800" and summary["total"] == 4
