@@ -115,7 +115,7 @@ def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
             if rebuild or not whoosh_index_exists(index_dir):
                 ix = create_index(index_dir, schema)
             else:
-                ix = open_whoosh_index(index_dir)
+                ix = open_whoosh_index(index_dir, write=True)
             run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress)
             try:
                 _index_records(ix, records, report, strict, batch_size, run)

@@ -11,7 +11,7 @@ content hash (``Article.content_hash``), the ``Hit`` and ``Document`` classes
 field is one entry here (plus an extractor when it is derived from the text).
 
 >>> [spec.name for spec in FIELDS if spec.filter]
-['source', 'tags']
+['source', 'tags', 'regions', 'districts', 'industries']
 >>> stored_document({"id": "a", "tags": "никель,медь"})["tags"]
 ('никель', 'медь')
 """
@@ -23,9 +23,11 @@ from typing import Any, Callable
 
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT
 
+from indexer import industries, regions
+from indexer.extract import Words, word_terms
 from indexer.stories import StoryField
 
-__all__ = ["FIELDS", "FieldSpec", "by_name", "content_hash", "document_fields",
+__all__ = ["FIELDS", "FieldSpec", "add_extracted", "by_name", "content_hash", "document_fields",
            "filter_fields", "json_value", "public_fields", "schema_fields", "stored_document"]
 
 # Kinds of value: how a field's value is converted between Python, the index and JSON.
@@ -54,6 +56,12 @@ class FieldSpec:
     filter: bool = False               # a keyword field that filters can match
     aliases: tuple = ()                # names a query may use for it: `tag:`, `тег:`
     label: str | None = None           # `poisk show` prints "label: value" for it
+    # A field extracted from the article's words (regions, industries) rather
+    # than read from its source: the extractor, and the version of its data
+    # (part of the content hash, so new data re-indexes the articles).
+    extract: Callable[[Words], tuple] | None = None
+    version: Callable[[], str] | None = None
+    resolve: Callable[[str], str] | None = None  # a filter value as typed -> the indexed value
 
     @property
     def python_type(self) -> Any:
@@ -89,6 +97,14 @@ class FieldSpec:
             return stored or None
         return stored or ""
 
+    def filter_term(self, value: str) -> str:
+        """The indexed term a filter value stands for (``Кузбасс`` -> the subject's name).
+
+        >>> by_name("regions").filter_term("в Норильске"), by_name("tags").filter_term("Никель")
+        ('красноярский край', 'никель')
+        """
+        return (self.resolve(value) if self.resolve else value).lower()
+
     def hash_text(self, value) -> str:
         if self.kind == "keywords":
             return "\x1f".join(value)
@@ -114,6 +130,18 @@ FIELDS = (
     FieldSpec("url", lambda a: STORED(), kind="optional"),
     FieldSpec("tags", _keywords, kind="keywords", filter=True, aliases=("tag", "tags", "тег"),
               label="tags"),
+    # Extracted from the headline and body (indexer.regions, indexer.industries).
+    FieldSpec("regions", _keywords, kind="keywords", filter=True,
+              aliases=("region", "regions", "регион"), label="regions",
+              extract=regions.subjects, version=regions.version, resolve=regions.resolve_subject),
+    FieldSpec("districts", _keywords, kind="keywords", filter=True,
+              aliases=("district", "округ"), label="districts",
+              extract=regions.districts, version=regions.version,
+              resolve=regions.resolve_district),
+    FieldSpec("industries", _keywords, kind="keywords", filter=True,
+              aliases=("industry", "industries", "отрасль"), label="industries",
+              extract=industries.industries, version=industries.version,
+              resolve=industries.resolve_industry),
     # Bookkeeping: the digest that lets a run skip unchanged articles, and
     # where the article was read from (file and line).
     FieldSpec("content_hash", lambda a: ID(sortable=True), kind="optional",
@@ -141,7 +169,7 @@ def public_fields(hit: bool = False) -> tuple:
     """The fields ``Document`` (or, with ``hit``, ``Hit``) carries, in table order.
 
     >>> [spec.name for spec in public_fields(hit=True)]
-    ['id', 'headline', 'date', 'source', 'url', 'tags']
+    ['id', 'headline', 'date', 'source', 'url', 'tags', 'regions', 'districts', 'industries']
     """
     return tuple(s for s in FIELDS if s.public and (s.in_hit or not hit))
 
@@ -166,7 +194,8 @@ def schema_fields(analyzer) -> dict:
 
 def content_hash(article) -> str:
     """A digest of everything indexed about an article (the hashed fields, in table order)."""
-    parts = [spec.hash_text(spec.value_of(article)) for spec in FIELDS if spec.hashed]
+    parts = [spec.version() if spec.extract else spec.hash_text(spec.value_of(article))
+             for spec in FIELDS if spec.hashed]
     return hashlib.sha1("\x1e".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -179,11 +208,31 @@ def document_fields(article, digest: str) -> dict:
     """
     fields = {}
     for spec in FIELDS:
+        if spec.extract:
+            continue  # add_extracted, where the words are analysed
         value = spec.to_index(spec.value_of(article))
         if value is not None:
             fields[spec.name] = value
     fields["content_hash"] = digest
     return fields
+
+
+def add_extracted(document: dict, terms=None) -> dict:
+    """Fill in the extracted fields of a document from its headline and body.
+
+    Runs where the document is written (a worker process), with ``terms`` of the
+    index's own analyzer (``indexer.extract.word_terms``): extraction and
+    indexing share its cache, so pymorphy3 parses each word once for both.
+
+    >>> add_extracted({"headline": "Угольщики Кузбасса", "body": "Добыча угля выросла."})["regions"]
+    'Кемеровская область — Кузбасс'
+    """
+    words = Words(document.get("headline", "") + "\n" + document.get("body", ""),
+                  terms or word_terms())
+    for spec in FIELDS:
+        if spec.extract:
+            document[spec.name] = spec.to_index(spec.extract(words))
+    return document
 
 
 def stored_document(stored: dict, hit: bool = False) -> dict:

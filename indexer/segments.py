@@ -38,6 +38,8 @@ from whoosh.index import TOC, FileIndex, LockError, clean_files
 from whoosh.writing import SegmentWriter
 
 from indexer.errors import IndexLocked, PoiskError
+from indexer.extract import word_terms
+from indexer.fields import add_extracted
 
 __all__ = ["SegmentResult", "SegmentPipeline", "commit_segment", "default_workers",
            "write_segment"]
@@ -106,10 +108,11 @@ def write_segment(ix, schema, documents, strict=False, tick=None):
     the segment. ``strict`` stops at the first failure.
     """
     writer, good, failures = _segment_writer(ix, schema), [], []
+    terms = word_terms(schema["body"].analyzer)
     try:
         for position, fields in enumerate(documents):
             try:
-                writer.add_document(**fields)
+                writer.add_document(**add_extracted(fields, terms))
             except (OSError, MemoryError):
                 raise  # the machine, not the document
             except Exception as error:

@@ -40,7 +40,10 @@ INDEX_ENV_VAR = "POISK_INDEX"
 MARKER_FILE = "poisk-index.json"
 LOCK_FILE = "poisk-writer.lock"
 # 2: the story sketch field (an index of format 1 has no field to write it to).
-FORMAT_VERSION = 2
+# 3: the regions, districts and industries fields. Older indexes still open
+# for searching (the fields they lack read empty); writing to one needs a rebuild.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 # Whoosh's table of contents: one file per commit, the newest wins.
 TOC_RE = re.compile(r"_MAIN_(\d+)\.toc")
@@ -86,8 +89,8 @@ def make_schema(policy=None):
     ``headline`` and ``body`` share one analyzer object, which the query
     compiler and the snippet highlighter take back from the schema.
 
-    >>> sorted(make_schema().names())[:4]
-    ['body', 'content_hash', 'date', 'headline']
+    >>> sorted(make_schema().names())[:5]
+    ['body', 'content_hash', 'date', 'districts', 'headline']
     """
     analyzer = russian_analyzer() if policy is None else russian_analyzer(policy)
     return Schema(**schema_fields(analyzer))
@@ -146,8 +149,11 @@ def whoosh_index_exists(path):
     return _has_marker(path) and _has_commit(path)
 
 
-def open_whoosh_index(path):
+def open_whoosh_index(path, write=False):
     """Open an existing poisk index, checking its marker before Whoosh unpickles anything.
+
+    ``write``: the index is opened to add documents, so it must be of this
+    version's format (an older one opens for searching only).
 
     >>> open_whoosh_index("/nonexistent/poisk")
     Traceback (most recent call last):
@@ -170,10 +176,14 @@ def open_whoosh_index(path):
         raise IndexCorrupted(
             f"the marker file {MARKER_FILE} in {path} is damaged; "
             "rebuild the index with `poisk index --rebuild PATH...`")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         raise IndexCorrupted(
             f"{path} was made by another poisk version (index format {version}, this "
             f"version reads {FORMAT_VERSION}); rebuild it with `poisk index --rebuild PATH...`")
+    if write and version != FORMAT_VERSION:
+        raise IndexCorrupted(
+            f"{path} was made by an older poisk (index format {version}, without the fields "
+            "added since); rebuild it with `poisk index --rebuild PATH...` to add to it")
     if not _has_commit(path):
         raise IndexNotFound(f"{path} holds no documents yet: run `poisk index PATH...`")
     for attempt in range(OPEN_RETRIES):

@@ -19,6 +19,7 @@ import calendar
 import datetime
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from indexer.errors import QuerySyntaxError
 from indexer.fields import FIELDS as INDEX_FIELDS
@@ -45,10 +46,13 @@ class FilterField:
     names: tuple
     multi: bool = False
     lowercase: bool = True
+    # A value as typed -> as indexed: "Кузбасс" -> "кемеровская область — кузбасс".
+    normalize: Callable[[str], str] | None = None
 
 
 FILTER_FIELDS = (
-    *(FilterField(spec.name, spec.aliases, multi=spec.kind == "keywords")
+    *(FilterField(spec.name, spec.aliases, multi=spec.kind == "keywords",
+                  normalize=spec.filter_term)
       for spec in INDEX_FIELDS if spec.filter),
     FilterField("id", ("id",), lowercase=False),  # ids are matched as written
 )
@@ -98,6 +102,8 @@ class FieldValue:
         if spec is None:
             raise QuerySyntaxError(f"{self.field!r} is not a filter field")
         value = str(self.value).strip()
+        if spec.normalize:
+            value = spec.normalize(value)
         object.__setattr__(self, "value", value.lower() if spec.lowercase else value)
 
 

@@ -62,7 +62,8 @@ def test_json_lines(run, sample_index_dir):
         "2025-09-01-sfu-intc-metallurgiya", "2025-11-20-nornickel-palladiy-otchet"}
     for hit in hits:
         assert set(hit) == {"rank", "id", "score", "headline", "date", "source", "url", "tags",
-                            "headline_highlights", "snippets", "similar"}
+                            "regions", "districts", "industries", "headline_highlights",
+                            "snippets", "similar"}
         for snippet in hit["snippets"]:
             for start, end in snippet["highlights"]:
                 word = snippet["text"][start - snippet["start"]:end - snippet["start"]]
@@ -116,8 +117,14 @@ def test_usage_errors_exit_2(run):
 def test_show_prints_the_article(run):
     result = run("show", "data/sibir-business/2026-02-10-tyva-litiy-sp")
     assert result.exit_code == 0
-    assert result.output.startswith("В Туве выбрали подрядчика для литиевого проекта\n"
-                                    "2026-02-10 · sibir-business\n\nКЫЗЫЛ, 10 февраля.")
+    assert result.output.startswith(
+        "В Туве выбрали подрядчика для литиевого проекта\n"
+        "2026-02-10 · sibir-business\n"
+        "regions: Республика Тыва, Новосибирская область\n"
+        "districts: Сибирский\n"
+        "industries: редкие и редкоземельные металлы, электроэнергетика, химия и удобрения, "
+        "строительство\n"
+        "\nКЫЗЫЛ, 10 февраля.")
 
 
 def test_stats(run):

@@ -71,7 +71,10 @@ def test_the_content_hash_covers_the_hashed_fields(name, value, changes):
 
 def test_filter_fields_are_query_fields():
     assert VALUE_FIELDS == {"source": "source", "источник": "source", "tag": "tags",
-                            "tags": "tags", "тег": "tags", "id": "id"}
+                            "tags": "tags", "тег": "tags", "region": "regions",
+                            "regions": "regions", "регион": "regions", "district": "districts",
+                            "округ": "districts", "industry": "industries",
+                            "industries": "industries", "отрасль": "industries", "id": "id"}
 
 
 def test_show_json_has_the_documents_public_fields(sample_index_dir):

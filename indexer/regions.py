@@ -1,0 +1,125 @@
+"""Regions: the federal subjects an article names, and their federal districts.
+
+The gazetteer ``indexer/data/regions.tsv`` (with its provenance) lists the 89
+subjects, their districts, and the names news uses for them: the subject's own
+name, its adjective ("кузбасские угольщики"), its capital, industrial towns,
+settlements and deposits ("в Норильске" -> Красноярский край). Names are found
+by lemma (``indexer.extract``), so every form counts.
+
+>>> subjects(Words("Красноярские металлурги и угольщики Кузбасса"))
+('Красноярский край', 'Кемеровская область — Кузбасс')
+>>> districts(Words("Красноярские металлурги и угольщики Кузбасса"))
+('Сибирский',)
+"""
+
+import functools
+import hashlib
+import os
+
+from indexer.errors import PoiskError
+from indexer.extract import Lexicon, Words
+
+__all__ = ["GAZETTEER", "districts", "resolve_district", "resolve_subject", "subjects",
+           "version"]
+
+GAZETTEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "regions.tsv")
+
+DISTRICT_NAME = "*"  # a row naming a federal district itself
+NO_SUBJECT = "-"     # a row of phrases that name no subject
+
+
+@functools.lru_cache(maxsize=1)
+def _gazetteer():
+    """(lexicon, subject -> district, district names)."""
+    entries, district_of = [], {}
+    with open(GAZETTEER, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+    for subject, district, names in rows[1:]:
+        if subject not in (DISTRICT_NAME, NO_SUBJECT):
+            district_of[subject] = district
+        value = ("district", district) if subject == DISTRICT_NAME else (
+            None if subject == NO_SUBJECT else ("subject", subject))
+        entries.extend(_entry(name.strip(), value) for name in names.split(";") if name.strip())
+    return Lexicon(entries), district_of, tuple(dict.fromkeys(district_of.values()))
+
+
+def _entry(name, value):
+    """("Мирный [алмаз алроса]", value) -> ("Мирный", value, ("алмаз", "алроса"))."""
+    text, _, context = name.partition("[")
+    return text.strip(), value, tuple(context.rstrip("]").split())
+
+
+@functools.lru_cache(maxsize=1)
+def version() -> str:
+    """A digest of the gazetteer: part of every article's content hash, so a changed
+    gazetteer re-indexes the articles on the next run."""
+    with open(GAZETTEER, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()[:12]
+
+
+def _found(words: Words):
+    lexicon, _, _ = _gazetteer()
+    values = [value for name in lexicon.find(words) for value in name.values if value]
+    return tuple(dict.fromkeys(values))  # find() is memoized per article
+
+
+def subjects(words: Words) -> tuple:
+    """The federal subjects an article names, in the order it first names them.
+
+    >>> subjects(Words("На Смоленской площади ответили. В Норильске и в Мирном: алмазы"))
+    ('Красноярский край', 'Республика Саха (Якутия)')
+    """
+    return tuple(value for kind, value in _found(words) if kind == "subject")
+
+
+def districts(words: Words) -> tuple:
+    """The federal districts of those subjects, and the districts the article names itself.
+
+    >>> districts(Words("Инвестиции на Дальнем Востоке"))
+    ('Дальневосточный',)
+    """
+    _, district_of, _ = _gazetteer()
+    found = [district_of[value] if kind == "subject" else value for kind, value in _found(words)]
+    return tuple(dict.fromkeys(found))
+
+
+def resolve_subject(text: str) -> str:
+    """The subject a user means: its name, a town in it or an adjective, in any form.
+
+    >>> resolve_subject("Кузбасс"), resolve_subject("норильск")
+    ('Кемеровская область — Кузбасс', 'Красноярский край')
+    >>> resolve_subject("Атлантида")
+    Traceback (most recent call last):
+    ...
+    indexer.errors.PoiskError: unknown region 'Атлантида': give a federal subject, its capital or a town in it (Кузбасс, Красноярский край, Норильск)
+    """
+    _, district_of, _ = _gazetteer()
+    for subject in district_of:
+        if subject.lower() == text.strip().lower():
+            return subject
+    # A user types names in lower case: read the text as capitalised words too.
+    for candidate in (text, text.title()):
+        found = [value for kind, value in _found(Words(candidate)) if kind == "subject"]
+        if len(found) == 1:
+            return found[0]
+    raise PoiskError(f"unknown region {text!r}: give a federal subject, its capital or a town "
+                     "in it (Кузбасс, Красноярский край, Норильск)")
+
+
+def resolve_district(text: str) -> str:
+    """The federal district a user means: its name, short name, or a subject in it.
+
+    >>> resolve_district("сибирский"), resolve_district("ДФО"), resolve_district("Кузбасс")
+    ('Сибирский', 'Дальневосточный', 'Сибирский')
+    """
+    _, district_of, names = _gazetteer()
+    wanted = text.strip().lower()
+    for district in names:
+        if district.lower() == wanted or district.lower() + " федеральный округ" == wanted:
+            return district
+    for candidate in (text, text.upper(), text.title()):
+        found = [value if kind == "district" else district_of[value]
+                 for kind, value in _found(Words(candidate))]
+        if len(set(found)) == 1:
+            return found[0]
+    raise PoiskError(f"unknown federal district {text!r}: use one of {', '.join(names)}")
