@@ -27,7 +27,7 @@ from indexer import industries, regions
 from indexer.extract import Words, word_terms
 from indexer.stories import StoryField
 
-__all__ = ["FIELDS", "FieldSpec", "add_extracted", "by_name", "content_hash", "document_fields",
+__all__ = ["EXTRACTED", "FIELDS", "FieldSpec", "add_extracted", "by_name", "content_hash", "document_fields",
            "filter_fields", "json_value", "public_fields", "schema_fields", "stored_document"]
 
 # Kinds of value: how a field's value is converted between Python, the index and JSON.
@@ -154,6 +154,9 @@ FIELDS = (
 )
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
+
+# The extracted fields, in table order (other engines store them as columns).
+EXTRACTED = tuple(spec.name for spec in FIELDS if spec.extract)
 
 
 def by_name(name: str) -> FieldSpec:

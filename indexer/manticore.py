@@ -138,7 +138,8 @@ def doc_key(doc_id: str) -> int:
 
 
 def meta_token(kind: str, value: str) -> str:
-    """A token of the ``meta`` field for a source (``s``), tag (``t``) or id (``i``).
+    """A token of the ``meta`` field for a source (``s``), tag (``t``), id (``i``), or a value
+    of another keyword field (``kind`` is the field's name: ``regions``).
 
     Keyword values go into the full-text match as tokens, so ``source:`` and
     ``tag:`` combine with OR and NOT like any word.

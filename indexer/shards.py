@@ -22,6 +22,7 @@ import time
 from indexer.analysis import MorphFilter
 from indexer.build import IndexReport, _deferred_interrupt, _prepare, _strict_stop
 from indexer.errors import PoiskError
+from indexer.fields import EXTRACTED, add_extracted
 from indexer.manticore import (
     ALL_TOKEN, ShardDown, analyzed_fields, connect, doc_key, meta_token, parse_url,
     read_layout)
@@ -31,7 +32,7 @@ __all__ = ["COLUMNS", "delete_from_engine", "document_row", "index_into_engine"]
 
 COLUMNS = ("id", "headline", "lead", "body", "headline_alt", "body_alt", "headline_forms",
            "body_forms", "meta", "doc_id", "headline_text", "body_text", "source", "tags",
-           "url", "content_hash", "date_key")
+           "url", "content_hash", "date_key") + EXTRACTED
 
 
 def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
@@ -41,6 +42,9 @@ def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
     lead = analyzed_fields(morph, article.lead)[0] if article.lead else ""
     meta = [ALL_TOKEN, meta_token("s", article.source or ""), meta_token("i", article.id)]
     meta += [meta_token("t", tag) for tag in article.tags]
+    extracted = add_extracted({"headline": article.headline, "body": article.body}, morph.terms)
+    meta += [meta_token(name, value) for name in EXTRACTED
+             for value in extracted[name].split(",") if value]
     date = article.date
     return dict(
         id=doc_key(article.id), headline=headline, lead=lead, body=body,
@@ -49,7 +53,8 @@ def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
         headline_text=article.headline, body_text=article.body, source=article.source or "",
         tags=",".join(article.tags), url=article.url or "",
         content_hash=digest or article.content_hash,
-        date_key=date.year * 10000 + date.month * 100 + date.day if date else 0)
+        date_key=date.year * 10000 + date.month * 100 + date.day if date else 0,
+        **{name: extracted[name] for name in EXTRACTED})
 
 
 def index_into_engine(records, url, *, rebuild=False, strict=False, batch_size=1000,

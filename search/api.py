@@ -64,6 +64,9 @@ class Document:
     source: str
     url: str | None
     tags: tuple[str, ...]
+    regions: tuple[str, ...]
+    districts: tuple[str, ...]
+    industries: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """The article as JSON values (``poisk show --json``)."""
@@ -92,6 +95,9 @@ class Hit:
     source: str
     url: str | None
     tags: tuple[str, ...]
+    regions: tuple[str, ...]
+    districts: tuple[str, ...]
+    industries: tuple[str, ...]
     score: float
     snippets: tuple[Snippet, ...] = ()
     headline_highlights: tuple[Span, ...] = ()

@@ -6,6 +6,7 @@ import io
 import click
 
 from indexer import PoiskError
+from indexer.fields import public_fields
 from search.api import SORTS, open_index
 from search.cli_common import index_option, output_options
 from search.snippets import SEPARATOR, pieces, render
@@ -167,8 +168,10 @@ def show_command(doc_id, index_dir, similar, out):
     lines = wrap([(document.headline, "headline")], out.width, out.colour)
     lines.append(f"{document.date or 'no date'} · {document.source}"
                  + (f" · {document.url}" if document.url else ""))
-    if document.tags:
-        lines.append("tags: " + ", ".join(document.tags))
+    for spec in public_fields():  # tags, regions, districts, industries
+        values = getattr(document, spec.name)
+        if spec.label and values:
+            lines.append(f"{spec.label}: " + ", ".join(values))
     lines.append("")
     if out.terminal:  # a pipe gets the body as it is stored
         for paragraph in document.body.split("\n"):

@@ -14,7 +14,7 @@ import threading
 
 from indexer.analysis import russian_analyzer
 from indexer.errors import PoiskError
-from indexer.fields import stored_document
+from indexer.fields import EXTRACTED, stored_document
 from indexer.manticore import ShardDown, connect, doc_key, parse_url, read_layout
 from search.api import (
     MAX_LIMIT, SORTS, Document, Hit, IndexStats, SearchResult, filter_arguments)
@@ -24,7 +24,8 @@ from search.sphinxql import SphinxCompiler
 
 __all__ = ["SphinxIndex"]
 
-COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url"
+COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
+    ", ".join(EXTRACTED)
 # BM25 plus the longest run of query words in a field, per field weight; the
 # headline counts 1.5 times as much as the body, as in the folder index.
 FIELD_WEIGHTS = ("headline=15, lead=10, body=10, headline_alt=15, body_alt=10, "
@@ -170,8 +171,9 @@ class SphinxIndex:
 def _stored(row):
     """A row of ``COLUMNS`` as the stored fields ``indexer.fields`` reads."""
     _, doc_id, headline, body, date_key, source, tags, url = row[:8]
+    extracted = dict(zip(EXTRACTED, row[8:8 + len(EXTRACTED)]))
     return {"id": doc_id, "headline": headline, "body": body, "date": _from_key(date_key),
-            "source": source, "tags": tags, "url": url}
+            "source": source, "tags": tags, "url": url, **extracted}
 
 
 def _from_key(key):

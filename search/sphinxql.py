@@ -71,7 +71,8 @@ class SphinxCompiler:
         if isinstance(node, Phrase):
             return self._phrase(node, compiled)
         if isinstance(node, FieldValue):
-            return f"(@meta {meta_token(node.field[0], node.value)})"
+            kind = {"source": "s", "tags": "t", "id": "i"}.get(node.field, node.field)
+            return f"(@meta {meta_token(kind, node.value)})"
         if isinstance(node, Everything):
             return EVERYTHING
         if isinstance(node, DateRange):

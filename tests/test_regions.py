@@ -1,0 +1,167 @@
+"""Regions and industries: article text -> federal subjects, districts and industries (tables)."""
+
+import json
+
+import pytest
+
+from indexer import industries, regions
+from indexer.errors import IndexCorrupted, PoiskError
+from indexer.extract import Words
+from indexer.storage import MARKER_FILE
+from search import open_index
+
+KUZBASS = "Кемеровская область — Кузбасс"
+KRASNOYARSK = "Красноярский край"
+YAKUTIA = "Республика Саха (Якутия)"
+
+# text -> the subjects it names, in order
+REGION_CASES = [
+    ("красноярские металлурги", (KRASNOYARSK,)),
+    ("в Норильске", (KRASNOYARSK,)),
+    ("кузбасские угольщики", (KUZBASS,)),
+    ("Угольщики Кузбасса и Кемеровской области", (KUZBASS,)),
+    ("В Нижнем Тагиле и в Великом Новгороде", ("Свердловская область", "Новгородская область")),
+    ("Комсомольск-на-Амуре, Петропавловск-Камчатский", ("Хабаровский край", "Камчатский край")),
+    ("ХМАО и ЯНАО", ("Ханты-Мансийский автономный округ — Югра",
+                     "Ямало-Ненецкий автономный округ")),
+    ("Донбасс", ("Донецкая Народная Республика", "Луганская Народная Республика")),
+    # ambiguous names: resolved by context or left out
+    ("Алмазы добывают в Мирном", (YAKUTIA,)),
+    ("Космодром у Мирного, Плесецк", ("Архангельская область",)),
+    ("Город Мирный", ()),
+    ("мирный атом", ()),
+    ("Железногорск под Красноярском", (KRASNOYARSK,)),
+    ("В Троицке открыли школу", ()),
+    ("Советский союз", ()),
+    ("Владимир Путин", ()),
+    ("Иван Грозный", ()),
+    ("На Смоленской площади заявили", ()),
+    ("Шахты Кузбасса", (KUZBASS,)),
+    ("Никель подорожал", ()),
+]
+
+
+@pytest.mark.parametrize("text, expected", REGION_CASES)
+def test_regions_of_a_text(text, expected):
+    assert regions.subjects(Words(text)) == expected
+
+
+DISTRICT_CASES = [
+    ("красноярские металлурги и кузбасские угольщики", ("Сибирский",)),
+    ("Инвестиции на Дальнем Востоке", ("Дальневосточный",)),
+    ("Норильск и Магадан", ("Сибирский", "Дальневосточный")),
+    ("Москва", ("Центральный",)),
+]
+
+
+@pytest.mark.parametrize("text, expected", DISTRICT_CASES)
+def test_districts_of_a_text(text, expected):
+    assert regions.districts(Words(text)) == expected
+
+
+def test_every_name_of_the_gazetteer_finds_its_subject():
+    lexicon, _, _ = regions._gazetteer()
+    for names in lexicon.by_first.values():
+        for name in names:
+            if None in name.values:
+                continue  # a stop phrase
+            found = regions._found(Words(name.text + " " + " ".join(sorted(name.context))))
+            assert set(name.values) <= set(found), name.text
+
+
+def test_the_gazetteer_has_the_89_subjects_in_8_districts():
+    _, district_of, districts = regions._gazetteer()
+    assert len(district_of) == 89 and len(districts) == 8
+
+
+# text -> industries
+INDUSTRY_CASES = [
+    ("Угольщики Кузбасса нарастили добычу угля", ("уголь",)),
+    ("Завод редкоземельных металлов", ("редкие и редкоземельные металлы",)),
+    ("РУСАЛ увеличил выпуск алюминия", ("цветная металлургия",)),
+    ("ММК снизил выплавку стали", ("черная металлургия",)),
+    ("Роснефть и Газпром", ("нефть и газ",)),
+    ("Новая ТЭЦ даст тепло", ("электроэнергетика",)),
+    ("Росатом достроит АЭС", ("атомная отрасль",)),
+    ("ФосАгро нарастила выпуск удобрений", ("химия и удобрения",)),
+    ("Полюс нарастил золотодобычу", ("золото и драгметаллы",)),
+    ("Экспорт пиломатериалов и древесины", ("лес и деревообработка",)),
+    ("Аграрии собрали рекордный урожай", ("сельское хозяйство",)),
+    ("РЖД нарастили грузоперевозки", ("транспорт и логистика",)),
+    ("КамАЗ и станкостроение", ("машиностроение",)),
+    ("Застройщики увеличили ввод жилья", ("строительство",)),
+    # what is not an industry
+    ("Сборная взяла золото и серебро", ()),
+    ("Химическое оружие в Сирии", ()),
+    ("В секторе Газа", ()),
+    ("Погода: снег и ветер", ()),
+]
+
+
+@pytest.mark.parametrize("text, expected", INDUSTRY_CASES)
+def test_industries_of_a_text(text, expected):
+    assert industries.industries(Words(text)) == expected
+
+
+# what a user types -> the indexed value
+RESOLVE_CASES = [
+    (regions.resolve_subject, "Кузбасс", KUZBASS),
+    (regions.resolve_subject, "кузбасс", KUZBASS),
+    (regions.resolve_subject, "Красноярский край", KRASNOYARSK),
+    (regions.resolve_subject, "Норильск", KRASNOYARSK),
+    (regions.resolve_subject, "якутия", YAKUTIA),
+    (regions.resolve_district, "ДФО", "Дальневосточный"),
+    (regions.resolve_district, "Сибирский федеральный округ", "Сибирский"),
+    (industries.resolve_industry, "уголь", "уголь"),
+    (industries.resolve_industry, "редкоземельные металлы", "редкие и редкоземельные металлы"),
+]
+
+
+@pytest.mark.parametrize("resolve, text, expected", RESOLVE_CASES)
+def test_filter_values_resolve(resolve, text, expected):
+    assert resolve(text) == expected
+
+
+@pytest.mark.parametrize("resolve, text", [
+    (regions.resolve_subject, "Атлантида"), (regions.resolve_district, "Марс"),
+    (industries.resolve_industry, "балет")])
+def test_unknown_filter_values_are_a_clear_error(resolve, text):
+    with pytest.raises(PoiskError, match=f"unknown .*{text}"):
+        resolve(text)
+
+
+# query on the data/ sample -> number of matching articles (counted by hand from the
+# regions and industries `poisk show` prints for the 30 articles)
+QUERY_CASES = [
+    ("region:Кузбасс", 5),
+    ("уголь +region:Кузбасс", 3),  # of the 5 with "уголь"
+    ('region:"Красноярский край"', 11),
+    ("region:Норильск", 11),
+    ("district:ДФО", 15),
+    ("industry:уголь", 6),
+    ("* -industry:уголь", 24),
+]
+
+
+@pytest.mark.parametrize("query, total", QUERY_CASES)
+def test_query_fields(sample_index, query, total):
+    assert sample_index.search(query, limit=1).total == total
+
+
+def test_an_unknown_region_in_a_query_is_an_error(sample_index):
+    with pytest.raises(PoiskError, match="unknown region 'Атлантида'"):
+        sample_index.search("region:Атлантида")
+
+
+def test_a_format_1_index_opens_for_searching_only(tmp_path, sample_index_dir):
+    import shutil
+
+    from indexer import build_index
+
+    old = tmp_path / "old"
+    shutil.copytree(sample_index_dir, old)
+    (old / MARKER_FILE).write_text(json.dumps({"format": 1, "engine": "whoosh"}))
+    with open_index(old) as index:
+        assert index.search("никель", limit=1).total > 0
+    with pytest.raises(IndexCorrupted, match="older poisk .* --rebuild"):
+        build_index([tmp_path / "nothing.txt"], old)
