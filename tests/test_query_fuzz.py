@@ -95,8 +95,9 @@ CASES = [
     ("NOT НЕ ИЛИ", 1, "Error: empty query: type some words to search for (or * for everything)"),
     ("-", 1, "Error: empty query: type some words to search for (or * for everything)"),
     ("foo:bar", 1, "Error: unknown field 'foo:': the fields are title:, headline:, заголовок:, "
-                   "body:, text:, текст:, source:, источник:, tag:, tags:, тег:, id:, date:, "
-                   "дата:"),
+                   "body:, text:, текст:, source:, источник:, tag:, tags:, тег:, region:, "
+                   "regions:, регион:, district:, округ:, industry:, industries:, отрасль:, id:, "
+                   "date:, дата:"),
     ("никель:", 0, "4 found for 'никель:' (showing 1-4):"),  # a word before a colon
     ("*", 0, "30 found for '*' (showing 1-10):"),                        # wildcard alone: all
     ("title:*", 0, "30 found for 'title:*' (showing 1-10):"),
