@@ -56,6 +56,7 @@ class FieldSpec:
     filter: bool = False               # a keyword field that filters can match
     aliases: tuple = ()                # names a query may use for it: `tag:`, `тег:`
     label: str | None = None           # `poisk show` prints "label: value" for it
+    facet: bool = False                # `poisk facets` counts the matches by its values
     # A field extracted from the article's words (regions, industries) rather
     # than read from its source: the extractor, and the version of its data
     # (part of the content hash, so new data re-indexes the articles).
@@ -126,20 +127,20 @@ FIELDS = (
     FieldSpec("lead", lambda a: TEXT(analyzer=a, phrase=False), hashed=False, public=False),
     FieldSpec("date", lambda a: DATETIME(stored=True, sortable=True), kind="date"),
     FieldSpec("source", lambda a: KEYWORD(stored=True, commas=True, lowercase=True),
-              filter=True, aliases=("source", "источник")),
+              filter=True, aliases=("source", "источник"), facet=True),
     FieldSpec("url", lambda a: STORED(), kind="optional"),
     FieldSpec("tags", _keywords, kind="keywords", filter=True, aliases=("tag", "tags", "тег"),
               label="tags"),
     # Extracted from the headline and body (indexer.regions, indexer.industries).
     FieldSpec("regions", _keywords, kind="keywords", filter=True,
-              aliases=("region", "regions", "регион"), label="regions",
+              aliases=("region", "regions", "регион"), label="regions", facet=True,
               extract=regions.subjects, version=regions.version, resolve=regions.resolve_subject),
     FieldSpec("districts", _keywords, kind="keywords", filter=True,
-              aliases=("district", "округ"), label="districts",
+              aliases=("district", "округ"), label="districts", facet=True,
               extract=regions.districts, version=regions.version,
               resolve=regions.resolve_district),
     FieldSpec("industries", _keywords, kind="keywords", filter=True,
-              aliases=("industry", "industries", "отрасль"), label="industries",
+              aliases=("industry", "industries", "отрасль"), label="industries", facet=True,
               extract=industries.industries, version=industries.version,
               resolve=industries.resolve_industry),
     # Bookkeeping: the digest that lets a run skip unchanged articles, and

@@ -33,6 +33,7 @@ from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
 from search.columns import column_values
 from search.grouping import Story, page_of_stories, story_columns
+from search.facets import Facets, count_facets
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
@@ -141,6 +142,7 @@ class SearchResult:
     hits: tuple
     partial: bool = False  # some of the index did not answer: see ``warnings``
     warnings: tuple = ()
+    facets: Facets | None = None  # search(..., facets=True): counts of every match
 
     def __iter__(self):
         return iter(self.hits)
@@ -276,15 +278,19 @@ class Index:
         return self._searcher().doc_count()
 
     def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True, group=True):
+               tags=(), sort="relevance", snippets=True, group=True, facets=False, **fields):
         """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
         name or several (any of them), ``tags`` a tag or several (every hit carries
         all of them), ``sort`` "relevance" or "date". They filter exactly as
-        ``date:``, ``source:`` and ``tag:`` in the query do. ``group`` shows each
-        story once: its reposts are folded into its best hit (``Hit.similar``),
-        and ``offset``/``limit`` count stories.
+        ``date:``, ``source:`` and ``tag:`` in the query do; ``fields`` filter on the
+        other keyword fields as ``region:`` does (``regions="Кузбасс"``,
+        ``districts=``, ``industries=``; several values: all of them). ``group``
+        shows each story once: its reposts are folded into its best hit
+        (``Hit.similar``), and ``offset``/``limit`` count stories. ``facets``
+        also counts every match by region, industry, source and month
+        (``SearchResult.facets``).
 
         >>> result = sample_index.search('"глубокая переработка"', since="2026-01-01")
         >>> result.total, sorted(hit.date.isoformat() for hit in result.hits)
@@ -294,7 +300,8 @@ class Index:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
-        tree = add_filters(parse_query(query), filter_arguments(source, tags, since, until))
+        tree = add_filters(parse_query(query),
+                           filter_arguments(source, tags, since, until, **fields))
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         try:
@@ -308,7 +315,38 @@ class Index:
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
         hits = tuple(self._hit(searcher, story.docnum, story.score, compiled, snippets,
                                tuple(ids[n] for n in story.similar)) for story in page)
-        return SearchResult(query=query, total=total, offset=offset, hits=hits)
+        counted = self._facets(searcher, query, compiled) if facets else None
+        return SearchResult(query=query, total=total, offset=offset, hits=hits, facets=counted)
+
+    def facets(self, query: str, *, limit: int = 10, since=None, until=None, source=None,
+               tags=(), **fields) -> Facets:
+        """Count every article matching ``query`` by region, district, industry, source and
+        month: a ``search.Facets`` (``limit`` values per field, most first). Takes the
+        filters of ``search``.
+
+        >>> facets = sample_index.facets("редкоземельные металлы", regions="Якутия")
+        >>> facets.total, facets.counts["regions"]
+        (2, [('Республика Саха (Якутия)', 2), ('Красноярский край', 1), ('Мурманская область', 1)])
+        """
+        tree = add_filters(parse_query(query),
+                           filter_arguments(source, tags, since, until, **fields))
+        searcher = self._searcher()
+        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
+        return self._facets(searcher, query, compiled, limit)
+
+    def _facets(self, searcher, query, compiled, limit=10):
+        return count_facets(query, searcher.reader(), self._all_matches(searcher, compiled),
+                            limit)
+
+    def _all_matches(self, searcher, compiled):
+        """Every matching document number, unscored and unlimited, in document order."""
+        try:
+            return searcher.search(compiled.query, limit=None, scored=False).docs()
+        except PoiskError:
+            raise
+        except Exception as error:
+            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
+                                 "rebuild it with `poisk index --rebuild PATH...`") from error
 
     def _page(self, searcher, query, sort, offset, limit, group):
         """(total, the page's ``Story`` values): ranked matches, grouped into stories or not."""
@@ -348,7 +386,7 @@ class Index:
                          score=round(share, 4)) for share, n in reversed(found))
 
     def trend(self, query: str, *, by: str = "month", since=None, until=None, source=None,
-              tags=()) -> Trend:
+              tags=(), **fields) -> Trend:
         """Count every article matching ``query`` per month, week or day: a ``search.Trend``.
 
         Takes the filters of ``search``. All matches are counted, not a page of
@@ -360,21 +398,14 @@ class Index:
         """
         if by not in PERIODS:
             raise PoiskError(f"unknown period {by!r}: use one of {', '.join(PERIODS)}")
-        filters = filter_arguments(source, tags, since, until)
+        filters = filter_arguments(source, tags, since, until, **fields)
         dates = next((n for n in filters if isinstance(n, DateRange)), DateRange(None, None))
         first, last = dates.start, dates.end
         tree = add_filters(parse_query(query), filters)
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        try:
-            # Unscored and unlimited: every match, in document order.
-            docnums = searcher.search(compiled.query, limit=None, scored=False).docs()
-            dates, undated = column_dates(searcher.reader(), docnums)
-        except PoiskError:
-            raise
-        except Exception as error:
-            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
-                                 "rebuild it with `poisk index --rebuild PATH...`") from error
+        docnums = self._all_matches(searcher, compiled)
+        dates, undated = column_dates(searcher.reader(), docnums)
         return make_trend(query, dates, by, first, last, undated)
 
     def get(self, doc_id):
@@ -489,14 +520,15 @@ def _file_size(entry):
         return 0
 
 
-def filter_arguments(source, tags, since, until) -> tuple:
-    """The filter arguments of ``search`` as query nodes; a bad date is a ``PoiskError``.
+def filter_arguments(source, tags, since, until, **fields) -> tuple:
+    """The filter arguments of ``search`` as query nodes; a bad date or an unknown field
+    is a ``PoiskError``.
 
     >>> filter_arguments("mash", (), None, None)
     (FieldValue(field='source', value='mash'),)
     """
     try:
-        return filter_nodes(sources=source, tags=tags, since=since, until=until)
+        return filter_nodes(sources=source, tags=tags, since=since, until=until, **fields)
     except QuerySyntaxError as error:
         raise PoiskError(str(error)) from None
 

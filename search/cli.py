@@ -14,6 +14,7 @@ from indexer import PoiskError
 from search.cli_index import delete_command, index_command
 from search.cli_search import search_command, show_command, stats_command
 from search.cluster_cli import cluster_group
+from search.facets_cli import facets_command
 from search.trend_cli import trend_command
 
 __all__ = ["PoiskGroup", "cli", "main"]
@@ -60,6 +61,7 @@ cli.add_command(show_command)
 cli.add_command(stats_command)
 cli.add_command(delete_command)
 cli.add_command(trend_command)
+cli.add_command(facets_command)
 cli.add_command(cluster_group)
 
 

@@ -8,6 +8,7 @@ import click
 from indexer import PoiskError
 from indexer.fields import public_fields
 from search.api import SORTS, open_index
+from search.facets_cli import field_filter_options
 from search.cli_common import index_option, output_options
 from search.snippets import SEPARATOR, pieces, render
 from search.terminal import ELLIPSIS, truncate, wrap
@@ -37,9 +38,10 @@ CSV_COLUMNS = ("rank", "id", "date", "source", "headline", "score", "url", "tags
               help="date: newest first, undated articles last.")
 @click.option("--no-group", is_flag=True,
               help="Show reposts of a story as hits of their own (default: each story once).")
+@field_filter_options
 @output_options("full", "compact", "json", "csv")
 def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, no_group,
-                   out):
+                   out, **fields):
     """Search the index. See the README for the query language.
 
     \b
@@ -48,16 +50,19 @@ def search_command(words, index_dir, limit, offset, since, until, sources, tags,
       poisk search '"глубокая переработка"~2 -уголь' --since 2026-01-01
       poisk search '=металлов OR title:никель' --format compact
       poisk search никель --json | jq -r 'select(.rank) | .id'
+      poisk search уголь --region Кузбасс --since 2024-03-01
     """
     query = " ".join(words)
     with open_index(index_dir) as index:
         result = index.search(query, limit=limit, offset=offset, since=since, until=until,
-                              source=sources, tags=tags, sort=sort, group=not no_group)
+                              source=sources, tags=tags, sort=sort, group=not no_group,
+                              **fields)
     for warning in result.warnings:
         click.echo(f"Warning: partial results, part of the index did not answer: {warning}",
                    err=True)
     searched = {"query": query, "since": since, "until": until, "source": list(sources),
-                "tags": list(tags), "sort": sort, "limit": limit, "offset": offset}
+                "tags": list(tags), **{name: list(v) for name, v in fields.items()},
+                "sort": sort, "limit": limit, "offset": offset}
     WRITERS[out.format](result, searched, out)
 
 

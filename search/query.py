@@ -445,10 +445,11 @@ def _group_filters(required):
     return [grouped[k][0] if len(grouped[k]) == 1 else AnyOf(tuple(grouped[k])) for k in order]
 
 
-def filter_nodes(sources=(), tags=(), since=None, until=None):
+def filter_nodes(sources=(), tags=(), since=None, until=None, **fields):
     """The filters of the API and the command line, as query nodes (the same as ``source:``,
     ``tag:`` and ``date:`` in a query). A string is one value, not a sequence of letters;
-    several sources mean any of them, several tags all of them.
+    several sources mean any of them, several tags all of them. ``fields`` gives values
+    of the other filter fields by name (``regions="Кузбасс"``), as ``region:`` does.
 
     >>> filter_nodes(sources=["Mash", "rbc"], tags="Металлургия", since="2026-03")  # doctest: +NORMALIZE_WHITESPACE
     (AnyOf(items=(FieldValue(field='source', value='mash'), FieldValue(field='source', value='rbc'))),
@@ -457,6 +458,7 @@ def filter_nodes(sources=(), tags=(), since=None, until=None):
     """
     nodes = [FieldValue("source", s) for s in _values(sources)]
     nodes += [FieldValue("tags", t) for t in _values(tags)]
+    nodes += [FieldValue(name, v) for name, values in fields.items() for v in _values(values)]
     if since or until:
         nodes.append(DateRange(_date_bound(since, end=False), _date_bound(until, end=True)))
     return tuple(_group_filters(nodes))

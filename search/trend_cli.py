@@ -6,6 +6,7 @@ import io
 import click
 
 from search.api import open_index
+from search.facets_cli import field_filter_options
 from search.cli_common import index_option, output_options
 from search.trend import PERIODS, bar_chart, write_png
 
@@ -24,8 +25,9 @@ from search.trend import PERIODS, bar_chart, write_png
               help="Only articles with this tag (repeatable: all of them).")
 @click.option("--png", "png", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also draw the chart into a PNG image (needs poisk[chart]).")
+@field_filter_options
 @output_options("chart", "json", "csv")
-def trend_command(words, index_dir, by, since, until, sources, tags, png, out):
+def trend_command(words, index_dir, by, since, until, sources, tags, png, out, **fields):
     """Count the articles matching a query per month, week or day and chart them.
 
     Every matching article is counted, not only the first page.
@@ -37,7 +39,8 @@ def trend_command(words, index_dir, by, since, until, sources, tags, png, out):
     """
     query = " ".join(words)
     with open_index(index_dir) as index:
-        trend = index.trend(query, by=by, since=since, until=until, source=sources, tags=tags)
+        trend = index.trend(query, by=by, since=since, until=until, source=sources, tags=tags,
+                            **fields)
     if png:
         write_png(trend, png)
     if out.format == "json":
