@@ -17,8 +17,10 @@ from indexer.analysis import WORD_RE, MorphFilter, normal_word
 __all__ = ["Lexicon", "Name", "Words", "word_terms"]
 
 # The first lemmas of every lexicon's names: a word that has none of them
-# starts no name, and most words are dismissed by this one test.
-_FIRST_LEMMAS = set()
+# starts no name, and most words are dismissed by this one test. Replaced (not
+# changed) when a lexicon is loaded, so an article's words made before that
+# see that their start lemmas are out of date.
+_first_lemmas = frozenset()
 
 _default_filter = None
 
@@ -54,6 +56,7 @@ class Words:
         self.surfaces = WORD_RE.findall(text)
         self.found = {}  # lexicon -> the names it found here (each lexicon looks once)
         self._starts = None
+        self._starts_of = None  # the _first_lemmas they were found with
         self._lemmas = None
 
     def item(self, at: int) -> tuple:
@@ -65,9 +68,9 @@ class Words:
     @property
     def starts(self) -> dict:
         """Spelling -> its lemmas that start some listed name, whole-word lemmas first."""
-        if self._starts is None:
-            terms, firsts = self.terms, _FIRST_LEMMAS
-            self._starts = {}
+        if self._starts is None or self._starts_of is not _first_lemmas:
+            terms, firsts = self.terms, _first_lemmas
+            self._starts, self._starts_of = {}, firsts
             for surface in set(self.surfaces):
                 lemmas = [t for t, kind, _, _ in terms(surface) if t in firsts and kind != "exact"]
                 if lemmas:
@@ -129,7 +132,8 @@ class Lexicon:
             self.by_first.setdefault(lemmas[0], []).append(name)
         for names in self.by_first.values():
             names.sort(key=lambda n: -len(n.lemmas))  # longest first
-        _FIRST_LEMMAS.update(self.by_first)
+        global _first_lemmas
+        _first_lemmas = _first_lemmas | frozenset(self.by_first)
 
     def find(self, words: Words) -> list:
         """The names found, in text order; a word belongs to one name at most."""

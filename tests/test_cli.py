@@ -55,6 +55,7 @@ def test_json_lines(run, sample_index_dir):
     *hits, summary = [json.loads(line) for line in result.output.splitlines()]
     assert summary == {"summary": {
         "query": "ИНТЦ OR Nornickel", "since": None, "until": None, "source": [], "tags": [],
+        "regions": [], "districts": [], "industries": [],
         "sort": "relevance", "limit": 10, "offset": 0, "total": 2, "returned": 2,
         "partial": False}}
     assert [h["rank"] for h in hits] == [1, 2]
@@ -77,6 +78,7 @@ def test_nothing_found_says_so_and_exits_0(run):
     assert json_result.exit_code == 0
     assert json.loads(json_result.output) == {"summary": {
         "query": "кобальтит", "since": None, "until": None, "source": [], "tags": [],
+        "regions": [], "districts": [], "industries": [],
         "sort": "relevance", "limit": 5, "offset": 0, "total": 0, "returned": 0,
         "partial": False}}
 

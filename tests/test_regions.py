@@ -165,3 +165,15 @@ def test_a_format_1_index_opens_for_searching_only(tmp_path, sample_index_dir):
         assert index.search("никель", limit=1).total > 0
     with pytest.raises(IndexCorrupted, match="older poisk .* --rebuild"):
         build_index([tmp_path / "nothing.txt"], old)
+
+
+def test_an_article_read_before_a_lexicon_loads_still_finds_its_names():
+    import subprocess
+    import sys
+
+    # A fresh process: the regions lexicon loads first, then the industries one.
+    code = ("from indexer.extract import Words; from indexer import regions, industries; "
+            "w = Words('ТЭЦ и ГЭС в Норильске'); print(regions.subjects(w), "
+            "industries.industries(w))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "('Красноярский край',) ('электроэнергетика',)", out.stderr
