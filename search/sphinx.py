@@ -66,17 +66,22 @@ class SphinxIndex:
         return int(self._query("SELECT COUNT(*) FROM {name}")[0][0][0] or 0)
 
     def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True, group=True) -> SearchResult:
+               tags=(), sort="relevance", snippets=True, group=True, facets=False,
+               **fields) -> SearchResult:
         """Run a query on every shard; a ``SearchResult`` as ``search.api.Index.search`` gives.
 
         ``group`` is accepted and does nothing: a Manticore index keeps no story sketches.
+        ``facets`` is refused: counting every match is not done on shards yet.
         """
+        if facets:
+            raise PoiskError("facets are not counted on a Manticore index yet")
         if sort not in SORTS:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
         # The filters are query nodes, as in search.api (one definition of a filter).
-        tree = add_filters(parse_query(query), filter_arguments(source, tags, since, until))
+        tree = add_filters(parse_query(query),
+                           filter_arguments(source, tags, since, until, **fields))
         compiled = SphinxCompiler(self.analyzer).compile(tree)
         where = [f"MATCH('{compiled.match}')", *compiled.where]
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
@@ -89,6 +94,10 @@ class SphinxIndex:
         return SearchResult(query=query, total=int(dict(meta).get("total_found", 0)),
                             offset=offset, hits=hits, partial=bool(warnings),
                             warnings=warnings)
+
+    def facets(self, query, **options):
+        """Not on a Manticore index yet: a clear error instead of a missing method."""
+        raise PoiskError("facets are not counted on a Manticore index yet")
 
     def get(self, doc_id):
         """The stored article with this id, or ``None``."""
