@@ -28,6 +28,8 @@ from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
 from indexer.stories import candidate_keys, same_story, similarity
+from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
+    time_limit, within_limits
 from search.compile import QueryCompiler, Ranking
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
@@ -140,7 +142,10 @@ class SearchResult:
     total: int
     offset: int
     hits: tuple
-    partial: bool = False  # some of the index did not answer: see ``warnings``
+    # True when some of the index did not answer (see ``warnings``) or the search
+    # ran out of its time budget (search.budget): total and hits are what was
+    # found until then, snippets may be missing.
+    partial: bool = False
     warnings: tuple = ()
     facets: Facets | None = None  # search(..., facets=True): counts of every match
 
@@ -187,8 +192,9 @@ class Index:
     indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
     """
 
-    def __init__(self, path=None, ranking=None):
+    def __init__(self, path=None, ranking=None, budget=None):
         self.path = resolve_index_dir(path)
+        self.budget = budget or Budget()
         self._ix = open_whoosh_index(self.path)
         self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
         self.analyzer = self.schema["body"].analyzer
@@ -300,23 +306,34 @@ class Index:
             raise PoiskError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
-        tree = add_filters(parse_query(query),
-                           filter_arguments(source, tags, since, until, **fields))
-        searcher = self._searcher()
-        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        try:
-            total, page = self._page(searcher, compiled.query, sort, offset, limit, group)
-            ids = column_values(searcher.reader(), "id",
-                                [n for story in page for n in story.similar], translate=True)
-        except PoiskError:
-            raise
-        except Exception as error:
-            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
-                                 "rebuild it with `poisk index --rebuild PATH...`") from error
-        hits = tuple(self._hit(searcher, story.docnum, story.score, compiled, snippets,
-                               tuple(ids[n] for n in story.similar)) for story in page)
+        tree = deduplicate(parse_query(query))
+        within_limits(tree, self.budget)
+        tree = add_filters(tree, filter_arguments(source, tags, since, until, **fields))
+        searcher, timed_out = self._searcher(), []
+        with time_limit(self.budget.seconds):
+            try:
+                compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
+                                         self.budget).compile(tree)
+                total, page = self._page(searcher, compiled.query, sort, offset, limit, group,
+                                         timed_out)
+                ids = column_values(searcher.reader(), "id",
+                                    [n for story in page for n in story.similar], translate=True)
+            except SearchTimeout:  # out of time before the search began
+                return SearchResult(query=query, total=0, offset=offset, hits=(), partial=True)
+            except PoiskError:
+                raise
+            except Exception as error:
+                raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
+                                     "rebuild it with `poisk index --rebuild PATH...`") from error
+        hits, late = [], False
+        with time_limit(self.budget.snippet_seconds):
+            for story in page:
+                late = late or (snippets and expired())  # later hits go without snippets
+                hits.append(self._hit(searcher, story.docnum, story.score, compiled,
+                                      snippets and not late, tuple(ids[n] for n in story.similar)))
         counted = self._facets(searcher, query, compiled) if facets else None
-        return SearchResult(query=query, total=total, offset=offset, hits=hits, facets=counted)
+        return SearchResult(query=query, total=total, offset=offset, hits=tuple(hits),
+                            partial=bool(timed_out) or late, facets=counted)
 
     def facets(self, query: str, *, limit: int = 10, since=None, until=None, source=None,
                tags=(), **fields) -> Facets:
@@ -348,11 +365,17 @@ class Index:
             raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
 
-    def _page(self, searcher, query, sort, offset, limit, group):
-        """(total, the page's ``Story`` values): ranked matches, grouped into stories or not."""
+    def _page(self, searcher, query, sort, offset, limit, group, timed_out):
+        """(total, the page's ``Story`` values): ranked matches, grouped into stories or not.
+
+        A search out of time ranks what it found so far and says so in ``timed_out``.
+        """
         def ranked(n):
             collector = _collector(n, sort)
-            searcher.search_with_collector(query, collector)
+            try:
+                searcher.search_with_collector(query, collector)
+            except SearchTimeout:
+                timed_out.append(n)
             results = collector.results()
             return len(results), [(results.docnum(k), results.score(k))
                                   for k in range(results.scored_length())]
@@ -484,10 +507,10 @@ def _collector(limit, sort):
         collector = collectors.SortingCollector(undated_last, limit=limit, reverse=True)
     else:
         collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
-    return collector
+    return TimedCollector(collector)  # the time budget (search.budget)
 
 
-def open_index(path=None, ranking=None):
+def open_index(path=None, ranking=None, budget=None):
     """Open the index at ``path`` (default: ``$POISK_INDEX``, else ``$XDG_DATA_HOME/poisk/index``).
 
     >>> open_index("/nonexistent").search("никель")
@@ -498,7 +521,7 @@ def open_index(path=None, ranking=None):
     if is_engine_url(resolve_index_dir(path)):  # manticore://HOST:PORT/NAME
         from search.sphinx import SphinxIndex
         return SphinxIndex(resolve_index_dir(path), ranking)
-    return Index(path, ranking)
+    return Index(path, ranking, budget)
 
 
 def search(query, index=None, **options):

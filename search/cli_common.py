@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import click
 
-from indexer import INDEX_ENV_VAR
+from indexer import DEFAULT_INDEX_DIR, INDEX_ENV_VAR
 from search.terminal import colour_wanted, page, terminal_width
 
 __all__ = ["Output", "index_option", "output_options"]
 
 index_option = click.option(
     "--index", "index_dir", metavar="DIR", envvar=INDEX_ENV_VAR,
-    help=f"Index folder (default: ${INDEX_ENV_VAR} or ./.poisk-index).")
+    help=f"Index folder (default: ${INDEX_ENV_VAR} or {DEFAULT_INDEX_DIR}).")
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ def search_command(words, index_dir, limit, offset, since, until, sources, tags,
                 "tags": list(tags), **{name: list(v) for name, v in fields.items()},
                 "sort": sort, "limit": limit, "offset": offset}
     WRITERS[out.format](result, searched, out)
+    if result.partial and not result.warnings:  # after the hits, where it is read
+        click.echo("Note: the search ran out of its time budget; these results are partial "
+                   "(a more specific query is faster).", err=True)
 
 
 def _write_json(result, searched, out):

@@ -19,6 +19,7 @@ from whoosh.query import spans
 
 from indexer.analysis import find_words, normal_word
 from indexer.errors import QuerySyntaxError
+from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
 from search.query import (
     AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
@@ -71,10 +72,11 @@ class QueryCompiler:
     ['металл']
     """
 
-    def __init__(self, analyzer, ranking=None, reader=None):
+    def __init__(self, analyzer, ranking=None, reader=None, budget=None):
         self.analyzer = analyzer
         self.ranking = ranking or Ranking()
         self.reader = reader  # for document frequencies; None compiles without them
+        self.budget = budget or Budget()  # what one query may cost (search.budget)
         self._analyzed = {}
 
     def compile(self, tree):
@@ -161,7 +163,9 @@ class QueryCompiler:
                     f"the prefix {word.text + '*'!r} is too short: give at least "
                     f"{MIN_PREFIX_CHARS} letters before *")
             compiled.prefixes.add(stem)
-            return self._per_field(fields, lambda f: wq.Prefix(f, stem))
+            # The most frequent terms, chosen once in one field for all fields.
+            terms = self.reader and prefix_terms(self.reader, fields[-1], stem, self.budget)
+            return self._per_field(fields, lambda f: CappedPrefix(f, stem, terms))
         positions = self._analyze(word.text)
         if not positions:
             return None
@@ -243,13 +247,13 @@ class QueryCompiler:
     def _lemma_query(self, field_name, terms):
         floor = self.ranking.min_alternative
         whole = _alternatives(field_name, [(t, max(w, floor)) for t, w, _ in terms["lemma"]])
-        part_numbers = sorted({part for _, _, part in terms["part"]})
-        if len(part_numbers) < 2:
+        if len({part for _, _, part in terms["part"]}) < 2:
             return whole
-        # A compound matches whole ("Ангаро-Енисейский") or by all its parts.
-        parts = [_alternatives(field_name, [(t, max(w, floor)) for t, w, p in terms["part"]
-                                            if p == n]) for n in part_numbers]
-        return _Or([whole, wq.And(parts)])
+        # A compound matches whole ("Ангаро-Енисейский") or by all its distinct
+        # parts, at most Budget.max_compound_parts of them.
+        parts = [_alternatives(field_name, [(t, max(w, floor)) for t, w in alternatives])
+                 for alternatives in compound_parts(terms["part"], self.budget)]
+        return _Or([whole, _combine(wq.And, parts)])
 
     def _per_field(self, fields, make):
         queries = []
@@ -411,8 +415,11 @@ class _ExactForms(wq.WrappingQuery):
         m = self.child.matcher(searcher, context)
         if isinstance(m, NullMatcherClass) or not m.is_active():
             return m
-        candidates = self.child.matcher(searcher).all_ids()
-        kept = {n for n in candidates if self._has_forms(searcher.stored_fields(n))}
+        kept = set()
+        for n in self.child.matcher(searcher).all_ids():
+            check_time()  # each candidate's text is read and analysed
+            if self._has_forms(searcher.stored_fields(n)):
+                kept.add(n)
         return FilterMatcher(m, kept)
 
     def _has_forms(self, stored):

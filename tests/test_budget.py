@@ -1,0 +1,140 @@
+"""The query budget: identical items once, capped prefixes and compounds, refused floods,
+a time budget that stops a search and marks it partial.
+
+Times are measured in bench/hostile.py, never asserted here; these tests check
+what the budget does to each hostile query of issue 10.
+"""
+
+import itertools
+
+import pytest
+from click.testing import CliRunner
+from whoosh import query as wq
+
+import search.api
+import search.budget
+from indexer import QuerySyntaxError
+from search import open_index
+from search.budget import Budget, compound_parts, deduplicate, prefix_terms
+from search.cli import cli
+from search.compile import QueryCompiler
+from search.query import parse_query
+
+TWO_LETTER_PREFIXES = ["".join(p) + "*" for p in itertools.product("абвгдежзиклмнопрстуф", repeat=2)]
+
+DEDUPLICATED = [
+    (" ".join(["по*"] * 500), "по*"),
+    (" ".join(["=года"] * 330), "=года"),
+    ("никель никель медь никель", "никель медь"),
+    ("(никель OR никель) AND медь AND медь", "никель AND медь"),
+    ("никель -уголь -уголь", "никель -уголь"),
+]
+
+
+@pytest.mark.parametrize("query, same_as", DEDUPLICATED)
+def test_identical_items_are_searched_once(query, same_as):
+    assert deduplicate(parse_query(query)) == deduplicate(parse_query(same_as))
+
+
+REFUSED = [
+    (" ".join(TWO_LETTER_PREFIXES[:400]),
+     "the query has 400 different prefixes (word*); the limit is 10: use fewer or longer ones"),
+    (" OR ".join(f"с{n}" for n in range(250)),
+     "the query has 250 different words; the limit is 64: keep the words that matter"),
+    ("* " + " ".join(f"-с{n}" for n in range(300)),
+     "the query has 300 different words; the limit is 64: keep the words that matter"),
+]
+
+
+@pytest.mark.parametrize("query, message", REFUSED, ids=["400 prefixes", "1000 OR", "* -w chain"])
+def test_a_flood_of_clauses_is_refused_with_one_clear_line(sample_index, sample_index_dir, query,
+                                                           message):
+    assert len(query) <= 2000
+    with pytest.raises(QuerySyntaxError) as error:
+        sample_index.search(query)
+    assert str(error.value) == message
+    result = CliRunner().invoke(cli, ["search", "--index", str(sample_index_dir), "--", query])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+
+
+def test_a_prefix_expands_to_its_most_frequent_terms(sample_index):
+    reader = sample_index._searcher().reader()
+    every = sorted(((reader.doc_frequency("body", term), term.decode())
+                    for term in reader.expand_prefix("body", "ме")), reverse=True)
+    assert len(every) > 3
+    top = prefix_terms(reader, "body", "ме", Budget(max_expansions=3))
+    assert [reader.doc_frequency("body", t) for t in top] == [f for f, _ in every[:3]]
+    with open_index(sample_index.path, budget=Budget(max_expansions=3)) as capped:
+        found = {hit.id for hit in capped.search("ме*", limit=100, snippets=False)}
+    expected = {reader.stored_fields(n)["id"] for f in ("headline", "lead", "body")
+                for t in top if (f, t) in reader for n in reader.postings(f, t).all_ids()}
+    assert found == expected
+    assert len(found) < sample_index.search("ме*", limit=100).total
+
+
+def test_prefix_matches_are_the_top_terms_in_any_field(sample_index):
+    reader = sample_index._searcher().reader()
+    compiled = QueryCompiler(sample_index.analyzer, reader=reader,
+                             budget=Budget(max_expansions=2)).compile(parse_query("ме*"))
+    prefixes = [q for q in compiled.query.leaves() if isinstance(q, wq.Prefix)]
+    assert {q.fieldname for q in prefixes} == {"headline", "lead", "body"}
+    assert {q.terms for q in prefixes} == {tuple(prefix_terms(reader, "body", "ме",
+                                                              Budget(max_expansions=2)))}
+
+
+def test_a_compound_of_280_parts_matches_by_its_distinct_parts(sample_index):
+    word = "-".join(["россия"] * 280)
+    parts = compound_parts([("россия", 1.0, n) for n in range(1, 281)], Budget())
+    assert parts == [[("россия", 1.0)]]
+    compiled = QueryCompiler(sample_index.analyzer).compile(parse_query(word))
+    assert len([q for q in compiled.query.leaves() if isinstance(q, wq.Term)]) <= 3 * 3
+    many = "-".join(f"часть{chr(0x430 + n)}" for n in range(20))
+    compiled = QueryCompiler(sample_index.analyzer).compile(parse_query(many))
+    ands = [q for q in _walk(compiled.query) if type(q) is wq.And]
+    assert len(ands) == 3 and all(len(q.subqueries) == 8 for q in ands)  # one per field
+    assert sample_index.search(word).total == sample_index.search("россия").total
+
+
+def test_a_search_out_of_time_returns_what_it_found_marked_partial(sample_index):
+    with open_index(sample_index.path, budget=Budget(seconds=0)) as index:
+        result = index.search("металл")
+    assert (result.partial, result.total, result.hits) == (True, 0, ())
+    assert not sample_index.search("металл").partial
+
+
+def test_snippets_out_of_time_leave_the_later_hits_bare(sample_index):
+    with open_index(sample_index.path, budget=Budget(snippet_seconds=0)) as index:
+        result = index.search("металл", limit=5)
+    full = sample_index.search("металл", limit=5)
+    assert result.partial and [h.id for h in result.hits] == [h.id for h in full.hits]
+    assert all(hit.snippets == () for hit in result.hits)
+    assert all(hit.snippets for hit in full.hits)
+
+
+def test_the_deadline_stops_collection_midway_and_keeps_earlier_segments(tmp_path, monkeypatch):
+    """A clock that runs out after the first segment: the hits of that segment stay."""
+    from indexer import build_index
+    from tests.conftest import DATA
+    build_index([DATA], tmp_path / "ix", batch_size=10, workers=0)  # three segments
+    with open_index(tmp_path / "ix") as index:
+        everything = index.search("*", limit=100).total
+        checks = iter(range(1000))
+        first_segment_checks = 2  # compile's prefix-free path checks none; segment 1 one
+        monkeypatch.setattr(search.budget, "expired",
+                            lambda: next(checks) >= first_segment_checks)
+        result = index.search("*", limit=100)
+    assert result.partial and 0 < result.total < everything
+
+
+def test_the_command_line_says_when_results_are_partial(sample_index_dir, monkeypatch):
+    monkeypatch.setattr(search.api, "Budget", lambda: Budget(snippet_seconds=0))
+    result = CliRunner().invoke(cli, ["search", "--index", str(sample_index_dir), "металл"])
+    assert result.exit_code == 0
+    assert result.stderr == ("Note: the search ran out of its time budget; these results are "
+                             "partial (a more specific query is faster).\n")
+
+
+def _walk(query):
+    yield query
+    for child in query.children():
+        yield from _walk(child)
