@@ -56,7 +56,7 @@ class Budget:
     max_compound_parts: int = 8
     seconds: float = 1.5  # finding and ranking the matches
     # Snippets of one page: a hit begun in time is finished, later hits have none.
-    snippet_seconds: float = 0.3
+    snippet_seconds: float = 0.5
 
 
 class SearchTimeout(Exception):
