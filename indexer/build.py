@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from whoosh.index import LockError
 
@@ -25,9 +26,9 @@ from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
 from indexer.segments import (
     SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
-from indexer.sources import Rejected, read_sources
+from indexer.sources import Article, Rejected, read_sources
 from indexer.storage import (
-    LOCK_FILE, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
+    LOCK_FILE, IndexPath, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
     whoosh_index_exists)
 
 __all__ = ["BATCH_SIZE", "IndexReport", "build_index", "delete_documents", "index_articles"]
@@ -51,20 +52,23 @@ class IndexReport:
     failed: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
-    problems: list = field(default_factory=list)
+    problems: list[Rejected] = field(default_factory=list)
     processed: int = 0  # records done so far: skipped, failed or written (progress bars)
 
     @property
-    def written(self):
+    def written(self) -> int:
         return self.added + self.updated
 
     @property
-    def documents_per_second(self):
+    def documents_per_second(self) -> float:
         return round(self.written / self.elapsed, 1) if self.elapsed else 0.0
 
 
-def build_index(paths, index_dir=None, *, source=None, rebuild=False, strict=False,
-                batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None, workers=None):
+def build_index(paths: Iterable[IndexPath], index_dir: IndexPath | None = None, *,
+                source: str | None = None, rebuild: bool = False, strict: bool = False,
+                batch_size: int = BATCH_SIZE, wait: float = 0.0,
+                on_progress: Callable[[IndexReport], None] | None = None, schema: Any = None,
+                workers: int | None = None) -> IndexReport:
     """Index the articles found in ``paths`` (files and folders) into ``index_dir``.
 
     >>> import tempfile, pathlib
@@ -80,9 +84,10 @@ def build_index(paths, index_dir=None, *, source=None, rebuild=False, strict=Fal
                           schema=schema, workers=workers)
 
 
-def index_articles(records, index_dir=None, *, rebuild=False, strict=False,
-                   batch_size=BATCH_SIZE, wait=0.0, on_progress=None, schema=None,
-                   workers=None):
+def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath | None = None, *,
+                   rebuild: bool = False, strict: bool = False, batch_size: int = BATCH_SIZE,
+                   wait: float = 0.0, on_progress: Callable[[IndexReport], None] | None = None,
+                   schema: Any = None, workers: int | None = None) -> IndexReport:
     """Index an iterable of ``Article`` (and ``Rejected``) records.
 
     >>> import tempfile
@@ -316,7 +321,8 @@ def _known_hashes(ix):
             "rebuild it with `poisk index --rebuild PATH...`") from error
 
 
-def delete_documents(ids, index_dir=None, *, wait=0.0):
+def delete_documents(ids: Iterable[str], index_dir: IndexPath | None = None, *,
+                     wait: float = 0.0) -> int:
     """Delete documents by id; returns how many were found and deleted.
 
     >>> import tempfile, pathlib

@@ -17,6 +17,7 @@ import re
 import stat
 import zlib
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 from indexer import fields
 
@@ -65,7 +66,7 @@ class Article:
     origin: str = field(default="", compare=False)
 
     @property
-    def lead(self):
+    def lead(self) -> str:
         """The body's first paragraph, at most ``LEAD_CHARS``, cut after a word.
 
         A body of one paragraph has no lead apart from itself: weighting its
@@ -85,7 +86,7 @@ class Article:
         return first[:cut if cut > 0 else LEAD_CHARS]
 
     @property
-    def content_hash(self):
+    def content_hash(self) -> str:
         """A digest of everything indexed, to skip unchanged articles on the next run."""
         return fields.content_hash(self)
 
@@ -101,7 +102,7 @@ class Rejected:
     origin: str
     reason: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.origin}: {self.reason}"
 
 
@@ -173,7 +174,8 @@ def _prose(text):
     return text if controls <= 0.01 * len(sample) else None
 
 
-def read_sources(paths, source=None):
+def read_sources(paths: Iterable[str | os.PathLike], source: str | None = None
+                 ) -> Iterator[Article | Rejected]:
     """Yield ``Article`` and ``Rejected`` records from files and folders.
 
     ``source`` names the source of text files (default: the file's folder name)
@@ -193,7 +195,7 @@ def read_sources(paths, source=None):
         yield from _read_file(root, path, source)
 
 
-def source_files(paths):
+def source_files(paths: Iterable[str | os.PathLike]) -> list[str]:
     """The files ``read_sources`` reads from ``paths``, in its order.
 
     >>> import tempfile, pathlib

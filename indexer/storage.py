@@ -74,7 +74,11 @@ def default_index_dir():
 DEFAULT_INDEX_DIR = "$XDG_DATA_HOME/poisk/index"
 
 
-def resolve_index_dir(path=None):
+# What a function taking an index folder accepts.
+IndexPath = str | os.PathLike
+
+
+def resolve_index_dir(path: IndexPath | None = None) -> str:
     """The index folder: the given path, else ``$POISK_INDEX``, else ``default_index_dir()``.
 
     >>> resolve_index_dir("/tmp/x")

@@ -15,7 +15,7 @@ import datetime
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from whoosh import collectors, scoring, sorting
 from whoosh import query as wq
@@ -26,7 +26,7 @@ from indexer.analysis import EXACT_MARK
 from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
-from indexer.storage import LOCK_FILE, open_whoosh_index, resolve_index_dir
+from indexer.storage import LOCK_FILE, IndexPath, open_whoosh_index, resolve_index_dir
 from indexer.stories import candidate_keys, same_story, similarity
 from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
     time_limit, within_limits
@@ -37,6 +37,12 @@ from search.columns import column_values
 from search.grouping import Story, page_of_stories, story_columns
 from search.facets import Facets, count_facets
 from search.trend import PERIODS, Trend, column_dates, make_trend
+
+if TYPE_CHECKING:
+    from search.sphinx import SphinxIndex
+
+# A date bound: a date, or text in the query language's forms ("2026-03-14", "2026-03", "2026").
+DateArg = datetime.date | str | None
 
 __all__ = ["Document", "Hit", "Index", "IndexStats", "SearchResult", "open_index", "search"]
 
@@ -141,18 +147,18 @@ class SearchResult:
     query: str
     total: int
     offset: int
-    hits: tuple
+    hits: tuple[Hit, ...]
     # True when some of the index did not answer (see ``warnings``) or the search
     # ran out of its time budget (search.budget): total and hits are what was
     # found until then, snippets may be missing.
     partial: bool = False
-    warnings: tuple = ()
+    warnings: tuple[str, ...] = ()
     facets: Facets | None = None  # search(..., facets=True): counts of every match
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.hits)
 
 
@@ -169,10 +175,10 @@ class IndexStats:
     documents: int
     first_date: datetime.date | None
     last_date: datetime.date | None
-    sources: tuple  # (source, documents) pairs, most documents first
+    sources: tuple[tuple[str, int], ...]  # (source, documents) pairs, most documents first
     size_bytes: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The statistics as plain JSON types (``poisk stats --json``).
 
         >>> sample_index.stats().to_dict()["sources"]["sibir-business"]
@@ -192,7 +198,8 @@ class Index:
     indexer.errors.IndexNotFound: no index at /nonexistent: run `poisk index PATH...` first
     """
 
-    def __init__(self, path=None, ranking=None, budget=None):
+    def __init__(self, path: IndexPath | None = None, ranking: Ranking | None = None,
+                 budget: Budget | None = None) -> None:
         self.path = resolve_index_dir(path)
         self.budget = budget or Budget()
         self._ix = open_whoosh_index(self.path)
@@ -206,13 +213,13 @@ class Index:
         self._generation = 0
         self._closed = False
 
-    def __enter__(self):
+    def __enter__(self) -> "Index":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Release every searcher this index opened (``with open_index(...)`` does it).
 
         >>> index = open_index(sample_index.path)
@@ -225,7 +232,7 @@ class Index:
             self._searchers.clear()
         self._ix.close()
 
-    def refresh(self):
+    def refresh(self) -> None:
         """See documents committed since the index was opened (or last refreshed).
 
         Each thread switches to a new searcher on its next search and closes
@@ -275,7 +282,7 @@ class Index:
         return searcher
 
     @property
-    def doc_count(self):
+    def doc_count(self) -> int:
         """The number of documents in the index.
 
         >>> sample_index.doc_count
@@ -283,8 +290,10 @@ class Index:
         """
         return self._searcher().doc_count()
 
-    def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True, group=True, facets=False, **fields):
+    def search(self, query: str, *, limit: int = 10, offset: int = 0, since: DateArg = None,
+               until: DateArg = None, source: str | Iterable[str] | None = None,
+               tags: str | Iterable[str] = (), sort: str = "relevance", snippets: bool = True,
+               group: bool = True, facets: bool = False, **fields: Any) -> SearchResult:
         """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
@@ -335,8 +344,9 @@ class Index:
         return SearchResult(query=query, total=total, offset=offset, hits=tuple(hits),
                             partial=bool(timed_out) or late, facets=counted)
 
-    def facets(self, query: str, *, limit: int = 10, since=None, until=None, source=None,
-               tags=(), **fields) -> Facets:
+    def facets(self, query: str, *, limit: int = 10, since: DateArg = None,
+               until: DateArg = None, source: str | Iterable[str] | None = None,
+               tags: str | Iterable[str] = (), **fields: Any) -> Facets:
         """Count every article matching ``query`` by region, district, industry, source and
         month: a ``search.Facets`` (``limit`` values per field, most first). Takes the
         filters of ``search``.
@@ -384,7 +394,7 @@ class Index:
         total, top = ranked(offset + limit)
         return total, [Story(docnum, score) for docnum, score in top[offset:]]
 
-    def similar(self, doc_id: str) -> tuple:
+    def similar(self, doc_id: str) -> tuple[Hit, ...]:
         """The articles that tell the same story as ``doc_id``, most alike first.
 
         Each is a ``Hit`` (without snippets) whose ``score`` is the estimated
@@ -408,8 +418,9 @@ class Index:
         return tuple(Hit(**stored_document(searcher.stored_fields(n), hit=True),
                          score=round(share, 4)) for share, n in reversed(found))
 
-    def trend(self, query: str, *, by: str = "month", since=None, until=None, source=None,
-              tags=(), **fields) -> Trend:
+    def trend(self, query: str, *, by: str = "month", since: DateArg = None,
+              until: DateArg = None, source: str | Iterable[str] | None = None,
+              tags: str | Iterable[str] = (), **fields: Any) -> Trend:
         """Count every article matching ``query`` per month, week or day: a ``search.Trend``.
 
         Takes the filters of ``search``. All matches are counted, not a page of
@@ -431,7 +442,7 @@ class Index:
         dates, undated = column_dates(searcher.reader(), docnums)
         return make_trend(query, dates, by, first, last, undated)
 
-    def get(self, doc_id):
+    def get(self, doc_id: str) -> Document | None:
         """The stored article with this id, or ``None``.
 
         >>> sample_index.get("no-such-id") is None
@@ -442,7 +453,7 @@ class Index:
             return None
         return Document(**stored_document(fields))
 
-    def stats(self):
+    def stats(self) -> IndexStats:
         """Document count, date range, sources and size on disk.
 
         >>> sample_index.stats().size_bytes > 0
@@ -510,7 +521,8 @@ def _collector(limit, sort):
     return TimedCollector(collector)  # the time budget (search.budget)
 
 
-def open_index(path=None, ranking=None, budget=None):
+def open_index(path: IndexPath | None = None, ranking: Ranking | None = None,
+               budget: Budget | None = None) -> "Index | SphinxIndex":
     """Open the index at ``path`` (default: ``$POISK_INDEX``, else ``$XDG_DATA_HOME/poisk/index``).
 
     >>> open_index("/nonexistent").search("никель")
@@ -524,7 +536,7 @@ def open_index(path=None, ranking=None, budget=None):
     return Index(path, ranking, budget)
 
 
-def search(query, index=None, **options):
+def search(query: str, index: IndexPath | None = None, **options: Any) -> SearchResult:
     """Open the index, run one query, close it: for scripts that search once.
 
     >>> search("", "/nonexistent")

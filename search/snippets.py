@@ -12,6 +12,7 @@ markers, HTML) is a separate, final step.
 
 import html
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from whoosh.reading import TermNotFound
 
@@ -57,16 +58,17 @@ class Snippet:
     start: int
     end: int
     text: str
-    highlights: tuple = ()
+    highlights: tuple[Span, ...] = ()
 
-    def marked(self, before="[", after="]", escape=None):
+    def marked(self, before: str = "[", after: str = "]",
+               escape: Callable[[str], str] | None = None) -> str:
         """The fragment's text with each highlight wrapped in ``before``/``after``."""
         escape = escape or (lambda s: s)
         return "".join(before + escape(piece) + after if matched else escape(piece)
                        for piece, matched in pieces(self.text, self.highlights, self.start))
 
 
-def pieces(text, spans, offset=0):
+def pieces(text: str, spans: Iterable[Span], offset: int = 0) -> list[tuple[str, bool]]:
     """``text`` cut at the highlights: (piece, matched) pairs, for any way of marking them.
 
     ``spans`` are offsets into the original text, of which ``text`` starts at ``offset``.
@@ -199,7 +201,7 @@ def _word_end(text, at):
     return space if space > 0 else at
 
 
-def render(snippets, style="plain"):
+def render(snippets: Iterable[Snippet], style: str = "plain") -> str:
     """Fragments joined by " … ", matches marked for a terminal ("ansi"), a pipe ("plain") or HTML.
 
     >>> render((Snippet(0, 8, "Металлов", (Span(0, 8),)),), "html")

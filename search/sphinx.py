@@ -46,13 +46,13 @@ class SphinxIndex:
         self._lock = threading.Lock()
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
-    def __enter__(self):
+    def __enter__(self) -> "SphinxIndex":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             for connection in self._connections:
                 connection.close()
