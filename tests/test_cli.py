@@ -147,6 +147,7 @@ def test_index_summary_and_incremental_runs(tmp_path):
     index = ["--index", str(tmp_path / "ix")]
     first = CliRunner().invoke(cli, ["index", str(folder), *index])
     assert first.exit_code == 0
+    assert first.stderr == ""  # no progress bar: stderr is not a terminal
     assert first.output.startswith("2 added, 0 updated, 0 skipped, 0 failed in ")
     (folder / "b.txt").write_text(" date 2026-01-02 Медь\n\nЗавод выпустил больше меди.")
     (folder / "c.txt").write_text(" date 2026-01-03 Кобальт\n\nЗавод выпустил кобальт.")
