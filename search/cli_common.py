@@ -8,13 +8,40 @@ from dataclasses import dataclass
 import click
 
 from indexer import DEFAULT_INDEX_DIR, INDEX_ENV_VAR
+from indexer.fields import FIELDS
 from search.terminal import colour_wanted, page, terminal_width
 
-__all__ = ["Output", "index_option", "output_options"]
+__all__ = ["Output", "filter_options", "index_option", "output_options"]
 
 index_option = click.option(
     "--index", "index_dir", metavar="DIR", envvar=INDEX_ENV_VAR,
     help=f"Index folder (default: ${INDEX_ENV_VAR} or {DEFAULT_INDEX_DIR}).")
+
+
+def filter_options(command):
+    """The filters of every command that reads matching articles (``search``, ``trend``,
+    ``facets``): ``--since``, ``--until``, ``--source``, ``--tag``, and one repeatable option
+    per filter field extracted from the text (``--region``, ``--district``, ``--industry``),
+    handed to the command as keyword arguments named after the field
+    (``regions=("Кузбасс",)``), ready for ``Index.search(**...)``."""
+    options = [
+        click.option("--since", metavar="DATE",
+                     help="Only articles on or after DATE (YYYY-MM-DD)."),
+        click.option("--until", metavar="DATE", help="Only articles on or before DATE."),
+        click.option("--source", "sources", multiple=True,
+                     help="Only articles from this source (repeatable: any of them)."),
+        click.option("--tag", "tags", multiple=True,
+                     help="Only articles with this tag (repeatable: all of them)."),
+    ]
+    for spec in (s for s in FIELDS if s.filter and s.extract):
+        option = spec.aliases[0]
+        options.append(click.option(
+            f"--{option}", spec.name, multiple=True, metavar=option.upper(),
+            help=f"Only articles with this {option}: its name, or a town or word for it "
+                 "(repeatable: all of them)."))
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @dataclass(frozen=True)

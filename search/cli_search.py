@@ -8,8 +8,7 @@ import click
 from indexer import PoiskError
 from indexer.fields import public_fields
 from search.api import SORTS, open_index
-from search.facets_cli import field_filter_options
-from search.cli_common import index_option, output_options
+from search.cli_common import filter_options, index_option, output_options
 from search.snippets import SEPARATOR, pieces, render
 from search.terminal import ELLIPSIS, truncate, wrap
 
@@ -28,17 +27,11 @@ CSV_COLUMNS = ("rank", "id", "date", "source", "headline", "score", "url", "tags
 @index_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--since", metavar="DATE", help="Only articles on or after DATE (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Only articles on or before DATE.")
-@click.option("--source", "sources", multiple=True,
-              help="Only articles from this source (repeatable: any of them).")
-@click.option("--tag", "tags", multiple=True,
-              help="Only articles with this tag (repeatable: all of them).")
+@filter_options
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
               help="date: newest first, undated articles last.")
 @click.option("--no-group", is_flag=True,
               help="Show reposts of a story as hits of their own (default: each story once).")
-@field_filter_options
 @output_options("full", "compact", "json", "csv")
 def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, no_group,
                    out, **fields):

@@ -1,42 +1,23 @@
 """``poisk facets``: how the articles matching a query spread over regions, industries, sources
-and months; and the ``--region``/``--district``/``--industry`` options every reading command takes.
+and months.
 """
 
 import click
 
 from indexer.fields import FIELDS
 from search.api import open_index
-from search.cli_common import index_option, output_options
+from search.cli_common import filter_options, index_option, output_options
 
-__all__ = ["facets_command", "field_filter_options"]
+__all__ = ["facets_command"]
 
 BAR_WIDTH = 30
-
-
-def field_filter_options(command):
-    """One repeatable option per filter field extracted from the text (``--region``,
-    ``--district``, ``--industry``), handed to the command as keyword arguments named
-    after the field (``regions=("Кузбасс",)``), ready for ``Index.search(**...)``."""
-    for spec in reversed([s for s in FIELDS if s.filter and s.extract]):
-        option = spec.aliases[0]
-        command = click.option(
-            f"--{option}", spec.name, multiple=True, metavar=option.upper(),
-            help=f"Only articles with this {option}: its name, or a town or word for it "
-                 "(repeatable: all of them).")(command)
-    return command
 
 
 # ignore_unknown_options: "-уголь" (exclude a word) is a query, not an option.
 @click.command("facets", context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, required=True)
 @index_option
-@click.option("--since", metavar="DATE", help="Only articles on or after DATE (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Only articles on or before DATE.")
-@click.option("--source", "sources", multiple=True,
-              help="Only articles from this source (repeatable: any of them).")
-@click.option("--tag", "tags", multiple=True,
-              help="Only articles with this tag (repeatable: all of them).")
-@field_filter_options
+@filter_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Values shown per field.")
 @output_options("full", "json")

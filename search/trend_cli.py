@@ -6,8 +6,7 @@ import io
 import click
 
 from search.api import open_index
-from search.facets_cli import field_filter_options
-from search.cli_common import index_option, output_options
+from search.cli_common import filter_options, index_option, output_options
 from search.trend import PERIODS, bar_chart, write_png
 
 
@@ -17,15 +16,9 @@ from search.trend import PERIODS, bar_chart, write_png
 @index_option
 @click.option("--by", type=click.Choice(PERIODS), default="month", show_default=True,
               help="Count by month, ISO week (starting on Monday) or day.")
-@click.option("--since", metavar="DATE", help="Start the series at DATE (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="End the series at DATE.")
-@click.option("--source", "sources", multiple=True,
-              help="Only articles from this source (repeatable: any of them).")
-@click.option("--tag", "tags", multiple=True,
-              help="Only articles with this tag (repeatable: all of them).")
+@filter_options
 @click.option("--png", "png", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also draw the chart into a PNG image (needs poisk[chart]).")
-@field_filter_options
 @output_options("chart", "json", "csv")
 def trend_command(words, index_dir, by, since, until, sources, tags, png, out, **fields):
     """Count the articles matching a query per month, week or day and chart them.
