@@ -99,6 +99,16 @@ class SphinxIndex:
         """Not on a Manticore index yet: a clear error instead of a missing method."""
         raise PoiskError("facets are not counted on a Manticore index yet")
 
+    def similar(self, doc_id: str) -> tuple:
+        """Not here: a Manticore index keeps no story sketches (``poisk show --similar``)."""
+        raise PoiskError("a Manticore index keeps no story sketches: `show --similar` needs a "
+                         "local poisk index")
+
+    def trend(self, query: str, **options):
+        """Not here yet: ``poisk trend`` reads a local index's date column."""
+        raise PoiskError("`poisk trend` needs a local poisk index (a Manticore index has no "
+                         "date column to count from here)")
+
     def get(self, doc_id):
         """The stored article with this id, or ``None``."""
         rows, _ = self._query(f"SELECT {COLUMNS} FROM {{name}} WHERE id = {doc_key(doc_id)}")

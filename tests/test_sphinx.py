@@ -172,6 +172,18 @@ def test_bad_queries_are_one_line_errors(sample_cluster, query, message):
         sample_cluster.search(query)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["show", "data/sibir-business/2026-02-10-tyva-litiy-sp", "--similar"],
+     "Error: a Manticore index keeps no story sketches: `show --similar` needs a local poisk "
+     "index\n"),
+    (["trend", "никель"], "Error: `poisk trend` needs a local poisk index (a Manticore index "
+                          "has no date column to count from here)\n"),
+])
+def test_what_a_cluster_cannot_do_is_a_one_line_error(sample_cluster, args, message):
+    done = CliRunner().invoke(cli, [*args, "--index", sample_cluster.path])
+    assert (done.exit_code, done.output) == (1, message)
+
+
 def test_cli_index_search_show_stats_delete(make_cluster):
     cluster = make_cluster()
     runner = CliRunner()
