@@ -10,9 +10,11 @@ that similarity reaches ``THRESHOLD`` and their dates are at most
 ``MAX_DAYS`` apart.
 
 The sketch is computed at index time, in the process that writes the
-article, by the ``StoryField`` of the index schema: its column holds the
-sketch, and its terms are the sketch's ``KEYS`` smallest hashes, so the
-articles that may share a story with one article are one query away.
+article, by the ``StoryField`` of the index schema, and kept in a column.
+It indexes no terms: the sketch's smallest hashes as terms, to find an
+article's candidates by query, cost 6-10% of indexing speed on Telegram
+posts (measured); ``search.api.Index.similar`` compares the articles of
+the same days instead.
 
 Chosen on 440 hand-labelled pairs of Telegram posts (bench/stories.py,
 bench/story-pairs.tsv): lemma 3-shingles, threshold 0.3 and one day gave
@@ -33,12 +35,14 @@ import struct
 from whoosh import columns, formats
 from whoosh.fields import FieldType
 
+from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
+
 __all__ = ["KEYS", "MAX_DAYS", "SHINGLE", "SKETCH_SIZE", "THRESHOLD", "StoryField",
-           "candidate_keys", "lemma_words", "same_story", "similarity", "sketch_of"]
+           "lemma_words", "same_story", "similarity", "sketch_of"]
 
 SHINGLE = 3        # lemmas per shingle
 SKETCH_SIZE = 128  # hashes kept per article (bottom-k); 512 bytes in the column
-KEYS = 8           # smallest hashes indexed as terms, to find candidates
+KEYS = 8           # articles sharing none of their smallest hashes are not compared
 THRESHOLD = 0.3    # estimated Jaccard similarity of the shingle sets
 MAX_DAYS = 1       # dated articles further apart are different stories
 
@@ -52,6 +56,13 @@ def lemma_words(text: str, analyzer) -> list:
     >>> lemma_words("ЦБ повысил ставку до 21%", russian_analyzer())
     ['цб', 'повысить', 'ставка', '21']
     """
+    items = getattr(analyzer, "items", ())
+    if len(items) == 2 and type(items[0]) is WordTokenizer and isinstance(items[1], MorphFilter):
+        # poisk's own analyzer: its cached terms of each word, without a Token
+        # per term (68 against 113 microseconds a Telegram post, measured).
+        # A word's first term is its most likely lemma; a stop word has none.
+        terms_of = items[1].terms
+        return [terms[0][0] for terms in map(terms_of, WORD_RE.findall(text)) if terms]
     words, last = [], None
     for token in analyzer(text, positions=True, mode="index"):
         if token.pos != last and getattr(token, "kind", "lemma") == "lemma":
@@ -72,7 +83,7 @@ def sketch_of(words) -> tuple:
                 for n in range(max(1, len(words) - SHINGLE + 1))}
     hashes = {int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "big")
               for s in shingles}
-    return tuple(heapq.nsmallest(SKETCH_SIZE, hashes))
+    return tuple(sorted(hashes)[:SKETCH_SIZE])
 
 
 def similarity(a: tuple, b: tuple) -> float:
@@ -95,8 +106,9 @@ def same_story(a: tuple, b: tuple, a_date: datetime.date | None = None,
                b_date: datetime.date | None = None) -> bool:
     """True when two articles (sketch, date) tell the same story.
 
-    Articles that share none of their candidate keys are not compared: that is
-    how ``poisk show --similar`` finds them, and it keeps grouping a page cheap.
+    Articles that share none of their ``KEYS`` smallest hashes are not compared
+    (the same story shares one with probability about 1 - (1 - J) ** KEYS,
+    0.94 at J = 0.3): that keeps grouping a page cheap.
 
     >>> day = datetime.date(2024, 11, 18)
     >>> same_story((1, 2, 3), (1, 2, 3), day, day), same_story((1, 2, 3), (1, 2, 3), day,
@@ -108,18 +120,6 @@ def same_story(a: tuple, b: tuple, a_date: datetime.date | None = None,
     if set(a[:KEYS]).isdisjoint(b[:KEYS]):
         return False
     return similarity(a, b) >= THRESHOLD
-
-
-def candidate_keys(sketch: tuple) -> list:
-    """The terms that find an article's possible duplicates: its ``KEYS`` smallest hashes.
-
-    Two articles whose shingle sets overlap by a share J share at least one
-    with probability about 1 - (1 - J) ** KEYS (0.94 at J = 0.3).
-
-    >>> candidate_keys((10, 255, 4096))
-    ['0000000a', '000000ff', '00001000']
-    """
-    return [f"{h:08x}" for h in sketch[:KEYS]]
 
 
 def pack(sketch: tuple) -> bytes:
@@ -136,36 +136,21 @@ def unpack(raw: bytes) -> tuple:
 
 
 class StoryField(FieldType):
-    """A Whoosh field that takes an article's text and keeps its story sketch.
+    """A Whoosh field that takes an article's text and keeps its story sketch in a column.
 
-    Its terms are the sketch's candidate keys; its column holds the whole
-    sketch. The sketch is made in the writing process, with the analyzer of
-    the text fields (whose cache the body has just warmed).
+    The sketch is made in the writing process, with the analyzer of the text
+    fields (whose cache the body has just warmed). The field indexes and
+    stores nothing else.
     """
+
+    indexed = False
 
     def __init__(self, analyzer):
         super().__init__(formats.Existence(), analyzer, sortable=columns.VarBytesColumn())
-        self._last = (None, ())
-
-    def __getstate__(self):
-        # Whoosh pickles the schema into the index: keep the last sketch out.
-        return dict(self.__dict__, _last=(None, ()))
-
-    def _sketch(self, text):
-        # index() and to_column_value() get the same value one after the other.
-        if self._last[0] is not text:
-            self._last = (text, sketch_of(lemma_words(text, self.analyzer)))
-        return self._last[1]
-
-    def index(self, value, **kwargs):
-        for key in candidate_keys(self._sketch(value)):
-            yield key.encode("ascii"), 1, 1.0, b""
 
     def to_column_value(self, value):
-        return pack(self._sketch(value))
+        return pack(sketch_of(lemma_words(value, self.analyzer)))
 
     def from_column_value(self, value):
         return unpack(value)
 
-    def process_text(self, qstring, mode="", **kwargs):
-        return iter([qstring])

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from whoosh import collectors, scoring, sorting
-from whoosh import query as wq
 from whoosh.fields import DATETIME
 from whoosh.util.times import long_to_datetime
 
@@ -27,14 +26,14 @@ from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, IndexPath, open_whoosh_index, resolve_index_dir
-from indexer.stories import candidate_keys, same_story, similarity
+from indexer.stories import same_story, similarity
 from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
     time_limit, within_limits
 from search.compile import QueryCompiler, Ranking
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
 from search.columns import column_values
-from search.grouping import Story, page_of_stories, story_columns
+from search.grouping import Story, page_of_stories, same_days, story_columns
 from search.facets import Facets, count_facets
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
@@ -409,9 +408,7 @@ class Index:
         if docnum is None:
             raise PoiskError(f"no article with id {doc_id!r}")
         sketch, date = story_columns(reader, [docnum])[docnum]
-        keys = [wq.Term("story", key) for key in candidate_keys(sketch)]
-        candidates = [n for n in searcher.search(wq.Or(keys), limit=None, scored=False).docs()
-                      if n != docnum] if keys else []
+        candidates = [n for n in same_days(reader, date) if n != docnum] if sketch else []
         found = sorted((similarity(sketch, other), n)
                        for n, (other, day) in story_columns(reader, candidates).items()
                        if same_story(sketch, other, date, day))

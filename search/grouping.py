@@ -10,10 +10,10 @@ needs more), so "N more like it" counts the reposts found there.
 
 from dataclasses import dataclass, field
 
-from indexer.stories import same_story
+from indexer.stories import MAX_DAYS, same_story
 from search.columns import column_values, day_of
 
-__all__ = ["Story", "group_stories", "page_of_stories", "story_columns"]
+__all__ = ["Story", "group_stories", "page_of_stories", "same_days", "story_columns"]
 
 # Matches read to fill a page of stories: at least this many, or 3 per story
 # wanted; four times as many again while stories are missing.
@@ -48,6 +48,24 @@ def story_columns(reader, docnums) -> dict:
         if "story" in fields else {}
     dates = column_values(reader, "date", docnums) if "date" in fields else {}
     return {n: (sketches.get(n) or (), day_of(dates.get(n))) for n in docnums}
+
+
+def same_days(reader, date) -> list:
+    """The live documents that may tell a story of ``date``: those at most ``MAX_DAYS`` from it
+    and the undated ones (all of them, for an undated article).
+
+    >>> import datetime
+    >>> reader = sample_index._searcher().reader()
+    >>> len(same_days(reader, None)), len(same_days(reader, datetime.date(2026, 3, 14)))
+    (30, 4)
+    """
+    docnums = list(reader.all_doc_ids())
+    if date is None:
+        return docnums
+    raw = column_values(reader, "date", docnums)
+    days = {value: day_of(value) for value in set(raw.values())}
+    return [n for n in docnums
+            if days.get(raw.get(n)) is None or abs((days[raw[n]] - date).days) <= MAX_DAYS]
 
 
 def group_stories(ranked, stories) -> list:
