@@ -62,8 +62,10 @@ class Words:
     def item(self, at: int) -> tuple:
         """The word at ``at`` as (capitalised, its lemmas and its compound parts' lemmas)."""
         surface = self.surfaces[at]
-        return surface[0].isupper(), frozenset(
-            t for t, kind, _, _ in self.terms(surface) if kind != "exact")
+        lemmas = frozenset(t for t, kind, _, _ in self.terms(surface) if kind != "exact")
+        # A stop word has no terms: it stands for itself, so a name can hold
+        # one ("Подписаться на Москву", a channel's footer).
+        return surface[0].isupper(), lemmas or frozenset((normal_word(surface),))
 
     @property
     def starts(self) -> dict:

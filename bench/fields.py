@@ -1,0 +1,166 @@
+"""Regions and industries: precision and recall on hand-labelled articles, and what extraction
+costs an indexing run.
+
+    python -m bench.fields                      # quality on bench/labels/regions-industries.tsv
+    python -m bench.fields --speed 2000         # and indexing with and without extraction
+
+The labels (``bench/labels/regions-industries.tsv``, rules in ``bench/labels/README.md``)
+give ids of the shared corpora and the labels read by hand; no corpus text is stored.
+Each article is judged on the text its labeller read: the headline and the first
+``TG_CHARS`` characters of a Telegram post's body, ``NEWS_CHARS`` of a news article's.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+from collections import Counter
+
+from bench.corpus import NEWS_FILE
+from indexer import industries, regions
+from indexer.extract import Words
+from indexer.sources import read_sources
+
+LABELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels",
+                      "regions-industries.tsv")
+TG_FILE = "tg-news-posts.jsonl.gz"
+TG_CHARS = 1500
+NEWS_CHARS = 700
+DEFAULT_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "..", "shared", "corpus")
+
+
+def read_labels(path=LABELS):
+    """id -> (stratum, set of regions, set of industries)."""
+    labels = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            doc_id, stratum, regs, inds = line.rstrip("\n").split("\t")
+            labels[doc_id] = (stratum, _split(regs), _split(inds))
+    return labels
+
+
+def _split(text):
+    return {value.strip() for value in text.split(";") if value.strip()}
+
+
+def labelled_texts(corpus, ids):
+    """id -> the text its labeller read (headline and the start of the body)."""
+    texts = {}
+    for name in (TG_FILE, NEWS_FILE):
+        for article in read_sources([os.path.join(corpus, name)]):
+            if getattr(article, "id", None) in ids:
+                limit = TG_CHARS if article.id.startswith("tg-") else NEWS_CHARS
+                texts[article.id] = article.headline + "\n" + article.body[:limit]
+    missing = ids - set(texts)
+    if missing:
+        raise SystemExit(f"{len(missing)} labelled ids are not in {corpus}: {sorted(missing)[:3]}")
+    return texts
+
+
+def score(labels, predicted, which):
+    """Per label and in total: true positives, false positives, false negatives."""
+    counts = {}
+    for doc_id, (_, *wanted) in labels.items():
+        truth, guess = wanted[which], predicted[doc_id][which]
+        for label in truth | guess:
+            c = counts.setdefault(label, Counter(tp=0, fp=0, fn=0))
+            c["tp" if label in truth and label in guess else "fp" if label in guess else "fn"] += 1
+    total = Counter(tp=0, fp=0, fn=0)
+    for c in counts.values():
+        total.update(c)
+    return counts, total
+
+
+def ratios(c):
+    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None
+    recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None
+    return precision, recall
+
+
+def quality(corpus):
+    labels = read_labels()
+    texts = labelled_texts(corpus, set(labels))
+    predicted = {}
+    for doc_id, text in texts.items():
+        words = Words(text)
+        predicted[doc_id] = (set(regions.subjects(words)), set(industries.industries(words)))
+    report = {"articles": len(labels), "strata": dict(Counter(s for s, _, _ in labels.values()))}
+    for which, name in ((0, "regions"), (1, "industries")):
+        counts, total = score(labels, predicted, which)
+        precision, recall = ratios(total)
+        report[name] = {"micro": {"precision": precision, "recall": recall, **total},
+                        "labels": {label: dict(zip(("precision", "recall"), ratios(c)), **c)
+                                   for label, c in sorted(counts.items())}}
+    report["errors"] = [
+        {"id": doc_id, "regions": {"missed": sorted(truth_r - got[0]), "extra": sorted(got[0] - truth_r)},
+         "industries": {"missed": sorted(truth_i - got[1]), "extra": sorted(got[1] - truth_i)}}
+        for doc_id, (_, truth_r, truth_i) in labels.items()
+        for got in [predicted[doc_id]] if got != (truth_r, truth_i)]
+    return report
+
+
+def speed(corpus, docs, work):
+    """Indexing the same documents with and without extraction, each in a fresh child process,
+    twice in alternation; figures of the same run."""
+    from bench.corpus import load_articles, write_jsonl
+    from bench.engines import PoiskEngine
+    from bench.speed import measure_indexing
+
+    docs_file = os.path.join(work, "fields-speed.jsonl")
+    write_jsonl(load_articles(os.path.join(corpus, NEWS_FILE), limit=docs), docs_file)
+    runs = []
+    for attempt in range(2):
+        for engine in (PoiskEngine(), NoExtractionEngine()):
+            result = measure_indexing(engine, docs_file, os.path.join(work, "fields-ix"))
+            runs.append({"engine": engine.name, "attempt": attempt, **result})
+    return runs
+
+
+class NoExtractionEngine:
+    """poisk with the extracted fields left empty: the cost of extraction is the difference."""
+
+    name = "poisk-no-extraction"
+
+    def build(self, articles, path):
+        import indexer.segments
+
+        indexer.segments.add_extracted = lambda document, terms=None: document
+        from bench.engines import PoiskEngine
+
+        return PoiskEngine().build(articles, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.fields", description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
+    parser.add_argument("--speed", type=int, metavar="DOCS", help="also measure indexing speed")
+    parser.add_argument("--work", default=tempfile.gettempdir())
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    report = quality(args.corpus)
+    for name in ("regions", "industries"):
+        micro = report[name]["micro"]
+        print(f"{name}: precision {_pct(micro['precision'])}, recall {_pct(micro['recall'])} "
+              f"(tp {micro['tp']}, fp {micro['fp']}, fn {micro['fn']}; {report['articles']} articles)")
+        for label, c in report[name]["labels"].items():
+            print(f"    {label:<45} P {_pct(c['precision']):>5}  R {_pct(c['recall']):>5}  "
+                  f"tp {c['tp']:>3} fp {c['fp']:>3} fn {c['fn']:>3}")
+    if args.speed:
+        report["speed"] = speed(args.corpus, args.speed, args.work)
+        for run in report["speed"]:
+            print(f"{run['engine']:<22} {run['docs']} docs: {run['docs_per_s']} docs/s, "
+                  f"{run['docs_per_cpu_s']} docs per CPU-second")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(report, f, ensure_ascii=False, indent=1)
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    main()
