@@ -54,6 +54,7 @@ class IndexReport:
     interrupted: bool = False
     problems: list[Rejected] = field(default_factory=list)
     processed: int = 0  # records done so far: skipped, failed or written (progress bars)
+    removed: int = 0  # prune: articles whose source file or record is gone
 
     @property
     def written(self) -> int:
@@ -68,7 +69,7 @@ def build_index(paths: Iterable[IndexPath], index_dir: IndexPath | None = None, 
                 source: str | None = None, rebuild: bool = False, strict: bool = False,
                 batch_size: int = BATCH_SIZE, wait: float = 0.0,
                 on_progress: Callable[[IndexReport], None] | None = None, schema: Any = None,
-                workers: int | None = None) -> IndexReport:
+                workers: int | None = None, prune: bool = False) -> IndexReport:
     """Index the articles found in ``paths`` (files and folders) into ``index_dir``.
 
     >>> import tempfile, pathlib
@@ -78,16 +79,18 @@ def build_index(paths: Iterable[IndexPath], index_dir: IndexPath | None = None, 
     >>> report.added, build_index([folder], folder / "ix").skipped
     (1, 1)
     """
+    paths = list(paths)
     records = read_sources(paths, source=source)
     return index_articles(records, index_dir, rebuild=rebuild, strict=strict,
                           batch_size=batch_size, wait=wait, on_progress=on_progress,
-                          schema=schema, workers=workers)
+                          schema=schema, workers=workers, prune=paths if prune else None)
 
 
 def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath | None = None, *,
                    rebuild: bool = False, strict: bool = False, batch_size: int = BATCH_SIZE,
                    wait: float = 0.0, on_progress: Callable[[IndexReport], None] | None = None,
-                   schema: Any = None, workers: int | None = None) -> IndexReport:
+                   schema: Any = None, workers: int | None = None,
+                   prune: Iterable[IndexPath] | None = None) -> IndexReport:
     """Index an iterable of ``Article`` (and ``Rejected``) records.
 
     >>> import tempfile
@@ -101,6 +104,8 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
     first such record and raises ``SourceError`` there. ``workers`` is the
     number of processes that write batches once a run outgrows one batch
     (default: one per core, see ``indexer.segments``; 0 writes in this process).
+    ``prune`` (files and folders) removes the articles read from them before
+    that this run did not see: their file or their record is gone.
     """
     if is_engine_url(resolve_index_dir(index_dir)):  # a distributed index: indexer.shards
         from indexer.shards import index_into_engine
@@ -123,7 +128,9 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
                 ix = open_whoosh_index(index_dir, write=True)
             run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress)
             try:
-                _index_records(ix, records, report, strict, batch_size, run)
+                seen = _index_records(ix, records, report, strict, batch_size, run)
+                if prune is not None and not report.interrupted:
+                    report.removed = _prune(ix, prune, seen, report.problems)
             finally:
                 ix.close()
     report.elapsed = time.perf_counter() - started
@@ -168,6 +175,36 @@ def _index_records(ix, records, report, strict, batch_size, run):
         raise
     if run.interrupted.is_set():
         report.interrupted = True  # Ctrl-C came during the last commit: all of it is done
+    return seen
+
+
+def _prune(ix, paths, seen, problems):
+    """Delete the articles read from under ``paths`` whose id this run did not see.
+
+    An article's origin is its file and line (``data/a.jsonl:3``); a file this
+    run failed to read keeps its articles (it was not seen whole). Returns how
+    many were deleted.
+    """
+    roots = [os.path.abspath(p) for p in paths]
+    failed = {_origin_file(p.origin) for p in problems}
+    with ix.searcher() as searcher:
+        stale = [fields["id"] for fields in searcher.all_stored_fields()
+                 if fields["id"] not in seen
+                 and _under(_origin_file(fields.get("origin", "")), roots, failed)]
+    if stale:
+        commit_segment(ix, None, stale)
+    return len(stale)
+
+
+def _origin_file(origin):
+    """The file of an origin: ``data/a.jsonl:3`` -> ``/abs/data/a.jsonl``."""
+    path, _, line = origin.rpartition(":")
+    return os.path.abspath(path if line.isdigit() else origin) if origin else ""
+
+
+def _under(path, roots, failed):
+    return bool(path) and path not in failed and any(
+        path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 class _Interrupted(Exception):

@@ -29,7 +29,10 @@ wait_option = click.option(
               help="Documents per commit (a crash loses at most the batches in progress).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes writing batches in a large run [default: one per core; 0: none].")
-def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, workers):
+@click.option("--prune", is_flag=True,
+              help="Also remove the articles of PATHS whose file or record is gone "
+                   "(a renamed .txt is then indexed once).")
+def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, workers, prune):
     """Index articles from files and folders (.txt, .jsonl, .jsonl.gz, .csv).
 
     Runs are incremental: new articles are added, changed ones updated,
@@ -40,17 +43,19 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, w
     Examples:
       poisk index data/
       poisk index news.jsonl.gz --index /srv/poisk --wait 60
+      poisk index data/ --prune        (also drop articles whose file is gone)
     """
     with IndexProgress(paths, enabled=sys.stderr.isatty()) as progress:
         report = build_index(paths, index_dir, source=source, rebuild=rebuild, strict=strict,
                              batch_size=batch_size, wait=wait, workers=workers,
-                             on_progress=progress.update)
+                             on_progress=progress.update, prune=prune)
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         click.echo(f"skipped {problem}", err=True)
     if len(report.problems) > MAX_PROBLEMS_SHOWN:
         click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+    removed = f", {report.removed} removed" if prune else ""
     click.echo(f"{report.added} added, {report.updated} updated, {report.skipped} skipped, "
-               f"{report.failed} failed in {report.elapsed:.1f} s "
+               f"{report.failed} failed{removed} in {report.elapsed:.1f} s "
                f"({report.documents_per_second:g} documents/s)")
     if report.interrupted:
         click.echo(f"Interrupted: the index keeps the {report.written} documents committed "

@@ -120,7 +120,8 @@ def _compact_line(rank, hit, out):
     if not with_snippet:
         return prefix + headline
     rest = room - len(click.unstyle(headline)) - len(COMPACT_SEPARATOR)
-    snippet = truncate(_snippet_runs(hit.snippets[:1], COMPACT_CONTEXT), rest, out.colour)
+    context = min(COMPACT_CONTEXT, rest // 4)  # the match must fit in what is left
+    snippet = truncate(_snippet_runs(hit.snippets[:1], context), rest, out.colour)
     return prefix + headline + COMPACT_SEPARATOR + snippet
 
 

@@ -1,13 +1,17 @@
 """The command line: exact output, JSON Lines, exit codes, help on every command."""
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 
+from search import open_index
 from search.cli import cli
+from tests.test_readme import README
 
 SHOIGU = """\
 1 found for 'Шойгу' (showing 1-1):
@@ -204,3 +208,52 @@ def test_json_summary_of_a_query_with_a_lone_surrogate(run):
     assert result.exit_code == 0
     summary = json.loads(result.output.splitlines()[-1])["summary"]
     assert summary["query"] == "никель \ud800" and summary["total"] == 4
+
+
+def _ids(index):
+    with open_index(index) as opened:
+        return sorted(hit.id for hit in opened.search("*", limit=100).hits)
+
+
+def test_prune_removes_articles_whose_file_or_record_is_gone(tmp_path):
+    news, other = tmp_path / "news", tmp_path / "other"
+    news.mkdir()
+    other.mkdir()
+    (news / "a.txt").write_text(" date 2026-01-01 Никель\n\nКомбинат выпустил никель.")
+    (news / "b.txt").write_text(" date 2026-01-02 Медь\n\nЗавод выпустил медь.")
+    (news / "feed.jsonl").write_text('{"id": "f1", "title": "Уголь", "text": "Добыча угля."}\n'
+                                     '{"id": "f2", "title": "Газ", "text": "Добыча газа."}\n')
+    (other / "c.txt").write_text("Кобальт\nЗавод выпустил кобальт.")
+    index = ["--index", str(tmp_path / "ix")]
+    assert CliRunner().invoke(cli, ["index", str(news), str(other), *index]).exit_code == 0
+    (news / "b.txt").rename(news / "b2.txt")  # renamed: without --prune it would be there twice
+    (news / "feed.jsonl").write_text('{"id": "f1", "title": "Уголь", "text": "Добыча угля."}\n')
+    pruned = CliRunner().invoke(cli, ["index", str(news), "--prune", *index])
+    assert pruned.exit_code == 0
+    assert pruned.output.startswith("1 added, 0 updated, 2 skipped, 0 failed, 2 removed in ")
+    # other/ was not given: its article stays.
+    assert _ids(tmp_path / "ix") == ["f1", "news/a", "news/b2", "other/c"]
+
+
+def test_prune_keeps_the_articles_of_a_file_it_could_not_read(tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    feed = news / "feed.jsonl"
+    feed.write_text('{"id": "f1", "title": "Уголь", "text": "Добыча угля."}\n'
+                    '{"id": "f2", "title": "Газ", "text": "Добыча газа."}\n')
+    index = ["--index", str(tmp_path / "ix")]
+    assert CliRunner().invoke(cli, ["index", str(news), *index]).exit_code == 0
+    feed.write_text('{"id": "f1", "title": "Уголь", "text": "Добыча угля."}\n{"id": "f2", broken\n')
+    pruned = CliRunner().invoke(cli, ["index", str(news), "--prune", *index])
+    assert pruned.exit_code == 1
+    assert "0 added, 0 updated, 1 skipped, 1 failed, 0 removed in " in pruned.output
+    assert _ids(tmp_path / "ix") == ["f1", "f2"]
+
+
+def test_readme_compact_block_is_what_poisk_prints(sample_index_dir):
+    section = README.split("## At a terminal\n", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```text\n\$ (poisk .+?)\n(.+?)```", section, re.S)[0]
+    command, shown = block
+    args = shlex.split(command)[1:] + ["--index", str(sample_index_dir)]
+    result = CliRunner(env={"COLUMNS": "120"}).invoke(cli, args)
+    assert (result.exit_code, result.output) == (0, shown)
