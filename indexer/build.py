@@ -24,6 +24,7 @@ from whoosh.index import LockError
 from indexer.fields import document_fields
 from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
+from indexer.merging import merge_segments, remove_stray_files
 from indexer.segments import (
     SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
 from indexer.sources import Article, Rejected, read_sources
@@ -126,11 +127,14 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
                 ix = create_index(index_dir, schema)
             else:
                 ix = open_whoosh_index(index_dir, write=True)
+            remove_stray_files(index_dir)
             run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress)
             try:
                 seen = _index_records(ix, records, report, strict, batch_size, run)
                 if prune is not None and not report.interrupted:
                     report.removed = _prune(ix, prune, seen, report.problems)
+                if not report.interrupted:
+                    _merge(ix, report)
             finally:
                 ix.close()
     report.elapsed = time.perf_counter() - started
@@ -139,6 +143,20 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
         # interrupted first) leaves no empty index behind.
         shutil.rmtree(index_dir, ignore_errors=True)
     return report
+
+
+def _merge(ix, report):
+    """Merge segments by the tiered policy (``indexer.merging``); Ctrl-C abandons the merge
+    at once, keeping every commit of the run."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        merge_segments(ix)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _index_records(ix, records, report, strict, batch_size, run):

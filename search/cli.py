@@ -11,7 +11,7 @@ here, in ``PoiskGroup``: commands hold no ``except PoiskError`` of their own.
 import click
 
 from indexer import PoiskError
-from search.cli_index import delete_command, index_command
+from search.cli_index import delete_command, index_command, optimize_command
 from search.cli_search import search_command, show_command, stats_command
 from search.cluster_cli import cluster_group
 from search.facets_cli import facets_command
@@ -60,6 +60,7 @@ cli.add_command(search_command)
 cli.add_command(show_command)
 cli.add_command(stats_command)
 cli.add_command(delete_command)
+cli.add_command(optimize_command)
 cli.add_command(trend_command)
 cli.add_command(facets_command)
 cli.add_command(cluster_group)

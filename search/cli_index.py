@@ -5,10 +5,11 @@ import sys
 import click
 
 from indexer import build_index, delete_documents
+from indexer.merging import optimize_index
 from search.cli_common import index_option
 from search.progress import IndexProgress
 
-__all__ = ["delete_command", "index_command"]
+__all__ = ["delete_command", "index_command", "optimize_command"]
 
 MAX_PROBLEMS_SHOWN = 20
 INTERRUPTED = 130
@@ -73,3 +74,13 @@ def delete_command(ids, index_dir, wait):
     """Delete articles by id (an id given twice counts once)."""
     deleted = delete_documents(ids, index_dir, wait=wait)
     click.echo(f"{deleted} deleted, {len(set(ids)) - deleted} not found")
+
+
+@click.command("optimize")
+@index_option
+@wait_option
+def optimize_command(index_dir, wait):
+    """Merge the index's segments into one (runs merge by a tiered policy on their own)."""
+    before, after = optimize_index(index_dir, wait=wait)
+    click.echo(f"{before} segments merged into {after}" if before != after else
+               f"{after} segment, nothing to merge")

@@ -1,0 +1,163 @@
+"""Merging segments: a tiered policy at the end of indexing runs, and ``poisk optimize``.
+
+Every commit adds one segment and every search visits every segment: at about
+1,000 segments searches and runs failed with "Too many open files" under the
+common limit of 1,024 descriptors, and at 4,096 a search took four times as
+long (issue 10). Like Lucene's TieredMergePolicy, segments are grouped in
+tiers by size (powers of ``TIER_FACTOR`` documents); when a tier holds
+``SEGMENTS_PER_TIER`` segments they are merged into one of the next tier. An
+index of N documents written in batches of 1,000 therefore keeps fewer than
+``SEGMENTS_PER_TIER`` segments per tier, about 9 x log10(N / 1,000) + 9.
+A segment with more than ``MAX_DELETED_SHARE`` of its documents deleted is
+rewritten as well (its deleted documents still cost reads).
+
+Merging reads the postings of the merged segments and writes them once more
+(no analysis): Whoosh's own ``SegmentWriter.add_reader``.
+"""
+
+import math
+import os
+import re
+
+from whoosh.index import LockError
+from whoosh.reading import SegmentReader
+
+from indexer.errors import IndexLocked
+
+__all__ = ["SEGMENTS_PER_TIER", "merge_segments", "optimize_index", "remove_stray_files",
+           "tiered_merge"]
+
+SEGMENTS_PER_TIER = 10
+TIER_FACTOR = 10
+SMALLEST_TIER = 1000  # documents: one batch; smaller segments count as this tier
+MAX_DELETED_SHARE = 0.2
+
+# A table of contents Whoosh writes as "_MAIN_N.toc.<time>" and renames when
+# it is complete: left over only by a killed commit.
+STRAY_TOC_RE = re.compile(r"_MAIN_\d+\.toc\.\d+(\.\d+)?")
+
+
+def tier(documents):
+    """The tier of a segment of ``documents`` live documents.
+
+    >>> [tier(n) for n in (1, 1000, 9999, 10000, 250000)]
+    [0, 0, 0, 1, 2]
+    """
+    return int(math.log(max(documents, SMALLEST_TIER) / SMALLEST_TIER, TIER_FACTOR))
+
+
+def segments_to_merge(sizes):
+    """Positions of the segments to merge, given each one's (documents, deleted) counts.
+
+    The fullest tier with ``SEGMENTS_PER_TIER`` segments is merged, smallest
+    tier first; segments with many deleted documents are always rewritten.
+
+    >>> segments_to_merge([(1000, 0)] * 9)
+    []
+    >>> segments_to_merge([(50000, 0)] + [(1000, 0)] * 10)
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    >>> segments_to_merge([(50000, 20000), (1000, 0)])
+    [0]
+    """
+    chosen = {n for n, (docs, deleted) in enumerate(sizes)
+              if docs and deleted > MAX_DELETED_SHARE * docs}
+    tiers = {}
+    for n, (docs, deleted) in enumerate(sizes):
+        tiers.setdefault(tier(docs - deleted), []).append(n)
+    for level in sorted(tiers):
+        if len(tiers[level]) >= SEGMENTS_PER_TIER:
+            chosen.update(tiers[level])
+            break
+    return sorted(chosen)
+
+
+def tiered_merge(writer, segments):
+    """A Whoosh ``mergetype``: merge what ``segments_to_merge`` picks; returns the rest."""
+    sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
+    picked = set(segments_to_merge(sizes))
+    if len(picked) == 1 and not sizes[next(iter(picked))][1]:
+        return segments
+    for n in sorted(picked):
+        reader = SegmentReader(writer.storage, writer.schema, segments[n])
+        writer.add_reader(reader)
+        reader.close()
+    return [s for n, s in enumerate(segments) if n not in picked]
+
+
+def _merge_all(writer, segments):
+    for segment in segments:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return []
+
+
+def merge_segments(ix, everything=False):
+    """Merge the segments of ``ix`` by the tiered policy (or all into one); the caller
+    holds poisk's writer lock. Returns the number of segments before and after.
+
+    >>> import tempfile
+    >>> from indexer.storage import create_index
+    >>> merge_segments(create_index(tempfile.mkdtemp() + "/ix"))
+    (0, 0)
+    """
+    before = len(ix._segments())
+    if before == 0 or (everything and before == 1 and not ix._segments()[0].deleted_count()):
+        return before, before
+    try:
+        writer = ix.writer()
+    except LockError as error:
+        raise IndexLocked(f"the index at {ix.storage.folder} is locked by another writer") \
+            from error
+    try:
+        writer.commit(mergetype=_merge_all if everything else tiered_merge)
+    except BaseException:  # Ctrl-C or a full disk: the index keeps its last commit
+        if not writer.is_closed:
+            writer.cancel()
+        raise
+    return before, len(ix._segments())
+
+
+def optimize_index(index_dir, wait=0.0):
+    """Merge every segment of the index at ``index_dir`` into one: (segments before, after).
+
+    >>> import tempfile, pathlib
+    >>> from indexer import build_index
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.txt").write_text("Никель\\nКомбинат.")
+    >>> _ = build_index([folder], folder / "ix")
+    >>> _ = build_index([folder / "a.txt"], folder / "ix", source="other")
+    >>> optimize_index(folder / "ix")
+    (2, 1)
+    """
+    from indexer.build import writer_lock
+    from indexer.storage import open_whoosh_index, resolve_index_dir
+
+    index_dir = resolve_index_dir(index_dir)
+    open_whoosh_index(index_dir).close()  # a clear error before touching the folder
+    with writer_lock(index_dir, wait):
+        remove_stray_files(index_dir)
+        ix = open_whoosh_index(index_dir)
+        try:
+            return merge_segments(ix, everything=True)
+        finally:
+            ix.close()
+
+
+def remove_stray_files(index_dir):
+    """Delete tables of contents a killed commit left half-written (the caller holds the lock).
+
+    >>> remove_stray_files("/nonexistent")
+    0
+    """
+    try:
+        names = os.listdir(index_dir)
+    except OSError:
+        return 0
+    stray = [name for name in names if STRAY_TOC_RE.fullmatch(name)]
+    for name in stray:
+        try:
+            os.remove(os.path.join(index_dir, name))
+        except OSError:
+            pass
+    return len(stray)
