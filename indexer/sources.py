@@ -6,6 +6,7 @@ so one broken line never costs the rest of the file.
 """
 
 import codecs
+import contextlib
 import csv
 import datetime
 import gzip
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -24,7 +26,15 @@ from indexer import fields
 __all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources", "source_files",
            "SUPPORTED_SUFFIXES"]
 
-SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".csv")
+SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".csv")
+JSON_LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+# "-" on the command line: JSON Lines read from standard input.
+STDIN = "-"
+
+# A .json file holds one array of records, parsed whole: bounded like a text
+# file, though the array may hold many articles.
+MAX_JSON_FILE_BYTES = 256 * 2**20
 
 # An article longer than this is almost certainly not an article (a log, a
 # dump, a concatenated archive); indexing it would swamp every ranking.
@@ -212,7 +222,9 @@ def _walk(paths):
     for given in paths:
         given = os.fspath(given)
         root = os.path.dirname(os.path.abspath(given))
-        if os.path.isdir(given):
+        if given == STDIN:
+            yield None, STDIN
+        elif os.path.isdir(given):
             yield from _walk_folder(root, given)
         elif os.path.lexists(given):
             yield root, given  # a file, or something _read_file will reject with a reason
@@ -279,13 +291,18 @@ def _folder_key(path):
 
 def _read_file(root, path, source):
     name = path.lower()
+    if path == STDIN:
+        yield from _read_jsonl("<stdin>", source, sys.stdin.buffer)
+        return
     if not name.endswith(SUPPORTED_SUFFIXES):
         yield Rejected(path, f"unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
         return
-    if name.endswith((".jsonl", ".jsonl.gz")):
+    if name.endswith(JSON_LINES_SUFFIXES):
         yield from _read_jsonl(path, source)
         return
-    raw, problem = _read_bytes(path, MAX_TEXT_FILE_BYTES if name.endswith(".txt") else None)
+    limit = {".txt": MAX_TEXT_FILE_BYTES, ".json": MAX_JSON_FILE_BYTES}.get(
+        os.path.splitext(name)[1])
+    raw, problem = _read_bytes(path, limit)
     if problem:
         yield Rejected(path, problem)
         return
@@ -305,10 +322,43 @@ def _read_file(root, path, source):
     text, bad_lines = decoded
     if name.endswith(".csv"):
         yield from _read_csv(path, text, bad_lines, source)
+    elif name.endswith(".json") and not bad_lines:
+        yield from _read_json_array(path, text, source)
     elif bad_lines:
         yield Rejected(f"{path}:{min(bad_lines)}", NOT_UTF8)
     else:
         yield _read_text_article(root, path, text, source)
+
+
+def _read_json_array(path, text, source):
+    """Records of a ``.json`` file holding one array of objects; origins are ``path[n]``.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "feed.json"
+    >>> _ = path.write_text('[{"id": "a", "text": "Никель."}, 5]')
+    >>> [str(r) if isinstance(r, Rejected) else r.id for r in read_sources([path])]
+    ['a', '...feed.json[1]: a JSON array item must be a JSON object']
+    """
+    try:
+        records = json.loads(text)
+    except RecursionError:
+        yield Rejected(path, "broken JSON (nested too deeply)")
+        return
+    except ValueError as error:
+        yield Rejected(path, f"broken JSON ({getattr(error, 'msg', error)})")
+        return
+    if not isinstance(records, list):
+        yield Rejected(path, "a .json file must hold an array of objects (use .jsonl for lines)")
+        return
+    if not records:
+        yield Rejected(path, "empty file: no records")
+    default_source = source or _file_stem(path)
+    for n, record in enumerate(records):
+        origin = f"{path}[{n}]"
+        if isinstance(record, dict):
+            yield _record_article(origin, record, default_source)
+        else:
+            yield Rejected(origin, "a JSON array item must be a JSON object")
 
 
 def _read_bytes(path, limit):
@@ -365,14 +415,16 @@ def _read_text_article(root, path, text, source):
     return _article(f"{path}:1", doc_id, headline, body, date, source, None, ())
 
 
-def _read_jsonl(path, source):
-    """Records of a JSON Lines file, read as a stream: a corpus never sits in memory whole."""
-    handle, problem = _open_regular(path, None)
+def _read_jsonl(path, source, stdin=None):
+    """Records of a JSON Lines file (or of ``stdin``), read as a stream: a corpus never sits
+    in memory whole."""
+    handle, problem = (contextlib.nullcontext(stdin), None) if stdin else \
+        _open_regular(path, None)
     if problem:
         yield Rejected(path, problem)
         return
-    default_source = source or _file_stem(path)
-    with handle:
+    default_source = source or ("stdin" if stdin else _file_stem(path))
+    with handle as handle:
         stream = gzip.GzipFile(fileobj=handle) if path.lower().endswith(".gz") else handle
         pieces = _pieces(stream)
         sample, broken = b"", []
@@ -564,10 +616,21 @@ def _text_value(value):
     return (value if isinstance(value, str) else str(value)).strip()
 
 
+# A date, optionally with an ISO time after it ("2026-03-14T09:30:00+03:00"),
+# never with other text ("2026-03-14garbage" was once read as 2026-03-14).
+DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                     r"(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
 def _parse_date(text):
+    """A ``datetime.date``, or None for what is not a real date.
+
+    >>> _parse_date("2026-03-14T09:30:00+03:00"), _parse_date("2026-03-14garbage")
+    (datetime.date(2026, 3, 14), None)
+    """
+    match = DATE_RE.fullmatch(str(text).strip())
     try:
-        return datetime.date.fromisoformat(str(text).strip()[:10]) if re.fullmatch(
-            r"\d{4}-\d{2}-\d{2}", str(text).strip()[:10]) else None
+        return datetime.date.fromisoformat(match.group(1)) if match else None
     except ValueError:
         return None
 
@@ -583,7 +646,7 @@ def _path_text(name):
 
 def _file_stem(path):
     name = _path_text(os.path.basename(path))
-    for suffix in (".jsonl.gz", ".jsonl", ".csv"):
+    for suffix in (*JSON_LINES_SUFFIXES, ".json", ".csv"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name

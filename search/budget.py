@@ -54,9 +54,9 @@ class Budget:
     max_prefixes: int = 10
     max_words: int = 64
     max_compound_parts: int = 8
-    seconds: float = 1.5  # finding and ranking the matches
+    seconds: float = 1.2  # finding and ranking the matches
     # Snippets of one page: a hit begun in time is finished, later hits have none.
-    snippet_seconds: float = 0.5
+    snippet_seconds: float = 0.4
 
 
 class SearchTimeout(Exception):

@@ -89,6 +89,7 @@ FILES = [
         b"",
         {},
         {"id": "j16", "title": "Теги", "text": "Текст.", "tags": 5},
+        {"id": "j17", "title": "Дата", "text": "Текст.", "date": "2026-03-14garbage"},
     ), [
         ("news.jsonl:2", "broken JSON (Unterminated string starting at)"),
         ("news.jsonl:5", "bad date '14/03/2026' (expected YYYY-MM-DD)"),
@@ -100,6 +101,7 @@ FILES = [
         ("news.jsonl:12", "article has a headline but no body"),
         ("news.jsonl:15", "empty article (no headline, no body)"),
         ("news.jsonl:16", "tags must be a list or a comma-separated string"),
+        ("news.jsonl:17", "bad date '2026-03-14garbage' (expected YYYY-MM-DD)"),
     ], ["j1", "j3", "j1", "j11", "j13"]),
     ("huge.jsonl", jsonl({"id": "big", "title": "Огромная", "text": "сталь " * 3_500_000}),
      [("huge.jsonl:1", f"article too long (20,999,999 characters; the limit is "

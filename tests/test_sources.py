@@ -97,3 +97,29 @@ def test_rejected_records_name_file_and_line(tmp_path):
     good, bad = read_sources([tmp_path / "news.jsonl"])
     assert isinstance(good, Article)
     assert bad == Rejected(f"{tmp_path / 'news.jsonl'}:2", bad.reason) and "JSON" in bad.reason
+
+
+# -- JSON Lines from standard input, .ndjson and .json arrays -------------------
+
+def test_records_from_standard_input_and_ndjson_and_json_arrays(tmp_path):
+    import subprocess
+    import sys
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in (
+        {"id": "s1", "title": "Никель", "text": "Комбинат выпустил никель."},
+        {"id": "s2", "title": "Медь", "text": "Рудник добыл медь.", "date": "2026-03-14"}))
+    (tmp_path / "feed.ndjson").write_text(lines.replace("s1", "n1").replace("s2", "n2"))
+    (tmp_path / "feed.json").write_text(json.dumps(
+        [{"id": "j1", "title": "Уголь", "text": "Разрез добыл уголь."}, [1]], ensure_ascii=False))
+    result = subprocess.run(
+        [sys.executable, "-m", "search", "index", "-", str(tmp_path / "feed.ndjson"),
+         str(tmp_path / "feed.json"), "--index", str(tmp_path / "ix")],
+        input=lines, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1  # the array's second item is not an object
+    assert f"{tmp_path / 'feed.json'}[1]: a JSON array item must be a JSON object" \
+        in result.stderr
+    from search import open_index
+    with open_index(tmp_path / "ix") as index:
+        assert sorted(h.id for h in index.search("*", limit=10, group=False).hits) == [
+            "j1", "n1", "n2", "s1", "s2"]
+        assert index.get("s1").source == "stdin"
+        assert index.get("n2").source == "feed"

@@ -1,0 +1,167 @@
+"""Hostile queries: the worst time and memory one query of <= 2,000 characters costs.
+
+    python -m bench.hostile --index /work/indexes/mixed [--examples 60] [--out FILE]
+
+Runs every case of issue 10 (repeated prefixes and exact forms, a long
+compound, ``* -word`` chains, a thousand OR terms, hundreds of two-letter
+prefixes), then lets Hypothesis search for slow queries built from the query
+language's pieces and frequent words (``hypothesis.target`` steers it towards
+the slowest). Each query runs in this process on one open index, top 10 with
+snippets, as ``poisk search`` does; its time is wall-clock and its memory the
+peak resident size above the size before it, sampled every 5 ms. Reports
+every case and the worst, against the goal (2 s, 300 MB).
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+
+import psutil
+
+GOAL_SECONDS = 2.0
+GOAL_MB = 300
+MAX_CHARS = 2000
+
+PREFIXES = ["".join(p) + "*" for p in itertools.product("абвгдежзиклмнопрстуф", repeat=2)]
+
+
+def issue_cases():
+    """(name, query): every hostile query of issue 10, cut to 2,000 characters."""
+    cases = [
+        ("по* alone", "по*"),
+        ("500 x по*", " ".join(["по*"] * 500)),
+        ("10 x по*", " ".join(["по*"] * 10)),
+        ("400 two-letter prefixes", " ".join(PREFIXES[:400])),
+        ("10 two-letter prefixes", " ".join(PREFIXES[:10])),
+        ("=года", "=года"),
+        ("30 x =года", " ".join(["=года"] * 30)),
+        ("330 x =года", " ".join(["=года"] * 330)),
+        ("compound of 80 parts", "-".join(["россия"] * 80)),
+        ("compound of 280 parts", "-".join(["россия"] * 280)),
+        ("* -word chain", "* " + " ".join(f"-{w}" for w in COMMON * 20)),
+        ("1,000 OR terms", " OR ".join(f"слово{n}" for n in range(1000))),
+        ("64 OR common words", " OR ".join(COMMON * 4)),
+        ("64 common words", " ".join(COMMON * 4)),
+    ]
+    return [(name, _cut(query)) for name, query in cases]
+
+
+COMMON = ["год", "россия", "страна", "компания", "работа", "время", "область", "город",
+          "проект", "рынок", "цена", "власть", "война", "президент", "человек", "день"]
+
+
+def _cut(query):
+    if len(query) <= MAX_CHARS:
+        return query
+    cut = query.rfind(" ", 0, MAX_CHARS)
+    return query[:cut if cut > 0 else MAX_CHARS]
+
+
+class PeakMemory:
+    """The peak resident size of this process while a block runs, above its size before."""
+
+    def __init__(self):
+        self.process = psutil.Process()
+
+    def __enter__(self):
+        self.base = self.peak = self.process.memory_info().rss
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def mb(self):
+        return (self.peak - self.base) / 2**20
+
+
+def measure(index, query):
+    """(seconds, MB, outcome) of one search, top 10 with snippets."""
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        try:
+            result = index.search(query, limit=10)
+            outcome = f"{result.total} found" + (", partial" if result.partial else "")
+        except Exception as error:  # PoiskError: a refused query is an answer too
+            outcome = f"{type(error).__name__}: {str(error)[:70]}"
+        seconds = time.perf_counter() - started
+    return seconds, memory.mb, outcome
+
+
+def hypothesis_search(index, examples, seed_words):
+    """The slowest queries Hypothesis finds in ``examples`` tries: [(seconds, MB, query)]."""
+    from hypothesis import HealthCheck, given, settings, target
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(seed_words + ["*", "OR", "AND", "NOT", "-", '"', "(", ")", "~9",
+                                           "title:", "=года", "по*", "ра*", "с*"])
+    words = st.lists(pieces, min_size=1, max_size=300).map(" ".join).map(_cut)
+    compounds = st.lists(st.sampled_from(seed_words), min_size=2, max_size=200).map(
+        "-".join).map(_cut)
+    found = []
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(words, compounds))
+    def slow(query):
+        seconds, mb, _ = measure(index, query)
+        found.append((seconds, mb, query))
+        target(seconds, label="seconds")
+
+    slow()
+    return sorted(found, reverse=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
+    parser.add_argument("--index", required=True, help="the index to attack (read only)")
+    parser.add_argument("--examples", type=int, default=60, help="Hypothesis tries")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    from search import open_index
+    with open_index(args.index) as index:
+        measure(index, "никель")  # warm: dictionaries, searcher, caches
+        rows = []
+        for name, query in issue_cases():
+            seconds, mb, outcome = measure(index, query)
+            rows.append({"case": name, "chars": len(query), "seconds": round(seconds, 3),
+                         "mb": round(mb, 1), "outcome": outcome})
+            print(f"{name:28} {len(query):5} chars {seconds:6.2f} s {mb:7.1f} MB  {outcome}",
+                  flush=True)
+        found = hypothesis_search(index, args.examples, COMMON + ["никель", "металл"])
+        for seconds, mb, query in found[:3]:
+            rows.append({"case": "hypothesis", "chars": len(query), "seconds": round(seconds, 3),
+                         "mb": round(mb, 1), "outcome": query[:60]})
+            print(f"{'hypothesis':28} {len(query):5} chars {seconds:6.2f} s {mb:7.1f} MB  "
+                  f"{query[:60]!r}", flush=True)
+        documents = index.doc_count
+    worst_time = max(rows, key=lambda r: r["seconds"])
+    worst_mb = max(rows, key=lambda r: r["mb"])
+    print(f"\n{documents:,} documents, {len(rows)} cases + {len(found)} Hypothesis tries; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"worst time: {worst_time['seconds']:.2f} s ({worst_time['case']}); goal {GOAL_SECONDS} s")
+    print(f"worst memory: {worst_mb['mb']:.1f} MB ({worst_mb['case']}); goal {GOAL_MB} MB")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump({"documents": documents, "rows": rows,
+                       "load": os.getloadavg()[0]}, f, ensure_ascii=False, indent=1)
+    return 0 if worst_time["seconds"] <= GOAL_SECONDS and worst_mb["mb"] <= GOAL_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
