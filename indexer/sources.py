@@ -29,6 +29,10 @@ __all__ = ["Article", "Rejected", "decode", "decode_lines", "read_sources", "sou
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".csv")
 JSON_LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 
+# An index folder's marker file (indexer.storage.MARKER_FILE): a .json that is
+# never an article feed, skipped when a folder is walked.
+INDEX_MARKER = "poisk-index.json"
+
 # "-" on the command line: JSON Lines read from standard input.
 STDIN = "-"
 
@@ -255,7 +259,7 @@ def _walk_folder(root, top):
             continue
         subfolders = []
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or entry.name == INDEX_MARKER:
                 continue
             if _is_folder(entry):
                 subfolders.append(entry.path)

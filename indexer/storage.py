@@ -20,6 +20,7 @@ from whoosh.fields import Schema
 from indexer.analysis import russian_analyzer
 from indexer.fields import schema_fields
 from indexer.errors import IndexCorrupted, IndexNotFound
+from indexer.sources import INDEX_MARKER
 from indexer.unpickling import admit_schema, install as _install_restricted_unpickling
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 INDEX_ENV_VAR = "POISK_INDEX"
-MARKER_FILE = "poisk-index.json"
+MARKER_FILE = INDEX_MARKER  # "poisk-index.json"
 LOCK_FILE = "poisk-writer.lock"
 # 2: the story sketch field (an index of format 1 has no field to write it to).
 # 3: the regions, districts and industries fields. Older indexes still open

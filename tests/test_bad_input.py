@@ -134,7 +134,8 @@ FILES = [
     ("truncated.jsonl.gz", None, [("truncated.jsonl.gz:1", "broken gzip file (Compressed file "
                                    "ended before the end-of-stream marker was reached)")], []),
     ("notes.md", b"# not an article", [("notes.md", "unsupported file type (expected .txt, "
-                                        ".jsonl, .jsonl.gz, .csv)")], []),
+                                        ".jsonl, .jsonl.gz, .ndjson, .ndjson.gz, .json, "
+                                        ".csv)")], []),
 ]
 
 
