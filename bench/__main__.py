@@ -40,6 +40,10 @@ def parse_args(argv=None):
                         help="documents indexed for the speed figures (default: %(default)s)")
     parser.add_argument("--latency-queries", type=int, default=200, metavar="N",
                         help="queries per length group for latency (default: %(default)s)")
+    parser.add_argument("--half", choices=("dev", "test"),
+                        help="every other query only: tune on dev, report test (default: all)")
+    parser.add_argument("--sets", default="", metavar="NAME,...",
+                        help=f"relevance sets to run (default: all of {', '.join(QUERY_SETS)})")
     parser.add_argument("--full", action="store_true",
                         help="all queries, and the whole news corpus for the speed figures")
     parser.add_argument("--engines", default=",".join(ENGINES),
@@ -111,7 +115,8 @@ def latency_groups(corpus, n):
 def run_relevance_part(args, engines, results):
     """Build (or reuse) the relevance indexes and evaluate every set."""
     log("relevance: loading queries and their dictionary forms ...")
-    sets = query_sets(args.corpus, args.queries)
+    names = [n.strip() for n in args.sets.split(",") if n.strip()] or None
+    sets = query_sets(args.corpus, args.queries, half=args.half, names=names)
     log(f"relevance: {len(sets)} query sets x {len(engines)} engines, "
         f"{args.processes} processes ...")
     by_set, indexes = run_relevance(engines, datasets(args.corpus), sets, args.work,

@@ -31,15 +31,18 @@ class Dataset:
     name: str
     path: str
     headlines: bool = True
+    standfirst: bool = True  # False: bodies without their summary (the RiaNews protocol)
 
     def key(self):
         """What identifies the built index: the file (by size and mtime) and the options."""
         stat = os.stat(self.path)
-        return [os.path.abspath(self.path), stat.st_size, int(stat.st_mtime), self.headlines]
+        key = [os.path.abspath(self.path), stat.st_size, int(stat.st_mtime), self.headlines]
+        return key if self.standfirst else [*key, "no standfirst"]
 
     def articles(self, limit=None):
         """The dataset's articles, as a list."""
-        return load_articles(self.path, headlines=self.headlines, limit=limit)
+        return load_articles(self.path, headlines=self.headlines, limit=limit,
+                             standfirst=self.standfirst)
 
 
 def datasets(corpus):
@@ -48,22 +51,44 @@ def datasets(corpus):
     return {
         "news-nohead": Dataset("news-nohead", news, headlines=False),
         "news": Dataset("news", news, headlines=True),
+        "news-nohead-nosf": Dataset("news-nohead-nosf", news, headlines=False, standfirst=False),
+        "news-nosf": Dataset("news-nosf", news, headlines=True, standfirst=False),
         "xquad": Dataset("xquad", xquad, headlines=True),
     }
 
 
-def load_articles(path, headlines=True, limit=None):
-    """Good articles of a corpus file, read by poisk's reader; headlines blanked if asked."""
+def load_articles(path, headlines=True, limit=None, standfirst=True):
+    """Good articles of a corpus file, read by poisk's reader; headlines and standfirsts
+    (the summary poisk's reader puts before the text) dropped if asked."""
+    summaries = {} if standfirst else read_summaries(path)
     articles = []
     for record in read_sources([path]):
         if not isinstance(record, Article):
             continue
         if not headlines:
             record = dataclasses.replace(record, headline="")
+        summary = summaries.get(record.id)
+        if summary and record.body.startswith(summary + "\n"):
+            record = dataclasses.replace(record, body=record.body[len(summary) + 1:])
         articles.append(record)
         if limit and len(articles) >= limit:
             break
     return articles
+
+
+def read_summaries(path):
+    """{id: summary} of the records whose reader put the summary before the text (stripped,
+    as the reader strips it); a text that already starts with its summary keeps it."""
+    import gzip
+
+    summaries = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            summary = (record.get("summary") or "").strip()
+            if summary and not (record.get("text") or "").strip().startswith(summary):
+                summaries[record["id"]] = summary
+    return summaries
 
 
 def count_words(article):

@@ -35,7 +35,14 @@ QUERY_SETS = {
             ("ndcg@10", "recall@100")),
     "xquad": ("xquad-ru-queries.jsonl.gz", "question", "xquad-ru-qrels.tsv", "xquad",
               ("mrr@10", "recall@10")),
+    # The same queries on bodies without their standfirst (summary): the RiaNews
+    # protocol. Rankings tuned on bodies with it need not carry over.
+    "title-nosf": ("ru-kw-news-queries.jsonl.gz", "title", "ru-kw-news-qrels.tsv",
+                   "news-nohead-nosf", ("mrr@10", "ndcg@10", "recall@100")),
+    "tag-nosf": ("ru-kw-news-queries.jsonl.gz", "tag", "ru-kw-news-qrels.tsv", "news-nosf",
+                 ("ndcg@10", "recall@100")),
 }
+HALVES = ("dev", "test")  # every other query: tune on "dev", report "test"
 DICT_SUFFIX = "+dict"  # the same queries rewritten into dictionary forms
 DEPTH = 100
 
@@ -121,15 +128,22 @@ def evaluate(run_fn, queries, qrels, k=10, depth=DEPTH):
     return metrics
 
 
-def query_sets(corpus, limit=None):
+def query_sets(corpus, limit=None, half=None, names=None):
     """{set name: (dataset name, [(qid, text)], qrels)}, sanitized, plus the "+dict" variants.
 
     ``limit`` spreads that many queries evenly over the title and tag sets;
-    XQuAD (1,190 questions on 240 paragraphs) is always run in full.
+    XQuAD (1,190 questions on 240 paragraphs) is always run in full. ``half``
+    ("dev" or "test") keeps every other query of the file (dev: the 1st, 3rd,
+    ...), before ``limit``: ranking is tuned on one half and reported on the other.
+    ``names`` picks some of QUERY_SETS.
     """
     sets = {}
     for name, (_file, kind, qrels_file, dataset, _metrics) in QUERY_SETS.items():
+        if names and name not in names:
+            continue
         queries = load_queries(corpus, kind)
+        if half:
+            queries = queries[HALVES.index(half)::2]
         if name != "xquad":
             queries = every_kth(queries, limit)
         queries = [(qid, sanitize_query(text)) for qid, text in queries]

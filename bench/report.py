@@ -14,6 +14,8 @@ SET_TITLES = {
     "title": "headline -> article (no headlines)",
     "tag": "editorial tag (with headlines)",
     "xquad": "XQuAD-ru questions",
+    "title-nosf": "headline -> article (no headlines, bodies without standfirst)",
+    "tag-nosf": "editorial tag (bodies without standfirst)",
 }
 
 

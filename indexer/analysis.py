@@ -22,6 +22,7 @@ never the offsets.
 [(0, 'цена'), (0, '=цены'), (2, 'сталь'), (2, '=сталь')]
 """
 
+import copy
 import re
 import threading
 from collections import defaultdict
@@ -30,6 +31,7 @@ from whoosh.analysis import Filter, Token, Tokenizer
 
 __all__ = [
     "EXACT_MARK",
+    "WEAK_MARK",
     "MorphFilter",
     "STOP_WORDS",
     "WordTokenizer",
@@ -82,6 +84,20 @@ DEFAULT_POLICY = "pos"
 MAX_NAME_LEMMAS = 4
 
 CACHE_SIZE = 300_000
+
+# Ambiguity weighed when indexing. A reading pymorphy3 rates below WEAK_SHARE of
+# the word's likeliest one, with another part of speech ("стали" -> "сталь",
+# 0.025 of "стать"; "стекла" -> "стечь"), is indexed as a weak term, WEAK_MARK +
+# lemma ("~сталь"), which queries weigh down (search.compile). The exception
+# is a noun under a likelier verb, decided by the next word: "стали" before an
+# infinitive, a short adjective or participle, a comparative, an adverb, a
+# predicative or a word in the instrumental is the verb ("стали пить", "стали
+# известны", "стали несчастнее", "стали лидерами") and its noun reading is weak;
+# anywhere else ("выплавка стали выросла", "марки стали") the noun stays a full
+# match.
+WEAK_MARK = "~"
+WEAK_SHARE = 0.3
+VERB_CONTEXT = frozenset({"INFN", "ADJS", "PRTS", "COMP", "ADVB", "PRED"})
 
 
 def normal_word(text):
@@ -165,6 +181,7 @@ class MorphFilter(Filter):
         self.policy = policy
         self.cache_size = cache_size
         self._cache = {}
+        self._weak = {}
 
     def __eq__(self, other):
         return type(self) is type(other) and self.policy == other.policy
@@ -173,6 +190,7 @@ class MorphFilter(Filter):
         # Whoosh pickles the schema into the index: keep the cache out of it.
         state = self.__dict__.copy()
         state["_cache"] = {}
+        state.pop("_weak", None)
         return state
 
     def __setstate__(self, state):
@@ -180,19 +198,79 @@ class MorphFilter(Filter):
         state.setdefault("policy", DEFAULT_POLICY)
         self.__dict__.update(state)
         self._cache = {}
+        self._weak = {}
 
     def __call__(self, tokens):
-        terms_of = self.terms
+        held = None  # a word whose weak readings wait for the next word
         for t in tokens:
-            indexing = t.mode == "index"
-            for text, kind, weight, part in terms_of(t.text):
-                if indexing and kind == "exact":
-                    continue
-                t.text = text
-                t.kind = kind
-                t.weight = weight
-                t.part = part
-                yield t
+            if held is not None:
+                yield from self._emit(held, self.weak_lemmas(held.text, t.text))
+                held = None
+            if t.mode != "index":
+                yield from self._emit(t, ())
+            elif self._readings(t.text)[1]:
+                held = copy.copy(t)  # the tokenizer reuses t for the next word
+            else:
+                yield from self._emit(t, self._readings(t.text)[0])
+        if held is not None:
+            yield from self._emit(held, self.weak_lemmas(held.text, None))
+
+    def _emit(self, t, weak):
+        indexing = t.mode == "index"
+        for text, kind, weight, part in self.terms(t.text):
+            if indexing and kind == "exact":
+                continue
+            t.text = WEAK_MARK + text if part == 0 and text in weak else text
+            t.kind = kind
+            t.weight = weight
+            t.part = part
+            yield t
+
+    def weak_lemmas(self, surface, following):
+        """The lemmas of ``surface`` indexed as weak terms, given the word after it (or None).
+
+        >>> f = MorphFilter()
+        >>> f.weak_lemmas("стали", "пить"), f.weak_lemmas("стали", "выросла")
+        (frozenset({'сталь'}), frozenset())
+        >>> f.weak_lemmas("стекла", None), f.weak_lemmas("металла", None)
+        (frozenset({'стечь'}), frozenset())
+        """
+        always, by_context = self._readings(surface)
+        if by_context and following is not None and self._signals_verb(following):
+            return always | by_context
+        return always
+
+    def _readings(self, surface):
+        """(always weak, weak after a verb's context) lemmas of a word, cached."""
+        cached = self._weak.get(surface)
+        if cached is None:
+            if len(self._weak) >= self.cache_size:
+                self._weak.clear()
+            cached = self._weak[surface] = self._weak_now(surface)
+        return cached
+
+    def _weak_now(self, surface):
+        lemmas = [(text, weight) for text, kind, weight, part in self.terms(surface)
+                  if kind == "lemma" and part == 0]
+        if len(lemmas) < 2 or min(w for _, w in lemmas) >= WEAK_SHARE:
+            return frozenset(), frozenset()
+        pos_of = {}
+        for parse in morph_analyzer().parse(normal_word(surface)):
+            pos_of.setdefault(normal_word(parse.normal_form), parse.tag.POS)
+        top = pos_of.get(lemmas[0][0])
+        minor = {text for text, weight in lemmas[1:]
+                 if weight < WEAK_SHARE and pos_of.get(text) not in (None, top)}
+        by_context = {text for text in minor if top == "VERB" and pos_of[text] == "NOUN"}
+        return frozenset(minor - by_context), frozenset(by_context)
+
+    def _signals_verb(self, surface):
+        """Whether the likeliest parse of the next word marks the one before as a verb."""
+        key = WEAK_MARK + surface
+        cached = self._weak.get(key)
+        if cached is None:
+            tag = morph_analyzer().parse(normal_word(surface))[0].tag
+            cached = self._weak[key] = tag.POS in VERB_CONTEXT or tag.case == "ablt"
+        return cached
 
     def terms(self, surface):
         """The (text, kind, weight, part) terms of one word, cached.

@@ -11,13 +11,15 @@ ambiguous word ("стали" -> "сталь") cannot outweigh the likely one.
 """
 
 import datetime
+import math
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
-from whoosh.matching import AndNotMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher
+from whoosh.matching import (
+    AndNotMatcher, DisjunctionMaxMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher)
 from whoosh.query import spans
 
-from indexer.analysis import find_words, normal_word
+from indexer.analysis import WEAK_MARK, find_words, normal_word
 from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
 from search.query import (
@@ -43,8 +45,12 @@ class Ranking:
     lead_boost: float = 1.0       # and a match in the lead (first paragraph)
     k1: float = 2.0               # BM25 term-frequency saturation
     b: float = 0.75               # BM25 length normalisation
-    word_bonus: float = 0.3       # added per matched query word: favours matching all words
+    word_bonus: float = 0.06      # long queries: added per matched word, times the word's IDF
+                                  # (0.3 at an IDF of 5, the constant it replaced)
+    all_words_max: int = 4        # queries of up to this many words rank by words matched first:
+    all_words_tier: float = 1000.0  # added per matched word, above any BM25F score
     min_alternative: float = 0.3  # floor for a less likely lemma's weight
+    weak_reading: float = 0.3     # a reading the indexer found unlikely in its context
     short_query_words: int = 3    # the bonus below applies to queries this short:
     proximity_boost: float = 1.0  # two query words within proximity_slop positions
     proximity_slop: int = 4
@@ -52,6 +58,24 @@ class Ranking:
     common_min_words: int = 3
     common_share: float = 0.1     # in queries of that many words, a word in more than this share
                                   # of documents only adds to matches of the others
+
+    def matched_word_bonus(self, words: int, idf: float) -> float:
+        """What a document gains for holding one word of a query of ``words`` words.
+
+        Up to ``all_words_max`` words, a tier: every matched word adds more than
+        any BM25F score, so articles with all the words come first, then those
+        with all but one, and so on, each tier by BM25F. Longer (headline-length)
+        queries get a soft form: ``word_bonus`` times the word's IDF, so missing
+        a rare word costs more than missing a common one.
+
+        >>> Ranking().matched_word_bonus(2, idf=5.0), Ranking().matched_word_bonus(8, idf=5.0)
+        (1000.0, 0.3)
+        """
+        if words <= 1:
+            return 0.0
+        if words <= self.all_words_max:
+            return self.all_words_tier
+        return round(self.word_bonus * idf, 6)
 
 @dataclass
 class CompiledQuery:
@@ -68,8 +92,8 @@ class QueryCompiler:
     >>> from indexer.analysis import russian_analyzer
     >>> from search.query import parse_query
     >>> compiled = QueryCompiler(russian_analyzer()).compile(parse_query("металлов"))
-    >>> sorted(compiled.terms)
-    ['металл']
+    >>> sorted(compiled.terms)  # the lemma and its weak twin (see _with_weak)
+    ['~металл', 'металл']
     """
 
     def __init__(self, analyzer, ranking=None, reader=None, budget=None):
@@ -124,17 +148,23 @@ class QueryCompiler:
     def _loose(self, node, compiled, bonuses):
         positive = [i for i in node.items if not isinstance(i, Not)]
         negative = [i.item for i in node.items if isinstance(i, Not)]
-        words, common = [], []
+        words, common, found = [], [], 0
         for item in positive:
             q = self._node(item, compiled, bonuses)
             if q is not None:
-                # Each matched item adds a constant: documents with more of the
-                # query's words rank first, yet documents with most still match.
-                q = _Rescored(q, plus=self.ranking.word_bonus) if len(positive) > 1 else q
+                # Each matched item adds a bonus: documents with more of the
+                # query's words rank first, yet documents with fewer still match.
+                plus = self.ranking.matched_word_bonus(len(positive), self._idf(item))
+                q = _Rescored(q, plus=plus) if plus else q
                 long_enough = len(positive) >= self.ranking.common_min_words
-                (common if long_enough and self._is_common(item) else words).append(q)
-        if not words:
-            words, common = common, []
+                if long_enough and self._is_common(item):
+                    common.append(q)
+                else:
+                    words.append(q)
+                    found += not self._found_nowhere(item)
+        if not found:
+            # No other word is in any article: the common words are all there is.
+            words, common = words + common, []
         # A very common word ("год", "россия") in a long query scores only the
         # documents the other words found: scanning its postings for new matches
         # cost most of a headline query's time and added little (measured).
@@ -179,6 +209,7 @@ class QueryCompiler:
                                     self.analyzer)
             else:
                 compiled.terms.update(t for t, _, _ in terms["lemma"] + terms["part"])
+                compiled.terms.update(WEAK_MARK + t for t, _, _ in terms["lemma"])
             per_position.append(query)
         return _combine(wq.And, per_position)
 
@@ -195,7 +226,7 @@ class QueryCompiler:
                 if steps:
                     max_gap = max(max_gap, gap)
                 gap = 1
-                chosen = [(t, 1.0) for t, _, part in terms["lemma"] if part == 0]
+                chosen = _with_weak([(t, 1.0) for t, _, part in terms["lemma"] if part == 0], 1.0)
                 if exact:
                     forms.append({t for t, _, part in terms["exact"] if part == 0})
                     compiled.terms.update(forms[-1])
@@ -218,6 +249,24 @@ class QueryCompiler:
         return query
 
     # -- helpers ----------------------------------------------------------
+
+    def _idf(self, item):
+        """log(N / df) of a plain word's likeliest lemma in the body (1.0 without a reader)."""
+        if self.reader is None or not isinstance(item, Word) or item.prefix:
+            return 1.0
+        positions = self._analyze(item.text)
+        if not positions or not positions[0]["lemma"]:
+            return 1.0
+        count = max(1, self.reader.doc_count_all())
+        return math.log(count / max(1, self.reader.doc_frequency("body", positions[0]["lemma"][0][0])))
+
+    def _found_nowhere(self, item):
+        """A plain word none of whose lemmas is in any headline or body."""
+        if self.reader is None or not isinstance(item, Word) or item.prefix:
+            return False
+        lemmas = [t for terms in self._analyze(item.text) for t, _, part in terms["lemma"]]
+        lemmas += [WEAK_MARK + t for t in lemmas]
+        return not any(self.reader.doc_frequency(f, t) for f in TEXT_FIELDS for t in lemmas)
 
     def _is_common(self, item):
         if self.reader is None or not isinstance(item, Word) or item.exact or item.prefix:
@@ -246,7 +295,8 @@ class QueryCompiler:
 
     def _lemma_query(self, field_name, terms):
         floor = self.ranking.min_alternative
-        whole = _alternatives(field_name, [(t, max(w, floor)) for t, w, _ in terms["lemma"]])
+        whole = _alternatives(field_name, _with_weak(
+            [(t, max(w, floor)) for t, w, _ in terms["lemma"]], self.ranking.weak_reading))
         if len({part for _, _, part in terms["part"]}) < 2:
             return whole
         # A compound matches whole ("Ангаро-Енисейский") or by all its distinct
@@ -281,8 +331,8 @@ class QueryCompiler:
             a, b = self._analyze(first.text), self._analyze(second.text)
             if not a or not b:
                 continue
-            alts_a = [(t, 1.0) for t, _, p in a[-1]["lemma"] if p == 0]
-            alts_b = [(t, 1.0) for t, _, p in b[0]["lemma"] if p == 0]
+            alts_a = _with_weak([(t, 1.0) for t, _, p in a[-1]["lemma"] if p == 0], 1.0)
+            alts_b = _with_weak([(t, 1.0) for t, _, p in b[0]["lemma"] if p == 0], 1.0)
             if alts_a and alts_b:
                 near = spans.SpanNear2(
                     [_span_alternatives("body", alts_a), _span_alternatives("body", alts_b)],
@@ -302,12 +352,46 @@ def _count_words(node):
     return 0
 
 
+def _with_weak(weighted, scale):
+    """Lemma alternatives with their weak twins (``~сталь``: a reading the indexer weighed
+    down, see ``indexer.analysis.WEAK_MARK``), which count ``scale`` as much.
+
+    >>> _with_weak([("сталь", 1.0)], 0.3)
+    [('сталь', 1.0), ('~сталь', 0.3)]
+    """
+    return [*weighted, *((WEAK_MARK + t, w * scale) for t, w in weighted)]
+
+
 def _alternatives(field_name, weighted):
     """One position's alternative terms: the best-scoring one counts, not their sum."""
     terms = [wq.Term(field_name, text, boost=weight) for text, weight in dict(weighted).items()]
     if not terms:
         return None
-    return terms[0] if len(terms) == 1 else wq.DisjunctionMax(terms)
+    return terms[0] if len(terms) == 1 else _DisMax(terms)
+
+
+class _DisMax(wq.DisjunctionMax):
+    """Whoosh's DisjunctionMax, scored with the children on the current document only.
+
+    Whoosh's ``DisjunctionMaxMatcher.score`` takes the best of both children even
+    when one sits on a later document: every article found through a weak
+    reading ("~сталь") scored as the next article with the full one ("сталь").
+    (The same fix for every matcher of a query is on its way in search/matchers.py.)
+    """
+
+    def _matcher(self, subs, searcher, context):
+        return self._tree_matcher(subs, _DisMaxMatcher, searcher, context,
+                                  lambda q: q.estimate_size(searcher.reader()),
+                                  tiebreak=self.tiebreak)
+
+
+class _DisMaxMatcher(DisjunctionMaxMatcher):
+    def score(self):
+        a, b = self.a, self.b
+        if not (a.is_active() and b.is_active()) or a.id() != b.id():
+            on_a = a.is_active() and (not b.is_active() or a.id() < b.id())
+            return (a if on_a else b).score()
+        return max(a.score(), b.score())
 
 
 def _span_alternatives(field_name, weighted):

@@ -105,7 +105,7 @@ CASES = [
     ("н*", 1, "Error: the prefix 'н*' is too short: give at least 2 letters before *"),
     ("никель\x00\x07\x1b[31m", 0, "4 found for 'никель\\x00\\x07\\x1b[31m' (showing 1-4):"),
     ("\u202eникель", 0, "4 found for '\\u202eникель' (showing 1-4):"),
-    ("nickel никель 镍", 0, "Nothing found for 'nickel никель 镍'."),   # mixed scripts
+    ("nickel никель 镍", 0, "4 found for 'nickel никель 镍' (showing 1-4):"),  # mixed scripts
     ("и в на", 1, "Error: nothing to search for: the query holds only stop words or punctuation"),
     ("...!?", 1, "Error: nothing to search for: the query holds only stop words or punctuation"),
     ("", 1, "Error: empty query: type some words to search for (or * for everything)"),

@@ -1,0 +1,136 @@
+"""The ranking rules of the README, each as a table: a small index, a query, the order it must give."""
+
+import pytest
+
+from indexer.build import index_articles
+from indexer.sources import Article
+from search import Ranking, open_index
+
+LONG = " ".join(["Сибирские предприятия отчитались о работе за квартал."] * 12)
+
+# id, headline, body. "all*" hold every word of their query once in a long
+# body; "one*" repeat one word in a short post, which BM25 alone ranks higher.
+ARTICLES = [
+    ("all2", "Итоги квартала", LONG + " Завод начал глубокую переработку. " + LONG),
+    ("one2a", "Переработка", "Переработка, переработка и ещё раз переработка."),
+    ("one2b", "Глубокая яма", "Глубокая, очень глубокая яма."),
+    ("all3", "Итоги года", LONG + " Комбинат выпустил никель и палладий для экспорта. " + LONG),
+    ("two3", "Никель и палладий", "Никель и палладий подорожали. Никель, палладий."),
+    ("all4", "Итоги месяца", LONG + " Норильский комбинат: медь, никель, палладий. " + LONG),
+    ("three4", "Медь никель палладий", "Медь, никель и палладий снова в цене: медь, никель."),
+]
+
+# query | the articles that must come first, in any order among themselves
+FIRST = """
+глубокая переработка          | all2
+никель палладий экспорт       | all3
+медь никель палладий норильский | all4
+"""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ranking") / "ix"
+    index_articles([Article(id=i, headline=h, body=b) for i, h, b in ARTICLES], path, workers=0)
+    with open_index(path) as opened:
+        yield opened
+
+
+def _rows(text):
+    for line in text.strip().splitlines():
+        query, _, first = line.partition("|")
+        yield query.strip(), first.split()
+
+
+@pytest.mark.parametrize("query, first", list(_rows(FIRST)))
+def test_articles_with_every_word_come_first(index, query, first):
+    hits = index.search(query, limit=20, snippets=False).hits
+    assert sorted(hit.id for hit in hits[:len(first)]) == sorted(first)
+    assert len(hits) > len(first)  # articles with fewer of the words still match
+
+
+@pytest.mark.parametrize("query, first", list(_rows(FIRST)))
+def test_without_the_tier_bm25_alone_would_rank_them_lower(index, query, first):
+    # The table is a real test of the rule: the same index with the tier off
+    # ranks a short post with fewer words above the article with all of them.
+    with open_index(index.path, ranking=Ranking(all_words_max=1)) as plain:
+        hits = plain.search(query, limit=20, snippets=False).hits
+    assert hits[0].id not in first
+
+
+def test_then_by_how_many_words_match(index):
+    ranked = [hit.id for hit in index.search("медь никель палладий норильский", limit=20,
+                                             snippets=False).hits]
+    assert ranked[:2] == ["all4", "three4"]  # 4 words, then 3 (and 3 > 2 for "two3")
+    assert ranked.index("three4") < ranked.index("two3")
+
+
+# words in the query | the bonus for a matched word (idf 2.0): a tier, then the soft form
+BONUS = [(1, 0.0), (2, 1000.0), (4, 1000.0), (5, 0.12), (12, 0.12)]
+
+
+@pytest.mark.parametrize("words, bonus", BONUS)
+def test_matched_word_bonus_rule(words, bonus):
+    assert Ranking().matched_word_bonus(words, idf=2.0) == bonus
+
+
+def test_a_word_found_nowhere_leaves_the_common_words_searched(index):
+    # In a query of three words or more, words in over 10% of the articles only
+    # score what the others find; when the others are in no article at all,
+    # the common words are searched as usual instead of finding nothing.
+    assert index.search("медь никель палладий Зимбабве", snippets=False).total == 4
+
+
+# text -> its indexed terms: a reading of another part of speech that pymorphy3
+# rates under 0.3 of the likeliest is weak ("~"), unless the next word allows
+# the noun under a verb ("выплавка стали выросла" keeps "сталь").
+WEAK = """
+Россияне стали несчастнее     | россиянин стать ~сталь несчастный
+В России стали пить           | россия стать ~сталь пить
+Стали известны подробности    | стать ~сталь известный подробность
+Выплавка стали выросла        | выплавка выплавок стать сталь вырасти
+марки стали                   | марка ~маркий стать сталь
+разбитые стекла               | разбитый разбить стекло ~стечь
+мыла                          | мыло мыть
+"""
+
+
+@pytest.mark.parametrize("text, terms", list(_rows(WEAK)))
+def test_unlikely_readings_are_indexed_as_weak_terms(analyzer, text, terms):
+    assert [t.text for t in analyzer(text, mode="index")] == terms
+
+
+@pytest.fixture(scope="module")
+def steel(tmp_path_factory):
+    path = tmp_path_factory.mktemp("steel") / "ix"
+    articles = [
+        Article(id="verb1", headline="Россияне стали несчастнее", body="Россияне стали несчастнее."),
+        Article(id="verb2", headline="В России стали пить", body="В России стали пить больше."),
+        Article(id="steel", headline="Выплавка стали выросла",
+                body="Комбинат нарастил выплавку стали на 5%."),
+    ]
+    index_articles(articles, path, workers=0)
+    with open_index(path) as opened:
+        yield opened
+
+
+# query | the article that must come first
+STEEL = """
+сталь              | steel
+стали              | verb1 verb2
+"стали несчастнее" | verb1
+"""
+
+
+@pytest.mark.parametrize("query, first", list(_rows(STEEL)))
+def test_a_weak_reading_still_matches_but_ranks_below_the_meant_one(steel, query, first):
+    hits = steel.search(query, snippets=False).hits
+    assert sorted(h.id for h in hits[:len(first)]) == sorted(first)
+
+
+def test_a_weak_reading_is_found_and_highlighted(steel):
+    hits = steel.search("сталь", snippets=True).hits
+    assert {h.id for h in hits} == {"verb1", "verb2", "steel"}
+    verb = next(h for h in hits if h.id == "verb1")
+    assert [verb.headline[s.start:s.end] for s in verb.headline_highlights] == ["стали"]
+    assert steel.search("сталь -стали", snippets=False).total == 0
