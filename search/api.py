@@ -30,6 +30,7 @@ from indexer.stories import same_story, similarity
 from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
     time_limit, within_limits
 from search.compile import QueryCompiler, Ranking
+from search.matchers import FixedMatchers
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
 from search.columns import column_values
@@ -382,7 +383,7 @@ class Index:
         def ranked(n):
             collector = _collector(n, sort)
             try:
-                searcher.search_with_collector(query, collector)
+                searcher.search_with_collector(FixedMatchers(query), collector)
             except SearchTimeout:
                 timed_out.append(n)
             results = collector.results()

@@ -568,3 +568,14 @@ class _RescoredMatcher(WrappingMatcher):
 
     def score(self):
         return self.child.score() * self.scale + self.plus
+
+    def _threshold(self, minquality):
+        # The child's score that reaches ``minquality`` after scaling and adding.
+        return max(0.0, (minquality - self.plus) / self.scale) if self.scale else 0.0
+
+    def replace(self, minquality=0):
+        r = self.child.replace(self._threshold(minquality) if minquality else 0)
+        return self if r is self.child else self._replacement(r)
+
+    def skip_to_quality(self, minquality):
+        return self.child.skip_to_quality(self._threshold(minquality))
