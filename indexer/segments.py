@@ -107,6 +107,10 @@ def write_segment(ix, schema, documents, strict=False, tick=None):
     written again into a fresh one: nothing of a failed document ever reaches
     the segment. ``strict`` stops at the first failure.
     """
+    # An index made before a stored field was added (word_starts) is written
+    # without it: its pickled schema does not know the field.
+    known = set(schema.names())
+    documents = [{k: v for k, v in fields.items() if k in known} for fields in documents]
     writer, good, failures = _segment_writer(ix, schema), [], []
     terms = word_terms(schema["body"].analyzer)
     try:

@@ -21,7 +21,7 @@ from whoosh import collectors, scoring, sorting
 from whoosh.fields import DATETIME
 from whoosh.util.times import long_to_datetime
 
-from indexer.analysis import EXACT_MARK
+from indexer.analysis import EXACT_MARK, word_spans
 from indexer.fields import json_value, public_fields, stored_document
 from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
@@ -32,7 +32,7 @@ from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, ex
 from search.compile import QueryCompiler, Ranking
 from search.matchers import FixedMatchers
 from search.query import DateRange, add_filters, filter_nodes, parse_query
-from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets
+from search.snippets import Snippet, Span, body_snippets, find_matches, page_positions
 from search.columns import column_values
 from search.grouping import Story, page_of_stories, same_days, story_columns
 from search.facets import Facets, count_facets
@@ -338,8 +338,7 @@ class Index:
         with time_limit(self.budget.snippet_seconds):
             for story in page:
                 late = late or (snippets and expired())  # later hits go without snippets
-                hits.append(self._hit(searcher, story.docnum, story.score, compiled,
-                                      snippets and not late, tuple(ids[n] for n in story.similar)))
+                hits.extend(self._hits(searcher, [story], compiled, snippets and not late, ids))
         counted = self._facets(searcher, query, compiled) if facets else None
         return SearchResult(query=query, total=total, offset=offset, hits=tuple(hits),
                             partial=bool(timed_out) or late, facets=counted)
@@ -478,28 +477,40 @@ class Index:
             sources=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             size_bytes=size)
 
-    def _hit(self, searcher, docnum, score, compiled, with_snippets, similar=()):
-        fields = searcher.stored_fields(docnum)
-        headline, body = fields.get("headline", ""), fields.get("body", "")
-        snippets, headline_spans = (), ()
-        if with_snippets:
-            snippets = make_snippets(body, self._matches(searcher, docnum, "body", body, compiled))
-            headline_spans = tuple(self._matches(searcher, docnum, "headline", headline, compiled))
-        return Hit(**stored_document(fields, hit=True), score=round(float(score or 0.0), 4),
-                   snippets=snippets, headline_highlights=headline_spans, similar=similar)
+    def _hits(self, searcher, page, compiled, with_snippets, ids):
+        """The page's ``Hit`` objects: stored fields, snippets, headline highlights, reposts."""
+        docnums = [story.docnum for story in page]
+        stored = [searcher.stored_fields(n) for n in docnums]
+        spans = self._page_matches(searcher, docnums, stored, compiled) if with_snippets else {}
+        hits = []
+        for story, fields in zip(page, stored):
+            snippets, headline_spans = (), ()
+            if with_snippets:
+                headline, body = fields.get("headline", ""), fields.get("body", "")
+                snippets = body_snippets(headline, body, spans[story.docnum, "body"])
+                headline_spans = tuple(spans[story.docnum, "headline"])
+            hits.append(Hit(**stored_document(fields, hit=True),
+                            score=round(float(story.score or 0.0), 4), snippets=snippets,
+                            headline_highlights=headline_spans,
+                            similar=tuple(ids[n] for n in story.similar)))
+        return tuple(hits)
 
-    def _matches(self, searcher, docnum, field, text, compiled):
-        """The matched words of one stored field of a hit, as spans."""
+    def _page_matches(self, searcher, docnums, stored, compiled):
+        """{(docnum, field): spans} of the matched words in the page's headlines and bodies."""
         terms, prefixes = compiled.terms, compiled.prefixes
+        fields = ("headline", "body")
         if prefixes or any(term.startswith(EXACT_MARK) for term in terms):
             # Not in the index as such: run the analyzer over the text.
-            return find_matches(text, self.analyzer, terms, prefixes)
+            return {(n, f): find_matches(s.get(f, ""), self.analyzer, terms, prefixes)
+                    for n, s in zip(docnums, stored) for f in fields}
         # Read back from the index where its analyzer put the terms: no
-        # word of the text is analysed again (most were not in the cache).
-        for reader, base in searcher.reader().leaf_readers():
-            if docnum < base + reader.doc_count_all():
-                return indexed_matches(reader, docnum - base, field, text, terms)
-        return []
+        # word of the text is analysed again (most were not in the cache),
+        # and the body's stored word offsets map positions to characters.
+        positions = page_positions(searcher.reader(), docnums, fields, terms)
+        return {(n, f): [Span(*span) for span in word_spans(
+                    s.get(f, ""), positions.get((n, f)),
+                    s.get("word_starts") if f == "body" else None)]
+                for n, s in zip(docnums, stored) for f in fields}
 
 
 def _collector(limit, sort):

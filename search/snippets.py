@@ -11,16 +11,15 @@ markers, HTML) is a separate, final step.
 """
 
 import html
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
-
-from whoosh.reading import TermNotFound
 
 from indexer.analysis import find_words, word_spans
 from indexer.errors import PoiskError
 
-__all__ = [
-    "Snippet", "Span", "find_matches", "indexed_matches", "make_snippets", "pieces", "render"]
+__all__ = ["Snippet", "Span", "body_snippets", "find_matches", "indexed_matches", "make_snippets",
+           "page_positions", "pieces", "render", "repeated_headline_end"]
 
 FRAGMENT_CHARS = 180    # target fragment length
 LEAD_CHARS = 50         # context kept before the first match of a fragment
@@ -105,9 +104,9 @@ def find_matches(text, analyzer, terms, prefixes=()):
     return [Span(start, end) for start, end in find_words(analyzer, text, wanted)]
 
 
-def indexed_matches(reader, docnum, field, text, terms):
+def indexed_matches(reader, docnum, field, text, terms, starts=None):
     """Spans of the words of ``text``, stored in ``field`` of document ``docnum``, that the
-    index holds under one of ``terms`` (``reader`` is one segment's reader).
+    index holds under one of ``terms`` (``starts``: the text's stored ``word_starts``).
 
     >>> reader = sample_index._searcher().reader()
     >>> docnum = next(reader.postings("id", "data/sibir-business/2026-02-10-tyva-litiy-sp").all_ids())
@@ -115,20 +114,75 @@ def indexed_matches(reader, docnum, field, text, terms):
     >>> [body[s.start:s.end] for s in indexed_matches(reader, docnum, "body", body, {"шойгу"})]
     ['Шойгу', 'Шойгу', 'Шойгу']
     """
-    positions = set()
-    for term in terms:
-        try:
-            postings = reader.postings(field, term)
-        except TermNotFound:
-            continue
-        postings.skip_to(docnum)
-        if postings.is_active() and postings.id() == docnum:
-            positions.update(postings.value_as("positions"))
-    return [Span(start, end) for start, end in word_spans(text, positions)]
+    positions = page_positions(reader, [docnum], (field,), terms)[docnum, field]
+    return [Span(start, end) for start, end in word_spans(text, positions, starts)]
 
 
-def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS):
+def page_positions(reader, docnums, fields, terms):
+    """{(docnum, field): word positions} of ``terms`` in a page of documents.
+
+    Each term's postings are opened once per segment that holds a page
+    document and read forward through the page in document order, so a
+    posting block is decoded at most once and only for the documents shown.
+
+    >>> reader = sample_index._searcher().reader()
+    >>> docnum = next(reader.postings("id", "data/sibir-business/2026-02-10-tyva-litiy-sp").all_ids())
+    >>> sorted(page_positions(reader, [docnum], ("headline", "body"), {"шойгу"}))[0][1]
+    'body'
+    """
+    found = defaultdict(set)
+    for leaf, base in reader.leaf_readers():
+        end = base + leaf.doc_count_all()
+        local = sorted(n - base for n in docnums if base <= n < end)
+        for field in fields if local else ():
+            for term in terms:
+                if (field, term) not in leaf:
+                    continue
+                postings = leaf.postings(field, term)
+                for n in local:
+                    postings.skip_to(n)
+                    if not postings.is_active():
+                        break
+                    if postings.id() == n:
+                        found[base + n, field].update(postings.value_as("positions"))
+    return found
+
+
+def repeated_headline_end(headline, body):
+    """Where the body goes on after opening with its own headline (Telegram posts), else 0.
+
+    >>> repeated_headline_end("Посол скончался.", "Посол скончался.\\nВрачи не успели.")
+    17
+    >>> repeated_headline_end("Посол", "Посольство закрыто.")
+    0
+    """
+    headline = headline.strip()
+    if not headline or not body.startswith(headline):
+        return 0
+    at = len(headline)
+    if at < len(body) and not body[at].isspace():
+        return 0
+    while at < len(body) and body[at].isspace():
+        at += 1
+    return at if at < len(body) else 0
+
+
+def body_snippets(headline, body, matches):
+    """``make_snippets`` of the body, leaving out a first line that repeats the headline.
+
+    >>> [s.text for s in body_snippets("Посол скончался.", "Посол скончался.\\nВрачи не успели.", [])]
+    ['Врачи не успели.']
+    """
+    begin = repeated_headline_end(headline, body)
+    if begin:
+        matches = [m for m in matches if m.start >= begin]
+    return make_snippets(body, matches, begin=begin)
+
+
+def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHARS, begin=0):
     """Up to ``max_fragments`` fragments, richest in distinct matched words first, in text order.
+
+    Fragments start at ``begin`` or later.
 
     >>> text = "Руда. " * 30 + "Завод выпустил никель. " + "Конец. " * 30
     >>> at = text.index("никель")
@@ -136,11 +190,12 @@ def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHAR
     ['Завод выпустил [никель]. Конец. Конец. Конец. Конец. Конец.']
     """
     if not matches:
-        end = _word_end(text, min(len(text), size))
-        return (Snippet(0, end, text[:end]),) if text else ()
+        end = _word_end(text, min(len(text), begin + size))
+        return (Snippet(begin, end, text[begin:end]),) if text[begin:] else ()
+    words = [text[m.start:m.end].lower() for m in matches]
     chosen, used = [], set()
     for _ in range(max_fragments):
-        best = _best_window(text, matches, used, size)
+        best = _best_window(text, matches, words, used, size, begin)
         if best is None:
             break
         start, end, inside = best
@@ -151,25 +206,56 @@ def make_snippets(text, matches, max_fragments=MAX_FRAGMENTS, size=FRAGMENT_CHAR
                  for start, end, inside in _merge(chosen))
 
 
-def _best_window(text, matches, used, size):
+def _best_window(text, matches, words, used, size, begin=0):
+    """The window richest in distinct unused matches (then in unused matches), in one pass.
+
+    A window starts shortly before an unused match and holds the matches that
+    end within ``size`` characters of its start; the windows of successive
+    matches slide forward, so each match enters and leaves the running counts once.
+    """
     best, best_score = None, 0.0
+    window = _Window(words)  # the unused matches among matches[i:j]
+    j = 0
     for i, first in enumerate(matches):
+        if i and i - 1 < j and i - 1 not in used:
+            window.move(i - 1, -1)
+        j = max(j, i)
         if i in used:
             continue
-        start = _word_start(text, max(0, first.start - LEAD_CHARS), first.start)
+        start = _word_start(text, max(begin, first.start - LEAD_CHARS), first.start, begin)
         limit = start + size
-        inside = []
-        for j in range(i, len(matches)):
-            if matches[j].end > limit:
-                break
+        while j < len(matches) and matches[j].end <= limit:
             if j not in used:
-                inside.append(j)
-        words = {text[matches[j].start:matches[j].end].lower() for j in inside}
-        score = len(words) + 0.1 * len(inside)
+                window.move(j, 1)
+            j += 1
+        while j > i and matches[j - 1].end > limit:  # a window that starts before the last
+            j -= 1
+            if j not in used:
+                window.move(j, -1)
+        score = window.distinct + 0.1 * window.total
         if score > best_score:
-            end = _word_end(text, max(matches[inside[-1]].end, min(len(text), limit)))
-            best, best_score = (start, end, inside), score
-    return best
+            best, best_score = (i, j, start, limit), score
+    if best is None:
+        return None
+    i, j, start, limit = best
+    inside = [k for k in range(i, j) if k not in used]
+    end = _word_end(text, max(matches[inside[-1]].end, min(len(text), limit)))
+    return start, end, inside
+
+
+class _Window:
+    """Running counts of the matched words inside a sliding window."""
+
+    def __init__(self, words):
+        self.words, self.counts = words, defaultdict(int)
+        self.distinct = self.total = 0
+
+    def move(self, match, step):
+        word = self.words[match]
+        before = self.counts[word]
+        self.counts[word] = before + step
+        self.total += step
+        self.distinct += (before == 0) - (before + step == 0)
 
 
 def _merge(chosen):
@@ -182,10 +268,10 @@ def _merge(chosen):
     return merged
 
 
-def _word_start(text, at, match_start):
+def _word_start(text, at, match_start, begin=0):
     """Move ``at`` forward to the start of a word (or a sentence), never past the match."""
-    if at == 0:
-        return 0
+    if at <= begin:
+        return begin
     sentence = text.rfind(". ", at, match_start)
     if sentence >= 0:
         return sentence + 2

@@ -4,7 +4,9 @@ import pytest
 
 from search.compile import QueryCompiler
 from search.query import parse_query
-from search.snippets import Snippet, Span, find_matches, indexed_matches, make_snippets, render
+from indexer.analysis import word_spans, word_starts
+from search.snippets import (
+    Snippet, Span, body_snippets, find_matches, indexed_matches, make_snippets, render)
 
 TEXT = ("Экспорт металлов вырос. Терминал примет поток металлами и концентратами. "
         "Сталь и стали: марки стали. Губернатор Андрей Верховец и Верховцу.")
@@ -120,3 +122,56 @@ def test_render_joins_fragments():
     first = Snippet(0, 6, "Никель", (Span(0, 6),))
     second = Snippet(100, 106, "кобальт"[:6], ())
     assert render((first, second), "plain") == "[Никель] … кобаль"
+
+
+@pytest.mark.parametrize("headline, body, first_snippet", [
+    # Telegram posts: the headline is the body's first line, so the snippet starts after it.
+    ("Посол скончался.", "Посол скончался.\nВрачи не успели помочь.", "Врачи не успели помочь."),
+    ("Посол скончался.", "Посол скончался. Врачи не успели.", "Врачи не успели."),
+    # Not a repeat: a longer first word, another headline, a body that is only the headline.
+    ("Посол", "Посольство закрыто.", "Посольство закрыто."),
+    ("Рост добычи", "Посол скончался.", "Посол скончался."),
+    ("Посол скончался.", "Посол скончался.", "Посол скончался."),
+])
+def test_a_body_that_repeats_its_headline_is_shown_from_after_it(headline, body, first_snippet):
+    assert body_snippets(headline, body, [])[0].text == first_snippet
+
+
+def test_matches_in_a_repeated_headline_line_are_left_to_the_headline(analyzer):
+    headline = "Никель подорожал."
+    body = headline + "\nЦены на никель выросли."
+    (snippet,) = body_snippets(headline, body, find_matches(body, analyzer, {"никель"}))
+    assert snippet.marked() == "Цены на [никель] выросли."
+
+
+def test_stored_word_starts_give_the_spans_tokenizing_gives(sample_index):
+    reader = sample_index._searcher().reader()
+    checked = 0
+    for docnum in reader.all_doc_ids():
+        stored = reader.stored_fields(docnum)
+        body = stored["body"]
+        positions = set(range(0, len(body), 7))  # past the last word as well
+        assert word_spans(body, positions, stored["word_starts"]) == word_spans(body, positions)
+        checked += 1
+    assert checked == 30
+
+
+def test_word_starts_of_a_text_with_a_huge_gap_are_not_stored():
+    assert word_starts("а" + " " * 70_000 + "б") is None
+    assert word_spans("а" + " " * 70_000 + "б", {1}) == [(70_001, 70_002)]
+
+
+def test_an_index_made_before_word_starts_takes_new_articles_and_highlights_them(tmp_path):
+    from indexer import build_index
+    from indexer.storage import create_index, make_schema
+    from search import open_index
+
+    schema = make_schema()
+    schema.remove("word_starts")
+    create_index(tmp_path / "ix", schema)
+    (tmp_path / "a.txt").write_text(" date 2026-03-14 Рост\n\nКомбинат нарастил выпуск металлов.",
+                                    encoding="utf-8")
+    assert build_index([tmp_path / "a.txt"], tmp_path / "ix").added == 1
+    with open_index(tmp_path / "ix") as index:
+        (hit,) = index.search("металл").hits
+        assert [s.marked() for s in hit.snippets] == ["Комбинат нарастил выпуск [металлов]."]
