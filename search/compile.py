@@ -19,9 +19,10 @@ from whoosh.matching import (
     AndNotMatcher, DisjunctionMaxMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher)
 from whoosh.query import spans
 
-from indexer.analysis import WEAK_MARK, find_words, normal_word
+from indexer.analysis import WEAK_MARK, normal_word
 from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
+from search.exact import FormCheck
 from search.query import (
     AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
@@ -473,9 +474,9 @@ class _ExactForms(wq.WrappingQuery):
     one of its exact forms (``=металлов``).
 
     The index holds no exact forms (see ``indexer.analysis``): ``child``, the
-    same words in any form, finds the candidates, and the analyzer checks
-    their stored headline and body, so ``=металлов`` costs a look at every
-    article that has ``металл`` in any form.
+    same words in any form, finds the candidates, and ``search.exact.FormCheck``
+    looks for the forms in their stored headline and body (a regular
+    expression, confirmed by the analyzer where it matches).
     """
 
     def __init__(self, child, required, fields, analyzer):
@@ -483,7 +484,7 @@ class _ExactForms(wq.WrappingQuery):
         self.required = tuple(frozenset(forms) for forms in required)
         self.fields = tuple(sorted(fields))
         self.analyzer = analyzer
-        self._any_form = frozenset().union(*self.required)
+        self._check = FormCheck(self.required, analyzer)
 
     def __eq__(self, other):
         return (type(self) is type(other) and self.child == other.child
@@ -507,16 +508,7 @@ class _ExactForms(wq.WrappingQuery):
         return FilterMatcher(m, kept)
 
     def _has_forms(self, stored):
-        found = set()
-
-        def wanted(terms):
-            hits = [t for t, kind, _, _ in terms if kind == "exact" and t in self._any_form]
-            found.update(hits)
-            return bool(hits)
-
-        for name in self.fields:
-            find_words(self.analyzer, stored.get(name) or "", wanted)
-        return all(forms & found for forms in self.required)
+        return self._check(*(stored.get(name) for name in self.fields))
 
 
 class _Rescored(wq.WrappingQuery):
