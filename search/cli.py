@@ -8,22 +8,43 @@ Every ``PoiskError`` a command lets through becomes ``Error: ...`` and exit 1
 here, in ``PoiskGroup``: commands hold no ``except PoiskError`` of their own.
 """
 
+import importlib
+
 import click
 
-from indexer import PoiskError
-from search.cli_index import delete_command, index_command, optimize_command
-from search.cli_search import search_command, show_command, stats_command
-from search.cluster_cli import cluster_group
-from search.facets_cli import facets_command
-from search.trend_cli import trend_command
+from indexer.errors import PoiskError
 
 __all__ = ["PoiskGroup", "cli", "main"]
 
 INTERRUPTED = 130
 
+# Each command's module is imported only when that command runs (or ``--help``
+# lists them all): `poisk search` does not load the indexing run, the progress
+# bar (rich) or clustering.
+COMMANDS = {
+    "index": "search.cli_index:index_command",
+    "search": "search.cli_search:search_command",
+    "show": "search.cli_search:show_command",
+    "stats": "search.cli_search:stats_command",
+    "delete": "search.cli_index:delete_command",
+    "optimize": "search.cli_index:optimize_command",
+    "trend": "search.trend_cli:trend_command",
+    "facets": "search.facets_cli:facets_command",
+    "cluster": "search.cluster_cli:cluster_group",
+}
+
 
 class PoiskGroup(click.Group):
     """A command group with one error path: ``PoiskError`` -> ``Error: ...``, exit 1."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx):
         try:
@@ -53,17 +74,6 @@ Shell completion (bash; zsh and fish alike, see the README):
 @click.version_option(package_name="poisk", message="poisk %(version)s")
 def cli():
     """poisk: full-text search for Russian regional-industry news."""
-
-
-cli.add_command(index_command)
-cli.add_command(search_command)
-cli.add_command(show_command)
-cli.add_command(stats_command)
-cli.add_command(delete_command)
-cli.add_command(optimize_command)
-cli.add_command(trend_command)
-cli.add_command(facets_command)
-cli.add_command(cluster_group)
 
 
 def main():
