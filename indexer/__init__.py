@@ -4,9 +4,16 @@
 """
 
 import importlib
+from typing import TYPE_CHECKING
 
 from indexer.errors import (
     IndexCorrupted, IndexLocked, IndexNotFound, PoiskError, QuerySyntaxError, SourceError)
+
+if TYPE_CHECKING:  # type checkers see the names; at run time __getattr__ imports them
+    from indexer.analysis import analyze, normal_word, russian_analyzer
+    from indexer.build import IndexReport, build_index, delete_documents, index_articles
+    from indexer.sources import Article, Rejected, read_sources
+    from indexer.storage import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, resolve_index_dir
 
 # Imported on first use (PEP 562): `poisk search` needs neither the indexing
 # run nor the readers of source files, and importing them cost ~0.1 s of start-up.
