@@ -39,13 +39,20 @@ class FormCheck:
         self._any_form = frozenset().union(*self.required)
         wanted = sorted({f[len(EXACT_MARK):] for forms in self.required for f in forms},
                         key=len, reverse=True)
+        self._bare = tuple(wanted)
         alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in wanted)
         self.pattern = re.compile(f"{_BEFORE}(?:{alternatives}){_AFTER}", re.IGNORECASE)
 
     def __call__(self, *texts):
         missing = set(self.required)
         for text in texts:
-            for match in self.pattern.finditer(text or ""):
+            text = text or ""
+            # A plain substring search first (C, no regular expression): most
+            # candidates have the lemma in other forms only and stop here.
+            folded = text.lower().replace("ё", "е")
+            if not any(form in folded for form in self._bare):
+                continue
+            for match in self.pattern.finditer(text):
                 found = self._confirm(text, match)
                 missing = {forms for forms in missing if not forms & found}
                 if not missing:
