@@ -28,7 +28,7 @@ from indexer.analysis import EXACT_MARK, WORD_RE, MorphFilter
 from indexer.errors import IndexNotFound, PoiskError
 
 __all__ = [
-    "EngineUrl", "ShardDown", "SCHEMES", "analyzed_fields", "connect", "doc_key",
+    "EngineUrl", "ShardDown", "SCHEMES", "SphinxText", "connect", "doc_key",
     "is_engine_url", "meta_token", "parse_url", "read_layout", "sql_token",
 ]
 
@@ -161,24 +161,43 @@ def sql_token(term: str) -> str:
     return NOT_TOKEN_RE.sub("_", term)
 
 
-def analyzed_fields(morph: MorphFilter, text: str):
-    """``(lemmas, alternatives, forms)`` of ``text`` as space-separated Sphinx tokens.
+class SphinxText:
+    """Text as Sphinx receives it: poisk's analysis of each word, as tokens (cached per spelling).
 
-    (A capitalised word keeps up to four lemmas: "Выплавка" also "выплавок".)
-
-    >>> analyzed_fields(MorphFilter(), "Выплавка стали в Улан-Удэ")
+    >>> SphinxText().fields("Выплавка стали в Улан-Удэ")  # "Выплавка": a capital keeps 4 lemmas
     ('выплавка стать улан_удэ', 'выплавок сталь улан удэ', 'выплавка стали улан_удэ улан удэ')
     """
-    lemmas, alternatives, forms = [], [], []
-    for surface in WORD_RE.findall(text):
-        first = True
-        for term, kind, _, _ in morph.terms(surface):
+
+    def __init__(self, morph: MorphFilter | None = None):
+        self.morph = morph or MorphFilter()
+        self._words = {}
+
+    def fields(self, text: str):
+        """``(lemmas, alternatives, forms)`` of ``text`` as space-separated tokens."""
+        lemmas, alternatives, forms = [], [], []
+        word = self._words.get
+        for surface in WORD_RE.findall(text):
+            found = word(surface) or self._word(surface)
+            if found[0]:
+                lemmas.append(found[0])
+            if found[1]:
+                alternatives.append(found[1])
+            if found[2]:
+                forms.append(found[2])
+        return " ".join(lemmas), " ".join(alternatives), " ".join(forms)
+
+    def _word(self, surface):
+        """(its likeliest lemma, its other terms, its exact forms) of one spelling."""
+        lemma, others, forms = "", [], []
+        for term, kind, _, _ in self.morph.terms(surface):
             token = sql_token(term.lstrip(EXACT_MARK))
             if kind == "exact":
                 forms.append(token)
-            elif first and kind == "lemma":
-                lemmas.append(token)
-                first = False
+            elif not lemma and kind == "lemma":
+                lemma = token
             else:
-                alternatives.append(token)
-    return " ".join(lemmas), " ".join(alternatives), " ".join(forms)
+                others.append(token)
+        if len(self._words) >= self.morph.cache_size:
+            self._words.clear()
+        found = self._words[surface] = (lemma, " ".join(others), " ".join(forms))
+        return found

@@ -12,37 +12,39 @@ again, without duplicates: an article's Sphinx id is a hash of its poisk id.
 >>> from indexer.sources import Article
 >>> row = document_row(Article(id="a1", headline="Никель", body="Выплавка стали.",
 ...                            date=datetime.date(2026, 3, 14), tags=("металлургия",)),
-...                    MorphFilter())
+...                    SphinxText())
 >>> row["body"], row["body_alt"], row["date_key"]
 ('выплавка стать', 'выплавок сталь', 20260314)
 """
 
+import multiprocessing
+import signal
 import time
 
-from indexer.analysis import MorphFilter
 from indexer.build import IndexReport, _deferred_interrupt, _prepare, _strict_stop
 from indexer.errors import PoiskError
 from indexer.fields import EXTRACTED, add_extracted
 from indexer.manticore import (
-    ALL_TOKEN, ShardDown, analyzed_fields, connect, doc_key, meta_token, parse_url,
+    ALL_TOKEN, ShardDown, SphinxText, connect, doc_key, meta_token, parse_url,
     read_layout)
+from indexer.segments import default_workers
 from indexer.sources import Article, Rejected
 
-__all__ = ["COLUMNS", "delete_from_engine", "document_row", "index_into_engine"]
+__all__ = ["delete_from_engine", "document_row", "index_into_engine"]
 
-COLUMNS = ("id", "headline", "lead", "body", "headline_alt", "body_alt", "headline_forms",
-           "body_forms", "meta", "doc_id", "headline_text", "body_text", "source", "tags",
-           "url", "content_hash", "date_key") + EXTRACTED
+# Below this many changed articles in a batch, forking workers costs more than it saves.
+MIN_POOL_ARTICLES = 200
 
 
-def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
+def document_row(article: Article, text: SphinxText) -> dict:
     """The column values of one article in a shard's real-time index."""
-    headline, headline_alt, headline_forms = analyzed_fields(morph, article.headline)
-    body, body_alt, body_forms = analyzed_fields(morph, article.body)
-    lead = analyzed_fields(morph, article.lead)[0] if article.lead else ""
+    headline, headline_alt, headline_forms = text.fields(article.headline)
+    body, body_alt, body_forms = text.fields(article.body)
+    lead = text.fields(article.lead)[0] if article.lead else ""
     meta = [ALL_TOKEN, meta_token("s", article.source or ""), meta_token("i", article.id)]
     meta += [meta_token("t", tag) for tag in article.tags]
-    extracted = add_extracted({"headline": article.headline, "body": article.body}, morph.terms)
+    extracted = add_extracted({"headline": article.headline, "body": article.body},
+                              text.morph.terms)
     meta += [meta_token(name, value) for name in EXTRACTED
              for value in extracted[name].split(",") if value]
     date = article.date
@@ -52,7 +54,7 @@ def document_row(article: Article, morph: MorphFilter, digest=None) -> dict:
         body_forms=body_forms, meta=" ".join(meta), doc_id=article.id,
         headline_text=article.headline, body_text=article.body, source=article.source or "",
         tags=",".join(article.tags), url=article.url or "",
-        content_hash=digest or article.content_hash,
+        content_hash=article.content_hash,
         date_key=date.year * 10000 + date.month * 100 + date.day if date else 0,
         **{name: extracted[name] for name in EXTRACTED})
 
@@ -108,45 +110,56 @@ class _ShardWriter:
         finally:
             head.close()
         self.connections = {}
-        self.morph = MorphFilter()
-
-    def shard_of(self, article):
-        return doc_key(article.id) % len(self.layout)
+        self.text = SphinxText()
+        self.workers = default_workers()
+        self.pool = None
 
     def write(self, batch, report):
         """Write the changed articles of ``batch``; count added/updated/skipped in ``report``."""
+        try:
+            self._write(batch, report)
+        except ShardDown as error:
+            raise ShardDown(f"{error} ({report.written} documents were written; run the "
+                            "same command again to finish: nothing is indexed twice)") from None
+
+    def _write(self, batch, report):
         by_shard = {}
         for article in batch:
-            by_shard.setdefault(self.shard_of(article), []).append(article)
+            by_shard.setdefault(doc_key(article.id) % len(self.layout), []).append(article)
+        changed = []  # (shard number, article, "added" or "updated")
         for number, articles in sorted(by_shard.items()):
-            try:
-                self._write_shard(number, articles, report)
-            except ShardDown as error:
-                raise ShardDown(f"{error} ({report.written} documents were written; run the "
-                                "same command again to finish: nothing is indexed twice)") \
-                    from None
+            known = dict(self._execute(
+                number, f"SELECT id, content_hash FROM {self.layout[number][0]} WHERE id IN "
+                        f"({','.join(str(doc_key(a.id)) for a in articles)}) "
+                        f"LIMIT {len(articles)} OPTION max_matches={len(articles)}"))
+            for article in articles:
+                previous = known.get(doc_key(article.id))
+                if previous == article.content_hash:
+                    report.skipped += 1
+                else:
+                    changed.append((number, article, "added" if previous is None else "updated"))
+        rows = self._rows([article for _, article, _ in changed])
+        for number in sorted(by_shard):
+            mine = [(row, kind) for (n, _, kind), row in zip(changed, rows) if n == number]
+            if mine:
+                columns = list(mine[0][0])
+                self._execute(number, f"REPLACE INTO {self.layout[number][0]} "
+                                      f"({', '.join(columns)}) VALUES "
+                                      f"({', '.join(['%s'] * len(columns))})",
+                              [tuple(row.values()) for row, _ in mine])
+            for _, kind in mine:
+                setattr(report, kind, getattr(report, kind) + 1)
 
-    def _write_shard(self, number, articles, report):
-        known = dict(self._execute(
-            number, f"SELECT id, content_hash FROM {self.layout[number][0]} WHERE id IN "
-                    f"({','.join(str(doc_key(a.id)) for a in articles)}) "
-                    f"LIMIT {len(articles)} OPTION max_matches={len(articles)}"))
-        rows, kinds = [], []
-        for article in articles:
-            digest = article.content_hash
-            previous = known.get(doc_key(article.id))
-            if previous == digest:
-                report.skipped += 1
-                continue
-            rows.append(document_row(article, self.morph, digest))
-            kinds.append("added" if previous is None else "updated")
-        if rows:
-            self._execute(number, f"REPLACE INTO {self.layout[number][0]} "
-                                  f"({', '.join(rows[0])}) VALUES "
-                                  f"({', '.join(['%s'] * len(rows[0]))})",
-                          [tuple(row.values()) for row in rows])
-        for kind in kinds:
-            setattr(report, kind, getattr(report, kind) + 1)
+    def _rows(self, articles):
+        """The articles' rows, analysed in worker processes when there are enough of them."""
+        if self.workers and len(articles) >= MIN_POOL_ARTICLES:
+            if self.pool is None:
+                self.pool = multiprocessing.get_context("fork").Pool(
+                    self.workers, initializer=signal.signal,
+                    initargs=(signal.SIGINT, signal.SIG_IGN))  # Ctrl-C is the main process's
+            chunk = max(1, len(articles) // (4 * self.workers))
+            return self.pool.map(_row_in_worker, articles, chunksize=chunk)
+        return [document_row(article, self.text) for article in articles]
 
     def _execute(self, number, sql, many=None):
         import pymysql
@@ -175,12 +188,25 @@ class _ShardWriter:
             self._execute(number, f"TRUNCATE RTINDEX {shard}")
 
     def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
         for connection in self.connections.values():
             try:
                 connection.close()
             except Exception:  # a shard that died: nothing left to close
                 pass
         self.connections.clear()
+
+
+_worker_text = None
+
+
+def _row_in_worker(article):
+    global _worker_text
+    if _worker_text is None:
+        _worker_text = SphinxText()  # one per worker: its word cache lasts the run
+    return document_row(article, _worker_text)
 
 
 def delete_from_engine(ids, url) -> int:

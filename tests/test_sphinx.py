@@ -334,3 +334,31 @@ def test_readme_cluster_commands_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "30 added, 0 updated, 0 skipped, 0 failed" in done.stdout
     assert "4 found for 'никель'" in done.stdout
+
+
+def test_a_large_batch_is_analysed_in_worker_processes(make_cluster, tmp_path, monkeypatch):
+    """250 articles (the data/ sample, repeated under new ids): the worker pool's rows are
+    the ones this process makes."""
+    import indexer.shards as shards
+    from indexer import index_articles, read_sources
+
+    sample = [r for r in read_sources([DATA]) if isinstance(r, Article)]
+    articles = [Article(id=f"copy{n}/{a.id}", headline=a.headline, body=a.body, date=a.date,
+                        source=a.source, tags=a.tags) for n in range(9) for a in sample][:250]
+    pools = []
+    monkeypatch.setattr(shards, "default_workers", lambda: 2)  # also on a one-core machine
+    original = shards._ShardWriter._rows
+
+    def spy(self, batch):
+        rows = original(self, batch)
+        pools.append(self.pool is not None)
+        return rows
+    monkeypatch.setattr(shards._ShardWriter, "_rows", spy)
+    cluster = make_cluster()
+    assert index_articles(articles, cluster.url).added == 250
+    assert pools == [True]
+    folder = tmp_path / "ix"
+    index_articles(articles, folder, workers=0)
+    with open_index(cluster.url) as engine, open_index(folder) as expected:
+        for query in ("никель", '"глубокая переработка"', "=металлов", "литий -Тува"):
+            assert engine.search(query, limit=5).total == expected.search(query, limit=5).total
