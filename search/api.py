@@ -32,9 +32,12 @@ from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, ex
 from search.compile import QueryCompiler, Ranking
 from search.matchers import FixedMatchers
 from search.query import DateRange, add_filters, filter_nodes, parse_query
+from search.rewrite import Rewrite, Rewriter, searched_text
 from search.snippets import Snippet, Span, body_snippets, find_matches, page_positions
 from search.columns import column_values
 from search.grouping import Story, page_of_stories, same_days, story_columns
+from search.spelling import LexiconCache, Speller
+from search.synonyms import Synonyms, default_file
 from search.facets import Facets, count_facets
 from search.trend import PERIODS, Trend, column_dates, make_trend
 
@@ -50,6 +53,9 @@ SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
 # What Whoosh's date column holds for an article without a date (2**64 - 1).
 NO_DATE = DATETIME().default
+FEW_RESULTS = 3        # a search finding fewer articles looks for a better spelling
+DID_YOU_MEAN_GAIN = 5  # which is offered when it finds this many times as many
+MAX_OFFERS = 3
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,9 @@ class SearchResult:
     partial: bool = False
     warnings: tuple[str, ...] = ()
     facets: Facets | None = None  # search(..., facets=True): counts of every match
+    searched: str = ""        # the query as searched, when layout or typos were corrected
+    rewrites: tuple = ()      # search.rewrite.Rewrite: each correction, synonym, fuzzy word
+    did_you_mean: tuple = ()  # other queries worth trying (strings), best first
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -199,7 +208,7 @@ class Index:
     """
 
     def __init__(self, path: IndexPath | None = None, ranking: Ranking | None = None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, synonym_files: Iterable[str] = ()) -> None:
         self.path = resolve_index_dir(path)
         self.budget = budget or Budget()
         self._ix = open_whoosh_index(self.path)
@@ -212,6 +221,9 @@ class Index:
         self._lock = threading.Lock()
         self._generation = 0
         self._closed = False
+        self._lexicons = LexiconCache()
+        self._synonym_files = [f for f in (default_file(), *synonym_files) if f]
+        self._synonyms = None
 
     def __enter__(self) -> "Index":
         return self
@@ -293,7 +305,8 @@ class Index:
     def search(self, query: str, *, limit: int = 10, offset: int = 0, since: DateArg = None,
                until: DateArg = None, source: str | Iterable[str] | None = None,
                tags: str | Iterable[str] = (), sort: str = "relevance", snippets: bool = True,
-               group: bool = True, facets: bool = False, **fields: Any) -> SearchResult:
+               group: bool = True, facets: bool = False, synonyms: bool = True,
+               corrections: bool = True, **fields: Any) -> SearchResult:
         """Run a query; returns a ``SearchResult`` with the total and one page of ``Hit``.
 
         ``since``/``until`` are dates (or "YYYY-MM-DD" strings), ``source`` a source
@@ -305,7 +318,9 @@ class Index:
         shows each story once: its reposts are folded into its best hit
         (``Hit.similar``), and ``offset``/``limit`` count stories. ``facets``
         also counts every match by region, industry, source and month
-        (``SearchResult.facets``).
+        (``SearchResult.facets``). ``corrections=False`` searches the words as
+        typed (no layout or typo correction), ``synonyms=False`` without the
+        synonyms files.
 
         >>> result = sample_index.search('"глубокая переработка"', since="2026-01-01")
         >>> result.total, sorted(hit.date.isoformat() for hit in result.hits)
@@ -317,7 +332,8 @@ class Index:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
         tree = deduplicate(parse_query(query))
         within_limits(tree, self.budget)
-        tree = add_filters(tree, filter_arguments(source, tags, since, until, **fields))
+        filters = filter_arguments(source, tags, since, until, **fields)
+        tree, rewriter, rewrites = self._rewrite(tree, filters, synonyms, corrections)
         searcher, timed_out = self._searcher(), []
         with time_limit(self.budget.seconds):
             try:
@@ -340,8 +356,55 @@ class Index:
                 late = late or (snippets and expired())  # later hits go without snippets
                 hits.extend(self._hits(searcher, [story], compiled, snippets and not late, ids))
         counted = self._facets(searcher, query, compiled) if facets else None
+        offers = _offered(query, rewrites)
+        if corrections and total < FEW_RESULTS and not offers:
+            offers = self._better_spellings(query, filters, rewriter, total)
         return SearchResult(query=query, total=total, offset=offset, hits=tuple(hits),
-                            partial=bool(timed_out) or late, facets=counted)
+                            partial=bool(timed_out) or late, facets=counted,
+                            searched=searched_text(query, rewrites), rewrites=rewrites,
+                            did_you_mean=offers)
+
+    def rewriter(self, synonyms=True, corrections=True):
+        """The ``search.rewrite.Rewriter`` that turns queries into what is searched.
+
+        >>> from search.query import parse_query
+        >>> sample_index.rewriter().rewrite(parse_query("нарильский"))[1][0].searched
+        'норильский'
+        """
+        searcher = self._searcher()
+        reader, generation = searcher.reader(), self._local.generation
+        speller = Speller(reader, self.analyzer, lambda: self._lexicons.get(generation, reader))
+        # Very common words ("россия") get no synonyms, as the compiler scores them
+        # apart in long queries: an expanded one would no longer be recognised.
+        max_df = self.ranking.common_share * max(1, reader.doc_count_all())
+        return Rewriter(speller, self._synonym_table() if synonyms else None, corrections,
+                        max_df=max_df)
+
+    def _rewrite(self, tree, filters, synonyms=True, corrections=True):
+        """(the tree as searched, with its filters; the rewriter; the rewrites)."""
+        rewriter = self.rewriter(synonyms, corrections)
+        tree, rewrites = rewriter.rewrite(tree)
+        return add_filters(tree, filters), rewriter, rewrites
+
+    def _synonym_table(self):
+        with self._lock:
+            if self._synonyms is None:
+                self._synonyms = Synonyms.load(self._synonym_files, self.analyzer)
+            return self._synonyms
+
+    def _better_spellings(self, query, filters, rewriter, total):
+        """Queries with a rare word respelt that find several times as many articles."""
+        offers = []
+        for original, candidate in rewriter.respellings(parse_query(query)):
+            better = searched_text(query, [Rewrite("typo", original, candidate)])
+            tree, _, _ = self._rewrite(parse_query(better), filters)
+            searcher = self._searcher()
+            compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
+            collector = _collector(1, "relevance")
+            searcher.search_with_collector(compiled.query, collector)
+            if len(collector.results()) >= max(FEW_RESULTS, DID_YOU_MEAN_GAIN * total):
+                offers.append(better)
+        return tuple(offers[:MAX_OFFERS])
 
     def facets(self, query: str, *, limit: int = 10, since: DateArg = None,
                until: DateArg = None, source: str | Iterable[str] | None = None,
@@ -354,8 +417,8 @@ class Index:
         >>> facets.total, facets.counts["regions"]
         (2, [('Республика Саха (Якутия)', 2), ('Красноярский край', 1), ('Мурманская область', 1)])
         """
-        tree = add_filters(parse_query(query),
-                           filter_arguments(source, tags, since, until, **fields))
+        tree, _, _ = self._rewrite(parse_query(query),
+                                   filter_arguments(source, tags, since, until, **fields))
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         return self._facets(searcher, query, compiled, limit)
@@ -432,7 +495,7 @@ class Index:
         filters = filter_arguments(source, tags, since, until, **fields)
         dates = next((n for n in filters if isinstance(n, DateRange)), DateRange(None, None))
         first, last = dates.start, dates.end
-        tree = add_filters(parse_query(query), filters)
+        tree, _, _ = self._rewrite(parse_query(query), filters)
         searcher = self._searcher()
         compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
         docnums = self._all_matches(searcher, compiled)
@@ -531,8 +594,12 @@ def _collector(limit, sort):
 
 
 def open_index(path: IndexPath | None = None, ranking: Ranking | None = None,
-               budget: Budget | None = None) -> "Index | SphinxIndex":
+               budget: Budget | None = None,
+               synonym_files: Iterable[str] = ()) -> "Index | SphinxIndex":
     """Open the index at ``path`` (default: ``$POISK_INDEX``, else ``$XDG_DATA_HOME/poisk/index``).
+
+    ``synonym_files`` are the user's own synonyms files, used with poisk's
+    ``data/synonyms.tsv`` (one group of tab-separated names per line).
 
     >>> open_index("/nonexistent").search("никель")
     Traceback (most recent call last):
@@ -542,7 +609,13 @@ def open_index(path: IndexPath | None = None, ranking: Ranking | None = None,
     if is_engine_url(resolve_index_dir(path)):  # manticore://HOST:PORT/NAME
         from search.sphinx import SphinxIndex
         return SphinxIndex(resolve_index_dir(path), ranking)
-    return Index(path, ranking, budget)
+    return Index(path, ranking, budget, synonym_files)
+
+
+def _offered(query, rewrites):
+    """The query with each other correction offered for a word (when the best was not clear)."""
+    return tuple(searched_text(query, [Rewrite("typo", r.original, other)])
+                 for r in rewrites if r.kind == "typo" for other in r.others)[:MAX_OFFERS]
 
 
 def search(query: str, index: IndexPath | None = None, **options: Any) -> SearchResult:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import textwrap
 
 import click
 
@@ -9,6 +10,7 @@ from indexer import PoiskError
 from indexer.fields import public_fields
 from search.api import SORTS, open_index
 from search.cli_common import filter_options, index_option, output_options
+from search.rewrite import note_lines, notes_json
 from search.snippets import SEPARATOR, pieces, render
 from search.terminal import ELLIPSIS, truncate, wrap
 
@@ -32,9 +34,16 @@ CSV_COLUMNS = ("rank", "id", "date", "source", "headline", "score", "url", "tags
               help="date: newest first, undated articles last.")
 @click.option("--no-group", is_flag=True,
               help="Show reposts of a story as hits of their own (default: each story once).")
+@click.option("--no-synonyms", is_flag=True,
+              help="Search without the synonyms and abbreviations files.")
+@click.option("--synonyms", "synonym_files", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Your own synonyms file: one group of tab-separated names per line.")
+@click.option("--no-corrections", is_flag=True,
+              help="Search the words as typed: no keyboard-layout or typo correction.")
 @output_options("full", "compact", "json", "csv")
 def search_command(words, index_dir, limit, offset, since, until, sources, tags, sort, no_group,
-                   out, **fields):
+                   no_synonyms, synonym_files, no_corrections, out, **fields):
     """Search the index. See the README for the query language.
 
     \b
@@ -46,10 +55,13 @@ def search_command(words, index_dir, limit, offset, since, until, sources, tags,
       poisk search уголь --region Кузбасс --since 2024-03-01
     """
     query = " ".join(words)
-    with open_index(index_dir) as index:
+    rewriting = {"synonyms": False} if no_synonyms else {}
+    if no_corrections:
+        rewriting["corrections"] = False
+    with open_index(index_dir, synonym_files=synonym_files) as index:
         result = index.search(query, limit=limit, offset=offset, since=since, until=until,
                               source=sources, tags=tags, sort=sort, group=not no_group,
-                              **fields)
+                              **rewriting, **fields)
     for warning in result.warnings:
         click.echo(f"Warning: partial results, part of the index did not answer: {warning}",
                    err=True)
@@ -60,6 +72,10 @@ def search_command(words, index_dir, limit, offset, since, until, sources, tags,
     if result.partial and not result.warnings:  # after the hits, where it is read
         click.echo("Note: the search ran out of its time budget; these results are partial "
                    "(a more specific query is faster).", err=True)
+    if out.format in ("full", "compact"):
+        # What was searched instead, synonyms, "did you mean": on stderr, after the hits.
+        for line in note_lines(result):
+            click.echo(textwrap.fill(line, out.width - 1, subsequent_indent="  "), err=True)
 
 
 def _write_json(result, searched, out):
@@ -67,7 +83,7 @@ def _write_json(result, searched, out):
         out.json({"rank": rank, **hit.to_dict()})
     # The last line says what was searched and how many matched, also when none did.
     out.json({"summary": {**searched, "total": result.total, "returned": len(result.hits),
-                          "partial": result.partial}})
+                          "partial": result.partial, **notes_json(result)}})
 
 
 def _write_csv(result, searched, out):

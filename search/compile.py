@@ -24,7 +24,7 @@ from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
 from search.exact import FormCheck
 from search.query import (
-    AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
+    AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
 __all__ = ["CompiledQuery", "QueryCompiler", "Ranking", "date_query"]
 
@@ -144,6 +144,12 @@ class QueryCompiler:
             return _combine(_Or, parts)
         if isinstance(node, Loose):
             return self._loose(node, compiled, bonuses)
+        if isinstance(node, Alternatives):  # synonyms and fuzzy spellings (search.rewrite)
+            first = self._node(node.item, compiled, bonuses)
+            others = [_Rescored(q, scale=node.weight) for q in
+                      (self._node(i, compiled, []) for i in node.others) if q is not None]
+            parts = [q for q in (first, *others) if q is not None]
+            return parts[0] if len(parts) == 1 else wq.DisjunctionMax(parts) if parts else None
         raise TypeError(f"unknown query node {node!r}")
 
     def _loose(self, node, compiled, bonuses):
@@ -348,6 +354,8 @@ def _count_words(node):
         return 1
     if isinstance(node, Phrase):
         return len(node.words)
+    if isinstance(node, Alternatives):
+        return _count_words(node.item)
     if isinstance(node, (Loose, AllOf, AnyOf)):
         return sum(_count_words(i) for i in (*node.items, *getattr(node, "required", ())))
     return 0

@@ -16,6 +16,7 @@ Loose(items=(Word(text='никель', field=None, exact=False, prefix=False),
 """
 
 import calendar
+import dataclasses
 import datetime
 import re
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from indexer.errors import QuerySyntaxError
 from indexer.fields import FIELDS as INDEX_FIELDS
 
 __all__ = [
-    "AllOf", "AnyOf", "DateRange", "Everything", "FieldValue", "FilterField", "Loose", "Not",
+    "AllOf", "Alternatives", "AnyOf", "DateRange", "Everything", "FieldValue", "FilterField",
+    "Loose", "Not",
     "Phrase", "Word", "add_filters", "filter_nodes", "is_filter", "parse_query",
     "parse_date_bound",
 ]
@@ -72,11 +74,15 @@ QUOTES = {'"': '"', "«": "»", "„": "“", "“": "”"}
 
 @dataclass(frozen=True)
 class Word:
-    """One word: any form (``exact=False``), that form only, or a prefix."""
+    """One word: any form (``exact=False``), that form only, or a prefix.
+
+    ``fuzzy`` (``word~``, ``word~2``): also words this many edits away (search.rewrite).
+    """
     text: str
     field: str | None = None
     exact: bool = False
     prefix: bool = False
+    fuzzy: int = dataclasses.field(default=0, repr=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,15 @@ class DateRange:
     """Dates from ``start`` to ``end`` inclusive; either may be open (None)."""
     start: datetime.date | None
     end: datetime.date | None
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """An item and other names for it (synonyms, fuzzy spellings): the best match counts,
+    a match of the others at ``weight``. Made by search.rewrite, not by the parser."""
+    item: object
+    others: tuple
+    weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -350,7 +365,8 @@ def _with_field(node, name):
     if isinstance(node, _Required):
         return _Required(_with_field(node.item, name))
     if isinstance(node, Word) and not node.field:
-        text = ("=" if node.exact else "") + node.text + ("*" if node.prefix else "")
+        text = ("=" if node.exact else "") + node.text + ("*" if node.prefix else "") + (
+            f"~{node.fuzzy}" if node.fuzzy else "")
         return _field_item(name, text, None)
     if isinstance(node, Phrase) and not node.field:
         return _field_item(name, " ".join(node.words), node.slop)
@@ -378,6 +394,9 @@ def _unwrap(item):
 def _word(value, field):
     exact = value.startswith("=")
     value = value.lstrip("=")
+    fuzzy = re.fullmatch(r"(.*[^~])~([12]?)", value)  # "никель~", "никель~2"
+    if fuzzy and not exact:
+        return Word(fuzzy.group(1), field, fuzzy=int(fuzzy.group(2) or 1))
     prefix = value.endswith("*")
     value = value.rstrip("*")
     if not value:

@@ -54,14 +54,15 @@ def test_search_colours_matches_when_asked(run):
 
 
 def test_json_lines(run, sample_index_dir):
-    result = run("search", "ИНТЦ OR Nornickel", "--json")
+    result = run("search", "ИНТЦ OR Nornickel", "--json", "--no-synonyms")
     assert result.exit_code == 0
     *hits, summary = [json.loads(line) for line in result.output.splitlines()]
     assert summary == {"summary": {
         "query": "ИНТЦ OR Nornickel", "since": None, "until": None, "source": [], "tags": [],
         "regions": [], "districts": [], "industries": [],
         "sort": "relevance", "limit": 10, "offset": 0, "total": 2, "returned": 2,
-        "partial": False}}
+        "partial": False, "searched_for": "ИНТЦ OR Nornickel", "rewrites": [],
+        "did_you_mean": []}}
     assert [h["rank"] for h in hits] == [1, 2]
     assert {h["id"].split("/")[-1] for h in hits} == {
         "2025-09-01-sfu-intc-metallurgiya", "2025-11-20-nornickel-palladiy-otchet"}
@@ -84,7 +85,7 @@ def test_nothing_found_says_so_and_exits_0(run):
         "query": "кобальтит", "since": None, "until": None, "source": [], "tags": [],
         "regions": [], "districts": [], "industries": [],
         "sort": "relevance", "limit": 5, "offset": 0, "total": 0, "returned": 0,
-        "partial": False}}
+        "partial": False, "searched_for": "кобальтит", "rewrites": [], "did_you_mean": []}}
 
 
 @pytest.mark.parametrize("args, message", [

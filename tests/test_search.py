@@ -37,12 +37,12 @@ title:=никеля                 | 2026-03-14-nornikel
 ИИ                            | 2026-04-08-ii
 ИНТЦ                          | 2025-09-01-sfu
 ГМК                           | 2025-11-20-nornickel 2026-03-14-nornikel
-Nornickel                     | 2025-11-20-nornickel
+Nornickel                     | 2025-09-01-sfu 2025-11-20-nornickel 2025-12-03-norilsk 2026-03-14-nornikel
 Енисейский                    | 2025-11-20-boguchanskiy 2026-02-18-angaro
 Ангаро-Енисейский             | 2025-11-20-boguchanskiy 2026-02-18-angaro
 научно-технологический        | 2025-09-01-sfu
 Амур                          | 2026-02-26-komsomolsk
-редкоземов                    | 2026-04-08-zavod
+редкоземов                    | 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
 редкозем*                     | 2026-03-14-tomtor 2026-04-08-zavod 2026-04-21-ulan
 никель AND палладий           | 2026-03-14-nornikel
 никель И палладий             | 2026-03-14-nornikel

@@ -1,0 +1,232 @@
+"""``python -m bench.typos``: queries as people type them (issue 11), measured in one run.
+
+Query sets, all derived deterministically from the bench's own sets (``bench.relevance``):
+
+- ``title`` / ``tag``: the clean sets, as in the main bench;
+- ``title+drop``, ``title+swap``: each headline with one letter dropped from one word, or two
+  neighbouring letters of one word swapped (the word and the letter chosen by a generator seeded
+  with the query id; words of 4+ letters, not acronyms; the first letter is never dropped);
+- ``title+layout``: each headline typed on the Latin keys (``search.layout.to_latin``);
+- ``tag+typo``: each tag query of a 4+ letter word with one letter dropped or swapped
+  (alternately), scored on the same queries' judgments; ``tag+typo`` only holds tags that have
+  such a word, and ``tag@typo`` is the same tags spelt right;
+- ``tag+syn``: every tag query that is a name in ``data/synonyms.tsv``, asked with each *other*
+  name of its group (``ес`` asked as ``Евросоюз``, ``Европейский союз``), judged by the tag's
+  articles.
+
+Engines: poisk (layout, typo correction and synonyms on), ``poisk-as-typed`` (the same index,
+``corrections=False, synonyms=False``), and the baselines. Then the cost of the rewriting itself:
+the time of ``Index.rewriter().rewrite(tree)`` per query (the vocabulary built before), and the
+end-to-end search latency of clean queries with and without it.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import sys
+import time
+
+from bench import DEFAULT_CORPUS, DEFAULT_WORK, REPO_ROOT
+from bench.corpus import datasets, every_kth
+from bench.engines import PoiskEngine, make_engines
+from bench.indexes import ensure_index
+from bench.relevance import evaluate, load_qrels, load_queries, sanitize_query
+from bench.speed import percentiles
+
+SETS = ("title", "title+drop", "title+swap", "title+layout",
+        "tag", "tag@typo", "tag+typo", "tag+syn")
+METRICS = {"title": ("mrr@10", "ndcg@10", "recall@100"), "tag": ("ndcg@10", "recall@100")}
+AS_TYPED = "poisk-as-typed"
+# The baselines run on the headline sets only (their index without headlines); the tag sets
+# would need a second index per baseline, and the question there is poisk with and without.
+BASELINE_DATASETS = ("news-nohead",)
+
+
+def misspell(text, kind, key):
+    """The text with one typo of ``kind`` ("drop" or "swap") in one word, or None if no word fits.
+
+    >>> misspell("Цены на никель выросли", "drop", "q1")
+    'Цены на ниель выросли'
+    >>> misspell("Цены на никель выросли", "swap", "q1")
+    'Цены на никель выорсли'
+    """
+    rng = random.Random(f"{key}:{kind}")
+    words = text.split()
+    fit = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha() and not w.isupper()]
+    if not fit:
+        return None
+    i = rng.choice(fit)
+    word = words[i]
+    if kind == "drop":
+        j = rng.randrange(1, len(word))
+        words[i] = word[:j] + word[j + 1:]
+    else:
+        pairs = [j for j in range(len(word) - 1) if word[j] != word[j + 1]]
+        if not pairs:
+            return None
+        j = rng.choice(pairs)
+        words[i] = word[:j] + word[j + 1] + word[j] + word[j + 2:]
+    return " ".join(words)
+
+
+def synonym_queries(tag_queries, analyzer):
+    """[(qid, other name)] for every tag that names a synonym group, one per other name."""
+    from search.synonyms import Synonyms, _key, default_file
+
+    table = Synonyms.load([default_file()], analyzer)
+    queries = []
+    for qid, text in tag_queries:
+        key = _key(text, analyzer)
+        for group in table.groups:
+            if key and any(other == key for _, other in group):
+                queries += [(qid, name) for name, other in group if other != key]
+    return [(f"{qid}~{n}", text) for n, (qid, text) in enumerate(queries)]
+
+
+def make_sets(corpus, limit):
+    """{set name: (dataset name, [(qid, text)], qrels)}."""
+    from indexer.analysis import russian_analyzer
+
+    qrels = load_qrels(os.path.join(corpus, "ru-kw-news-qrels.tsv"))
+    titles = [(q, sanitize_query(t)) for q, t in every_kth(load_queries(corpus, "title"), limit)]
+    tags = [(q, sanitize_query(t)) for q, t in every_kth(load_queries(corpus, "tag"), limit)]
+    sets = {"title": ("news-nohead", titles), "tag": ("news", tags)}
+    for kind in ("drop", "swap"):
+        sets[f"title+{kind}"] = ("news-nohead", [(q, misspell(t, kind, q) or t) for q, t in titles])
+    from search.layout import to_latin
+    sets["title+layout"] = ("news-nohead", [(q, to_latin(t)) for q, t in titles])
+    typo = [(q, misspell(t, ("drop", "swap")[n % 2], q)) for n, (q, t) in enumerate(tags)]
+    kept = {q for q, t in typo if t}
+    sets["tag@typo"] = ("news", [(q, t) for q, t in tags if q in kept])
+    sets["tag+typo"] = ("news", [(q, t) for q, t in typo if t])
+    synonyms = synonym_queries(load_queries(corpus, "tag"), russian_analyzer())
+    for qid, _ in synonyms:
+        qrels[qid] = qrels.get(qid.split("~")[0], set())
+    sets["tag+syn"] = ("news", synonyms)
+    return {name: (dataset, queries, {q: qrels[q] for q, _ in queries if q in qrels})
+            for name, (dataset, queries) in sets.items()}
+
+
+class _AsTyped:
+    """poisk's searcher with layout/typo correction and synonyms switched off."""
+
+    def __init__(self, searcher):
+        self.inner = searcher
+
+    def search(self, text, limit=10, snippets=False):
+        result = self.inner.index.search(text, limit=limit, snippets=snippets,
+                                         corrections=False, synonyms=False)
+        return [hit.id for hit in result.hits]
+
+    def close(self):
+        self.inner.close()
+
+
+def run_relevance(engines, sets, corpus, work, log):
+    """{set: {engine: metrics}}, every engine on every set, poisk also as typed."""
+    collections = datasets(corpus)
+    results = {name: {} for name in sets}
+    for engine in engines:
+        for dataset in sorted({d for d, _, _ in sets.values()}):
+            if not isinstance(engine, PoiskEngine) and dataset not in BASELINE_DATASETS:
+                continue
+            meta = ensure_index(work, engine, collections[dataset])
+            searcher = engine.open(meta["path"])
+            variants = [(engine.name, searcher)]
+            if isinstance(engine, PoiskEngine):
+                variants.append((AS_TYPED, _AsTyped(searcher)))
+            for name, run in variants:
+                for set_name, (d, queries, qrels) in sets.items():
+                    if d == dataset:
+                        results[set_name][name] = evaluate(
+                            lambda text, run=run: run.search(text, limit=100), queries, qrels)
+                        log(f"{set_name:13} {name:15} " + "  ".join(
+                            f"{m}={results[set_name][name][m]:.3f}" for m in _metrics(set_name)))
+            searcher.close()
+    return results
+
+
+def rewrite_cost(engine, corpus, work, sets, log):
+    """Milliseconds of the rewriting per query, and clean-query latency with and without it."""
+    from search import open_index
+    from search.query import parse_query
+
+    meta = ensure_index(work, engine, datasets(corpus)["news"])
+    cost = {}
+    with open_index(meta["path"]) as index:
+        started = time.perf_counter()
+        index.rewriter().speller.lexicon  # build the vocabulary once, before timing
+        cost["vocabulary_build_s"] = round(time.perf_counter() - started, 2)
+        cost["vocabulary_terms"] = len(index.rewriter().speller.lexicon.terms)
+        for set_name in ("tag", "tag+typo", "title+drop", "title+layout"):
+            samples = []
+            for _, text in sets[set_name][1]:
+                tree = parse_query(text)
+                started = time.perf_counter()
+                index.rewriter().rewrite(tree)
+                samples.append(time.perf_counter() - started)
+            cost[f"rewrite_ms {set_name}"] = percentiles(samples)
+            log(f"rewrite {set_name}: {cost[f'rewrite_ms {set_name}']}")
+        for set_name in ("tag", "title"):
+            for on in (True, False):
+                samples = []
+                for _, text in sets[set_name][1][:200]:
+                    started = time.perf_counter()
+                    index.search(text, limit=10, corrections=on, synonyms=on)
+                    samples.append(time.perf_counter() - started)
+                label = f"search_ms {set_name} {'on' if on else 'off'}"
+                cost[label] = percentiles(samples)
+                log(f"{label}: {cost[label]}")
+    return cost
+
+
+def _metrics(set_name):
+    return METRICS[set_name.split("+")[0].split("@")[0]]
+
+
+def format_table(results):
+    """The relevance table: one row per set and metric, one column per engine."""
+    engines = list(dict.fromkeys(e for by in results.values() for e in by))
+    lines = [f"{'set':26}" + "".join(f"{e:>16}" for e in engines)]
+    for set_name, by_engine in results.items():
+        for metric in _metrics(set_name):
+            lines.append(f"{set_name + ' ' + metric:26}" + "".join(
+                f"{by_engine[e][metric]:>16.3f}" if e in by_engine else f"{'':>16}"
+                for e in engines))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.typos", description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--work", default=str(DEFAULT_WORK))
+    parser.add_argument("--queries", type=int, default=500, metavar="N")
+    parser.add_argument("--engines", default="poisk,whoosh,tantivy")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+
+    def log(message):
+        print(f"[{datetime.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+    engines, _ = make_engines([e for e in args.engines.split(",") if e])
+    sets = make_sets(args.corpus, args.queries)
+    log("sets: " + ", ".join(f"{k} {len(v[1])}" for k, v in sets.items()))
+    results = {"relevance": run_relevance(engines, sets, args.corpus, args.work, log)}
+    poisk = [e for e in engines if isinstance(e, PoiskEngine)]
+    if poisk:
+        results["cost"] = rewrite_cost(poisk[0], args.corpus, args.work, sets, log)
+    out = args.out or str(REPO_ROOT / "bench" / "results" /
+                          f"typos-{datetime.datetime.now():%Y%m%d-%H%M%S}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(dict(results, sets={k: len(v[1]) for k, v in sets.items()}), f,
+                  ensure_ascii=False, indent=1)
+    print(format_table(results["relevance"]))
+    for key, value in results.get("cost", {}).items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Typos: a word the index does not know, corrected from the index's own vocabulary.
+
+Two sources of candidates, both checked against the index (a candidate must
+have postings) and both through the index's analyzer, so a correction keeps
+the word's morphology:
+
+- *word forms*: every spelling one edit away from the typed word (a letter
+  dropped, added, replaced or two swapped) that pymorphy3's dictionary knows as
+  a form of some word (``сакнции`` -> ``санкции``, ``металов`` -> ``металлов``);
+- *index words*, when no form is found: the index's own terms within two edits
+  of the typed word or of pymorphy3's guess at its normal form, found in a
+  symmetric-delete index (``Lexicon``, built once per index generation). This
+  catches names and words pymorphy3 does not know (``Навальнй`` -> ``навальный``).
+
+Candidates rank by edit cost minus a bonus for document frequency: a swap
+costs 0.8, a replacement by a neighbouring key 0.7, any other edit 1.
+
+>>> from indexer.analysis import russian_analyzer
+>>> speller = Speller(sample_index._searcher().reader(), russian_analyzer(),
+...                   Lexicon.of(sample_index._searcher().reader()))
+>>> [c.text for c in speller.corrections("паладия")]
+['палладия']
+"""
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+
+from indexer.analysis import morph_analyzer, normal_word
+
+__all__ = ["Candidate", "Lexicon", "Speller", "edit_distance"]
+
+TEXT_FIELDS = ("headline", "body")
+RUSSIAN = "абвгдежзийклмнопрстуфхцчшщъыьэюя"
+LATIN = "abcdefghijklmnopqrstuvwxyz"
+KEYBOARD_ROWS = ("йцукенгшщзхъ", "фывапролджэ", "ячсмитьбю",
+                 "qwertyuiop", "asdfghjkl", "zxcvbnm")
+SWAP_COST = 0.8        # "сакнции": the commonest slip of fast typing
+NEIGHBOUR_COST = 0.7   # a key next to the right one
+FREQUENCY_WEIGHT = 0.3  # per decade of document frequency, taken off the cost
+CLEAR_MARGIN = 0.3     # the best candidate is "clear" this far ahead of the next
+MIN_CHARS = 4          # shorter words are left alone: one edit makes another word
+MAX_CANDIDATES = 5
+RESPELL_GAIN = 10      # a known but rare word is respelt only into a word this many times as common
+CORRECTABLE_RE = re.compile(r"[а-яёa-z]+", re.IGNORECASE)
+LEXICON_TERM_RE = re.compile(r"[а-яa-z]{3,30}")
+
+
+def _neighbours():
+    """Keys that touch on a staggered keyboard: same row +-1, the row above at c, c+1, below at c-1, c."""
+    near = {}
+    for rows in (KEYBOARD_ROWS[:3], KEYBOARD_ROWS[3:]):
+        for r, row in enumerate(rows):
+            for c, key in enumerate(row):
+                around = {row[i] for i in (c - 1, c + 1) if 0 <= i < len(row)}
+                if r > 0:
+                    around |= {rows[r - 1][i] for i in (c, c + 1) if i < len(rows[r - 1])}
+                if r + 1 < len(rows):
+                    around |= {rows[r + 1][i] for i in (c - 1, c) if 0 <= i < len(rows[r + 1])}
+                near[key] = around
+    return near
+
+
+NEIGHBOURS = _neighbours()
+
+
+def max_edits(word: str) -> int:
+    """How many edits a word of this length may be corrected by (Elasticsearch's AUTO rule).
+
+    >>> max_edits("руда"), max_edits("никель")
+    (1, 2)
+    """
+    return 1 if len(word) < 6 else 2
+
+
+def edits1(word: str):
+    """(spelling, cost) for every single edit of a lower-case word.
+
+    >>> edits = dict(edits1("кот"))
+    >>> edits["окт"], edits["ко"], edits["кит"], edits["кто"], edits["коот"]
+    (0.8, 1.0, 1.0, 0.8, 1.0)
+    """
+    alphabet = RUSSIAN if re.search("[а-я]", word) else LATIN
+    for i in range(len(word)):
+        yield word[:i] + word[i + 1:], 1.0
+        if i + 1 < len(word) and word[i] != word[i + 1]:
+            yield word[:i] + word[i + 1] + word[i] + word[i + 2:], SWAP_COST
+        for letter in alphabet:
+            if letter != word[i]:
+                cost = NEIGHBOUR_COST if letter in NEIGHBOURS.get(word[i], ()) else 1.0
+                yield word[:i] + letter + word[i + 1:], cost
+    for i in range(len(word) + 1):
+        for letter in alphabet:
+            yield word[:i] + letter + word[i:], 1.0
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> float:
+    """Weighted optimal-string-alignment distance (swaps and neighbouring keys cost less).
+
+    >>> edit_distance("сакнция", "санкция"), edit_distance("никкль", "никель")
+    (0.8, 0.7)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return float(limit + 1)
+    previous2, previous = None, [float(j) for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        current = [float(i)] + [0.0] * len(b)
+        for j in range(1, len(b) + 1):
+            if a[i - 1] == b[j - 1]:
+                replace = 0.0
+            else:
+                replace = NEIGHBOUR_COST if b[j - 1] in NEIGHBOURS.get(a[i - 1], ()) else 1.0
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + replace)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + SWAP_COST)
+        previous2, previous = previous, current
+    return round(previous[-1], 3)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A correction: what to search instead, its edit cost and its document frequency."""
+
+    text: str
+    cost: float
+    df: int
+
+    @property
+    def rank(self) -> float:
+        """Lower is better: the edit cost less a bonus per decade of document frequency."""
+        return self.cost - FREQUENCY_WEIGHT * math.log10(1 + self.df)
+
+
+class Lexicon:
+    """The index's words (its terms) in a symmetric-delete table.
+
+    Each term is filed under itself and every spelling with one letter deleted,
+    so a lookup with up to two deletions of the query finds every term one edit
+    away and most terms two edits away (all but two replacements, or two
+    letters missing from the query), in a few dozen dictionary lookups.
+
+    >>> lexicon = Lexicon.of(sample_index._searcher().reader())
+    >>> [term for term, _ in lexicon.near("никкль", 1)]
+    ['никель']
+    """
+
+    def __init__(self, terms):
+        self.terms = frozenset(terms)
+        self.deletes = {}
+        for term in self.terms:
+            for key in {term} | {term[:i] + term[i + 1:] for i in range(len(term))}:
+                self.deletes.setdefault(key, []).append(term)
+
+    @classmethod
+    def of(cls, reader) -> "Lexicon":
+        """The words of the text fields of a Whoosh reader (every segment).
+
+        Only the term lists are read (no posting information): on the 8.9k-article
+        bench index that is 164k terms from ten segments.
+        """
+        terms = set()
+        for leaf, _ in reader.leaf_readers():
+            for field_name in TEXT_FIELDS:
+                if field_name in leaf.schema:
+                    terms.update(leaf.lexicon(field_name))
+        words = (raw.decode("utf-8") if isinstance(raw, bytes) else raw for raw in terms)
+        return cls(w for w in words if LEXICON_TERM_RE.fullmatch(w))
+
+    def near(self, word: str, limit: int):
+        """(term, cost) of the terms within ``limit`` edits of ``word`` (see above)."""
+        keys = {word}
+        frontier = {word}
+        for _ in range(limit):
+            frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+            keys |= frontier
+        found = {term for key in keys for term in self.deletes.get(key, ())}
+        costs = ((term, edit_distance(word, term, limit)) for term in found)
+        return sorted((t, c) for t, c in costs if c <= limit)
+
+
+class LexiconCache:
+    """One ``Lexicon`` per index generation, built on first need by one thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._key, self._lexicon = None, None
+
+    def get(self, key, reader) -> Lexicon:
+        with self._lock:
+            if self._key != key:
+                self._lexicon, self._key = Lexicon.of(reader), key
+            return self._lexicon
+
+
+class Speller:
+    """Corrections of query words against one index (its reader, analyzer and lexicon)."""
+
+    def __init__(self, reader, analyzer, lexicon):
+        self.reader = reader
+        self.analyzer = analyzer
+        self._lexicon = lexicon  # a Lexicon, or a function that makes one when first needed
+        self._df = {}
+
+    @property
+    def lexicon(self) -> Lexicon:
+        if callable(self._lexicon):
+            self._lexicon = self._lexicon()
+        return self._lexicon
+
+    def term_df(self, term: str) -> int:
+        """Documents holding ``term`` in the headline or the body (the larger count)."""
+        df = self._df.get(term)
+        if df is None:
+            df = self._df[term] = max(self.reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+        return df
+
+    def word_df(self, word: str):
+        """Documents holding the word in any form (its best term), or None for a stop word.
+
+        >>> speller = Speller(sample_index._searcher().reader(), sample_index.analyzer, None)
+        >>> speller.word_df("никеля"), speller.word_df("никкеля"), speller.word_df("на")
+        (4, 0, None)
+        """
+        terms = [t.text for t in self.analyzer(word, mode="query") if t.kind != "exact"]
+        return max(map(self.term_df, terms)) if terms else None
+
+    def corrections(self, word: str, known_below: int = 1) -> list:
+        """Candidates for a word in fewer than ``known_below`` documents (default: unknown), best first.
+
+        With the default, a word pymorphy3's dictionary knows is never a typo. For a
+        word the index knows, only candidates ``RESPELL_GAIN`` times as frequent count.
+        """
+        df = self.word_df(word) if correctable(word) else None
+        if df is None or df >= known_below:
+            return []
+        lower = normal_word(word)
+        if known_below == 1 and morph_analyzer().word_is_known(lower):
+            return []  # a real word the index lacks ("ёлка") is not a typo: offered, not forced
+        found = {}
+        for form, cost in edits1(lower):
+            if morph_analyzer().word_is_known(form):
+                self._consider(found, _recase(form, word), cost)
+        if not found:
+            # Names and words pymorphy3 does not know: the index's own terms. This
+            # needs the lexicon, built once per index (seconds on a large index).
+            limit = max_edits(lower)
+            guesses = {lower, *(normal_word(p.normal_form) for p in morph_analyzer().parse(lower))}
+            for guess in guesses:
+                for term, cost in self.lexicon.near(guess, limit):
+                    self._consider(found, _recase(term, word), cost)
+        ranked = sorted((c for c in found.values() if c.df >= RESPELL_GAIN * df),
+                        key=lambda c: (c.rank, c.text))
+        return ranked[:MAX_CANDIDATES]
+
+    def similar(self, word: str, limit: int) -> list:
+        """Index terms within ``limit`` edits of the word or of its lemmas: ``word~``.
+
+        >>> speller = Speller(sample_index._searcher().reader(), sample_index.analyzer,
+        ...                   Lexicon.of(sample_index._searcher().reader()))
+        >>> [c.text for c in speller.similar("уголь", 1)]
+        ['уголь', 'угол']
+        """
+        found = {}
+        for term in {t.text for t in self.analyzer(word, mode="query") if t.kind == "lemma"} \
+                | {normal_word(word)}:
+            for near, cost in self.lexicon.near(term, limit):
+                if near not in found or cost < found[near].cost:
+                    found[near] = Candidate(near, cost, self.term_df(near))
+        return sorted((c for c in found.values() if c.df), key=lambda c: (c.rank, c.text))
+
+    def _consider(self, found, text, cost):
+        """Keep the cheapest spelling of each distinct set of terms (никеля ~ никель)."""
+        terms = frozenset(t.text for t in self.analyzer(text, mode="query") if t.kind != "exact")
+        if not terms or (terms in found and found[terms].cost <= cost):
+            return
+        df = max(map(self.term_df, terms))
+        if df:
+            found[terms] = Candidate(text, cost, df)
+
+
+def correctable(word: str) -> bool:
+    """Letters only, long enough, and not an acronym (``ESG``, ``ГЭС`` stay as typed).
+
+    >>> [correctable(w) for w in ("сакнции", "ESG", "Ан-124", "ток")]
+    [True, False, False, False]
+    """
+    return len(word) >= MIN_CHARS and bool(CORRECTABLE_RE.fullmatch(word)) and not word.isupper()
+
+
+def is_clear(candidates: list) -> bool:
+    """One candidate, or the best well ahead of the next: search it without asking."""
+    return len(candidates) == 1 or (
+        len(candidates) > 1 and candidates[1].rank - candidates[0].rank >= CLEAR_MARGIN)
+
+
+def _recase(text: str, like: str) -> str:
+    return text[:1].upper() + text[1:] if like[:1].isupper() else text
