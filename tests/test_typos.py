@@ -184,3 +184,18 @@ DISTANCES = """
 @pytest.mark.parametrize("a, b, distance", rows(DISTANCES))
 def test_edit_distance(a, b, distance):
     assert edit_distance(a, b) == float(distance)
+
+
+def test_a_swapped_letter_finds_the_word(tmp_path):
+    from indexer.build import index_articles
+    from indexer.sources import Article
+
+    articles = [Article(id=f"s{n}", headline="Новые санкции", body=f"Санкции против {name}.")
+                for n, name in enumerate(("банков", "металлургов", "угольщиков"))]
+    articles.append(Article(id="t", headline="Станция", body="Подстанция построена."))
+    index_articles(articles, tmp_path / "ix")
+    with open_index(tmp_path / "ix") as index:
+        typed = index.search("сакнции", snippets=False)
+        intended = index.search("санкции", snippets=False)
+    assert (typed.searched, typed.total) == ("санкции", 3)
+    assert {h.id for h in typed.hits} == {h.id for h in intended.hits}
