@@ -28,7 +28,9 @@ __all__ = ["Rewrite", "Rewriter"]
 MAX_FUZZY_TERMS = 20
 # A match of a synonym or a fuzzy spelling counts this much of a match of the word typed
 # (the best one counts, not their sum): a rarer synonym ("Государственная дума") would
-# otherwise outrank the articles that use the word itself ("Госдума").
+# otherwise outrank the articles that use the word itself ("Госдума"). Measured (bench/typos.py,
+# 200 tag queries, nDCG@10): 0.5 gives clean tags 0.539 (0.540 without synonyms) and tags asked
+# by another name 0.467 (0.369 without); 1.0 gives 0.534 and 0.507.
 OTHER_NAME_WEIGHT = 0.5
 MAX_OFFERED = 3
 MIN_LATIN_TWIN = 4
