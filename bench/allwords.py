@@ -8,9 +8,9 @@ No corpus text is stored, only the queries.
     python -m bench.allwords --index /work/indexes/mixed
 """
 
-import argparse
-import json
 import pathlib
+
+from bench.indexes import open_mixed_index
 
 QUERIES_FILE = pathlib.Path(__file__).parent / "sets" / "all-words.txt"
 PAGE = 1000
@@ -64,18 +64,13 @@ def all_words_precision(search, index, queries):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.allwords", description=__doc__)
-    parser.add_argument("--index", required=True, help="a poisk index of the mixed corpus")
-    parser.add_argument("--ranking", default="{}", help="Ranking() fields as JSON")
-    args = parser.parse_args(argv)
-    from search import Ranking, open_index
-
-    with open_index(args.index, ranking=Ranking(**json.loads(args.ranking))) as index:
+    with open_mixed_index("python -m bench.allwords", __doc__, argv) as index:
         def search(text):
             return [hit.id for hit in index.search(text, limit=10, snippets=False).hits]
         result = all_words_precision(search, index, load_queries())
     for query, row in result["queries"].items():
-        print(f"{row['half']:5} {query:28} p@10={row['p@10']:.2f}  holding both: {row['holding']}")
+        value = "n/a" if row["p@10"] is None else f"{row['p@10']:.2f}"  # no article holds both
+        print(f"{row['half']:5} {query:28} p@10={value}  holding both: {row['holding']}")
     print(f"all-words precision@10: dev {result['dev']}, test {result['test']}, "
           f"all {result['all']}")
 

@@ -11,9 +11,9 @@ says how many there were.
     python -m bench.ambiguity --index /tmp/mixed-index
 """
 
-import argparse
-import json
 import pathlib
+
+from bench.indexes import open_mixed_index
 
 SET_FILE = pathlib.Path(__file__).parent / "sets" / "ambiguity.tsv"
 
@@ -41,13 +41,7 @@ def precision(search, judgments):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.ambiguity", description=__doc__)
-    parser.add_argument("--index", required=True, help="a poisk index of the mixed corpus")
-    parser.add_argument("--ranking", default="{}", help="Ranking() fields as JSON")
-    args = parser.parse_args(argv)
-    from search import Ranking, open_index
-
-    with open_index(args.index, ranking=Ranking(**json.loads(args.ranking))) as index:
+    with open_mixed_index("python -m bench.ambiguity", __doc__, argv) as index:
         result = precision(lambda text: [hit.id for hit in index.search(
             text, limit=10, snippets=False).hits], load_judgments())
     for query, value in result["queries"].items():

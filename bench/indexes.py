@@ -60,3 +60,17 @@ def ensure_indexes(work, pairs, processes=2):
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
         futures = {(e.name, d.name): pool.submit(ensure_index, work, e, d) for e, d in pairs}
         return {key: future.result() for key, future in futures.items()}
+
+
+def open_mixed_index(prog, description, argv=None):
+    """The poisk index named by ``--index`` on the command line, with ``--ranking`` fields
+    (JSON): the command line of the bench scripts that measure one ranking on one index."""
+    import argparse
+
+    from search import Ranking, open_index
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--index", required=True, help="a poisk index of the mixed corpus")
+    parser.add_argument("--ranking", default="{}", help="Ranking() fields as JSON")
+    args = parser.parse_args(argv)
+    return open_index(args.index, ranking=Ranking(**json.loads(args.ranking)))
