@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 from whoosh.matching import (
-    AndNotMatcher, DisjunctionMaxMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher)
+    AndNotMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher)
 from whoosh.query import spans
 
 from indexer.analysis import WEAK_MARK, normal_word
@@ -376,31 +376,9 @@ def _alternatives(field_name, weighted):
     terms = [wq.Term(field_name, text, boost=weight) for text, weight in dict(weighted).items()]
     if not terms:
         return None
-    return terms[0] if len(terms) == 1 else _DisMax(terms)
-
-
-class _DisMax(wq.DisjunctionMax):
-    """Whoosh's DisjunctionMax, scored with the children on the current document only.
-
-    Whoosh's ``DisjunctionMaxMatcher.score`` takes the best of both children even
-    when one sits on a later document: every article found through a weak
-    reading ("~сталь") scored as the next article with the full one ("сталь").
-    (The same fix for every matcher of a query is on its way in search/matchers.py.)
-    """
-
-    def _matcher(self, subs, searcher, context):
-        return self._tree_matcher(subs, _DisMaxMatcher, searcher, context,
-                                  lambda q: q.estimate_size(searcher.reader()),
-                                  tiebreak=self.tiebreak)
-
-
-class _DisMaxMatcher(DisjunctionMaxMatcher):
-    def score(self):
-        a, b = self.a, self.b
-        if not (a.is_active() and b.is_active()) or a.id() != b.id():
-            on_a = a.is_active() and (not b.is_active() or a.id() < b.id())
-            return (a if on_a else b).score()
-        return max(a.score(), b.score())
+    # Whoosh's DisjunctionMaxMatcher.score can take a child's score from another
+    # document; search/matchers.py fixes it for every scored search (FixedMatchers).
+    return terms[0] if len(terms) == 1 else wq.DisjunctionMax(terms)
 
 
 def _span_alternatives(field_name, weighted):
