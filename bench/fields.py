@@ -3,6 +3,8 @@ costs an indexing run.
 
     python -m bench.fields                      # quality on bench/labels/regions-industries.tsv
     python -m bench.fields --speed 2000         # and indexing with and without extraction
+    python -m bench.fields --labels held-out    # on the held-out sample (labelled unseen)
+    python -m bench.fields --draw 100           # draw the held-out sample, texts to label
 
 The labels (``bench/labels/regions-industries.tsv``, rules in ``bench/labels/README.md``)
 give ids of the shared corpora and the labels read by hand; no corpus text is stored.
@@ -13,6 +15,8 @@ Each article is judged on the text its labeller read: the headline and the first
 import argparse
 import json
 import os
+import random
+import re
 import tempfile
 from collections import Counter
 
@@ -21,8 +25,16 @@ from indexer import industries, regions
 from indexer.extract import Words
 from indexer.sources import read_sources
 
-LABELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels",
-                      "regions-industries.tsv")
+LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels")
+LABELS = os.path.join(LABEL_DIR, "regions-industries.tsv")
+HELD_OUT = os.path.join(LABEL_DIR, "held-out.tsv")
+LABEL_SETS = {"tuned": LABELS, "held-out": HELD_OUT}
+# The held-out sample: drawn after the tuned one, with its own seed, from the
+# same four strata, leaving out every article of the tuned sample.
+HELD_OUT_SEED = 20261127
+KEYWORD_RE = re.compile(r"област|край|республик|губернатор|завод|шахт|нефт|газ|энерг|уг(?:о)?л"
+                        r"|металл|комбинат|урожай|порт", re.IGNORECASE)
+TOPICS = ("regions", "energy", "ng_energiya", "economics", "business")
 TG_FILE = "tg-news-posts.jsonl.gz"
 TG_CHARS = 1500
 NEWS_CHARS = 700
@@ -60,6 +72,29 @@ def labelled_texts(corpus, ids):
     return texts
 
 
+def draw(corpus, per_stratum, seed=HELD_OUT_SEED, exclude=()):
+    """A fresh sample of ids by stratum (the strata of bench/labels/README.md), none of
+    ``exclude``: ``per_stratum`` ids of each, in the corpus's order shuffled by ``seed``."""
+    import gzip
+
+    rng, strata = random.Random(seed), {}
+    for name, prefix in ((TG_FILE, "tg"), (NEWS_FILE, "news")):
+        with gzip.open(os.path.join(corpus, name), "rt", encoding="utf-8") as f:
+            records = [json.loads(line) for line in f]
+        records = [r for r in records if r["id"] not in exclude]
+        if prefix == "tg":
+            keyword = [r for r in records
+                       if KEYWORD_RE.search(r.get("title", "") + " " + r.get("text", ""))]
+        else:
+            keyword = [r for r in records if r.get("topic") in TOPICS]
+        picked = rng.sample(records, per_stratum)
+        chosen = {r["id"] for r in picked}
+        strata[f"{prefix}-random"] = [r["id"] for r in picked]
+        strata[f"{prefix}-{'keyword' if prefix == 'tg' else 'topic'}"] = [
+            r["id"] for r in rng.sample([r for r in keyword if r["id"] not in chosen], per_stratum)]
+    return strata
+
+
 def score(labels, predicted, which):
     """Per label and in total: true positives, false positives, false negatives."""
     counts = {}
@@ -80,8 +115,8 @@ def ratios(c):
     return precision, recall
 
 
-def quality(corpus):
-    labels = read_labels()
+def quality(corpus, labels_file=LABELS):
+    labels = read_labels(labels_file)
     texts = labelled_texts(corpus, set(labels))
     predicted = {}
     for doc_id, text in texts.items():
@@ -136,11 +171,21 @@ class NoExtractionEngine:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.fields", description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default=DEFAULT_CORPUS)
+    parser.add_argument("--labels", choices=sorted(LABEL_SETS), default="tuned",
+                        help="tuned: the sample the gazetteer was corrected on; held-out: the "
+                             "sample labelled after, never tuned on")
+    parser.add_argument("--draw", type=int, metavar="N",
+                        help="print a fresh sample of N articles (N/4 per stratum, seed "
+                             f"{HELD_OUT_SEED}, none of the tuned sample) as label rows")
     parser.add_argument("--speed", type=int, metavar="DOCS", help="also measure indexing speed")
     parser.add_argument("--work", default=tempfile.gettempdir())
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
-    report = quality(args.corpus)
+    if args.draw:
+        for stratum, ids in draw(args.corpus, args.draw // 4, exclude=set(read_labels())).items():
+            print("\n".join(f"{doc_id}\t{stratum}\t\t" for doc_id in ids))
+        return
+    report = quality(args.corpus, LABEL_SETS[args.labels])
     for name in ("regions", "industries"):
         micro = report[name]["micro"]
         print(f"{name}: precision {_pct(micro['precision'])}, recall {_pct(micro['recall'])} "
