@@ -8,6 +8,9 @@ place where a name's words follow one another, longest name first.
 >>> lexicon = Lexicon([("Нижний Тагил", "Свердловская"), ("красноярский", "Красноярский")])
 >>> [name.values for name in lexicon.find(Words("В Нижнем Тагиле и красноярские заводы"))]
 [('Свердловская',), ('Красноярский',)]
+
+Two-word names that share their last word also match coordinated: "над Брянской,
+Тульской и Тверской областями" names all three ``X область``.
 """
 
 from dataclasses import dataclass
@@ -15,6 +18,15 @@ from dataclasses import dataclass
 from indexer.analysis import WORD_RE, MorphFilter, normal_word
 
 __all__ = ["Lexicon", "Name", "Words", "word_terms"]
+
+# Words that join coordinated names: "Брянской, Московской и Смоленской областями".
+CONJUNCTIONS = frozenset(("и", "или", "а", "также"))
+# At most this many words between a coordinated name's first word and its last
+# (nine regions and their conjunction in a list of drone reports).
+MAX_COORDINATED = 12
+# Feminine singular adjective endings, and the nouns such a list may leave out.
+FEMININE = ("ая", "ой", "ую", "ей")
+ELLIPTIC = frozenset(("область",))
 
 # The first lemmas of every lexicon's names: a word that has none of them
 # starts no name, and most words are dismissed by this one test. Replaced (not
@@ -91,14 +103,19 @@ class Words:
 @dataclass(frozen=True)
 class Name:
     """A listed name: its words' lemmas, which of them must be capitalised, what it stands for
-    (one value or several: "Донбасс"), and the lemmas one of which the article must hold for it
-    to count (none: it always counts)."""
+    (one value or several: "Донбасс"), the lemmas one of which the article must hold for it
+    to count (none: it always counts), and the lemmas one of which the word just before it
+    must have (none: any word; "в Москве" is the city, "решение Москвы" the state); and the
+    negations of both: lemmas none of which the article may hold, or the word before have."""
 
     lemmas: tuple
     proper: tuple
     values: tuple
     context: frozenset = frozenset()
     text: str = ""
+    after: frozenset = frozenset()
+    unless: frozenset = frozenset()
+    not_after: frozenset = frozenset()
 
 
 def top_lemma(word: str, terms=None) -> str:
@@ -112,25 +129,37 @@ def top_lemma(word: str, terms=None) -> str:
     return found[0] if found else normal_word(word)
 
 
+def _split(words, lemma) -> tuple:
+    """("алмаз", "!договор") -> (frozenset({"алмаз"}), frozenset({"договор"})), as lemmas."""
+    return (frozenset(lemma(w) for w in words if not w.startswith("!")),
+            frozenset(lemma(w[1:]) for w in words if w.startswith("!")))
+
+
 class Lexicon:
     """Names (phrases of one to a few words) to find in ``Words``, each standing for a value.
 
     A capitalised word of a name matches only a capitalised word of the text;
-    lower-case words match in any case. Entries are (text, value) or
-    (text, value, context lemmas).
+    lower-case words match in any case. Entries are (text, value),
+    (text, value, context lemmas) or (text, value, context lemmas, lemmas one of
+    which the word before the name must have); a lemma written "!лемма" in either
+    is one that must not be there.
     """
 
-    def __init__(self, entries, terms=None):
+    def __init__(self, entries, terms=None, not_before=()):
+        # A one-word lower-case name (an adjective) followed by one of these is
+        # some other thing's name: "на Карельском бульваре" is a street of Moscow.
+        self.not_before = frozenset(not_before)
         merged = {}
         for entry in entries:
-            text, value, context = (*entry, ())[:3]
+            text, value, context, after = (*entry, (), ())[:4]
             words = WORD_RE.findall(text)
             key = (tuple(top_lemma(w, terms) for w in words), tuple(w[0].isupper() for w in words),
-                   frozenset(top_lemma(w, terms) for w in context))
+                   *_split(context, lambda w: top_lemma(w, terms)), *_split(after, normal_word))
             merged.setdefault(key, (text, []))[1].append(value)
         self.by_first = {}
-        for (lemmas, proper, context), (text, values) in merged.items():
-            name = Name(lemmas, proper, tuple(dict.fromkeys(values)), context, text)
+        for (lemmas, proper, context, unless, after, not_after), (text, values) in merged.items():
+            name = Name(lemmas, proper, tuple(dict.fromkeys(values)), context, text, after,
+                        unless, not_after)
             self.by_first.setdefault(lemmas[0], []).append(name)
         for names in self.by_first.values():
             names.sort(key=lambda n: -len(n.lemmas))  # longest first
@@ -152,23 +181,50 @@ class Lexicon:
         found, at, size = [], 0, len(words.surfaces)
         if starting:
             while at < size:
-                names = starting.get(words.surfaces[at])
-                name = names and next((n for n in names if self._matches(n, words, at)), None)
-                if name:
-                    found.append(name)
-                    at += len(name.lemmas)
-                else:
-                    at += 1
+                step = 0
+                for name in starting.get(words.surfaces[at], ()):
+                    step = self._matches(name, words, at)
+                    if step:
+                        found.append(name)
+                        break
+                at += step or 1
         words.found[self] = found
         return found
 
-    @staticmethod
-    def _matches(name, words, at):
+    def _matches(self, name, words, at) -> int:
+        """How many words the name takes at ``at`` (0: it is not there)."""
+        if (name.context and not name.context & words.lemmas) or name.unless & words.lemmas:
+            return 0
+        before = words.item(at - 1)[1] if at else frozenset()
+        if (name.after and not before & name.after) or before & name.not_after:
+            return 0
         size = len(name.lemmas)
         if at + size > len(words.surfaces):
-            return False
+            return 0
+        if (size == 1 and not name.proper[0] and at + 1 < len(words.surfaces)
+                and words.item(at + 1)[1] & self.not_before):
+            return 0
         for k in range(1, size):
             capital, lemmas = words.item(at + k)
             if name.lemmas[k] not in lemmas or (name.proper[k] and not capital):
-                return False
-        return not name.context or bool(name.context & words.lemmas)
+                return 1 if size == 2 and self._coordinated(name, words, at + k) else 0
+        return size
+
+    def _coordinated(self, name, words, at) -> bool:
+        """Whether ``at`` starts a list of first words of names ending like ``name`` (or
+        conjunctions) that ends in that last word: "Тульской и Тверской областями"."""
+        last, members = name.lemmas[-1], [words.surfaces[at - 1]]
+        for k in range(at, min(at + MAX_COORDINATED, len(words.surfaces))):
+            lemmas = words.item(k)[1]
+            if last in lemmas:
+                return k > at
+            if lemmas & CONJUNCTIONS:
+                continue
+            if not any(n.lemmas[1:] == (last,) for lemma in lemmas
+                       for n in self.by_first.get(lemma, ())):
+                break
+            members.append(words.surfaces[k])
+        # A list of adjectives in the feminine singular with no noun after them
+        # stands for that noun: "над Брянской, Московской и Смоленской — по два".
+        return len(members) > 1 and last in ELLIPTIC and all(
+            w.endswith(FEMININE) for w in members)

@@ -29,6 +29,11 @@ LEXICONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ind
 # 5 gave 0.80 and 0.41 (tuned on that same sample).
 THRESHOLD = 5
 MAX_COUNT = 2
+# An article is about its main industry; another counts when it weighs at least
+# this share of the main one. An article on power generation names coal and
+# nuclear plants as its kinds (16 against 5 and 9, tuned sample): at 0.5 the tuned
+# sample's precision is 0.86 (0.80 without), recall unchanged (0.41).
+SHARE = 0.5
 
 NO_INDUSTRY = "-"
 
@@ -81,9 +86,14 @@ def scores(words: Words) -> Counter:
 
 
 def industries(words: Words) -> tuple:
-    """The industries an article is about, in taxonomy order."""
+    """The industries an article is about, in taxonomy order.
+
+    >>> industries(Words("ГЭС, ТЭЦ, ГРЭС, энергосистема, электростанции; угольщики, угольные разрезы"))
+    ('электроэнергетика',)
+    """
     found = scores(words)
-    return tuple(i for i in taxonomy() if found[i] >= THRESHOLD)
+    least = max(THRESHOLD, SHARE * max(found.values(), default=0))
+    return tuple(i for i in taxonomy() if found[i] >= least)
 
 
 def resolve_industry(text: str) -> str:

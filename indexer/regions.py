@@ -24,6 +24,11 @@ __all__ = ["GAZETTEER", "districts", "resolve_district", "resolve_subject", "sub
 
 GAZETTEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "regions.tsv")
 
+# An adjective of a subject followed by one of these names a street, a square or a
+# station, mostly of some other town ("Карельский бульвар" is in Moscow).
+STREETS = ("улица", "бульвар", "проспект", "переулок", "площадь", "шоссе", "вокзал", "набережная",
+           "проезд", "тупик", "мост", "вал")
+
 DISTRICT_NAME = "*"  # a row naming a federal district itself
 NO_SUBJECT = "-"     # a row of phrases that name no subject
 
@@ -40,13 +45,17 @@ def _gazetteer():
         value = ("district", district) if subject == DISTRICT_NAME else (
             None if subject == NO_SUBJECT else ("subject", subject))
         entries.extend(_entry(name.strip(), value) for name in names.split(";") if name.strip())
-    return Lexicon(entries), district_of, tuple(dict.fromkeys(district_of.values()))
+    return (Lexicon(entries, not_before=STREETS), district_of,
+            tuple(dict.fromkeys(district_of.values())))
 
 
 def _entry(name, value):
-    """("Мирный [алмаз алроса]", value) -> ("Мирный", value, ("алмаз", "алроса"))."""
+    """("Мирный [алмаз алроса]", value) -> ("Мирный", value, ("алмаз", "алроса"), ()),
+    ("Москва {в из}", value) -> ("Москва", value, (), ("в", "из"))."""
+    name, _, after = name.partition("{")
     text, _, context = name.partition("[")
-    return text.strip(), value, tuple(context.rstrip("]").split())
+    return (text.strip(), value, tuple(context.strip().rstrip("]").split()),
+            tuple(after.rstrip("}").split()))
 
 
 @functools.lru_cache(maxsize=1)
