@@ -25,6 +25,7 @@ never the offsets.
 import copy
 import re
 import threading
+import unicodedata
 from array import array
 from collections import defaultdict
 from itertools import accumulate
@@ -51,7 +52,10 @@ EXACT_MARK = "="
 # A word: a decimal number ("1,5", "3.2"), or letters/digits joined by hyphens
 # ("научно-технологического", "Комсомольск-на-Амуре", "Ан-124"). En and em
 # dashes separate words; only the hyphen and its Unicode twins join them.
-WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+# Combining marks (U+0300-U+036F) belong to the letter before them: "й"
+# written as "и" + U+0306 and a stress mark ("за\u0301мок") stay inside the word.
+_LETTERS = r"[^\W_](?:[^\W_]|[\u0300-\u036f])*"
+WORD_RE = re.compile(rf"\d+(?:[.,]\d+)+|{_LETTERS}(?:[-\u2010\u2011]{_LETTERS})*")
 HYPHENS_RE = re.compile(r"[-\u2010\u2011]")
 CYRILLIC_RE = re.compile(r"[а-яё]")
 
@@ -104,12 +108,25 @@ WEAK_SHARE = 0.3
 VERB_CONTEXT = frozenset({"INFN", "ADJS", "PRTS", "COMP", "ADVB", "PRED"})
 
 
+# Stress marks (acute and grave) written over Russian vowels in dictionaries and
+# textbooks: no composed Cyrillic letter carries them, so NFKC keeps them.
+STRESS_MARKS_RE = re.compile("[\u0300\u0301]")
+
+
 def normal_word(text):
     """Lower-case a word and fold ``ё`` to ``е``: the one normalisation used everywhere.
 
-    >>> normal_word("Редкозём")
-    'редкозем'
+    Unicode is normalised first, by NFKC rather than NFC: NFC composes "и" +
+    U+0306 into "й" and "е" + U+0308 into "ё", and NFKC also folds full-width
+    and other compatibility letters ("ｎｉｃｋｅｌ" is "nickel", "ﬁ" is "fi"),
+    which a reader means as the ordinary letters. Offsets are not affected:
+    only a token's text is normalised, never the article.
+
+    >>> normal_word("Редкозём"), normal_word("И\u0306ошкар-Ола"), normal_word("ｎｉｃｋｅｌ")
+    ('редкозем', 'йошкар-ола', 'nickel')
     """
+    if not text.isascii():
+        text = STRESS_MARKS_RE.sub("", unicodedata.normalize("NFKC", text))
     return text.lower().replace("ё", "е")
 
 

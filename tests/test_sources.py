@@ -123,3 +123,44 @@ def test_records_from_standard_input_and_ndjson_and_json_arrays(tmp_path):
             "j1", "n1", "n2", "s1", "s2"]
         assert index.get("s1").source == "stdin"
         assert index.get("n2").source == "feed"
+
+
+# -- Unicode forms: decomposed letters and full-width ones match their ordinary spelling ----------
+
+NFD_HEADLINE = "И\u0306ошкар-Ола закупит е\u0308мкости"  # й and ё written as two characters
+ORDINARY_HEADLINE = "Йошкар-Ола закупит ёмкости"
+
+
+@pytest.fixture(scope="module")
+def unicode_forms_index(tmp_path_factory):
+    from indexer import index_articles
+    path = tmp_path_factory.mktemp("unicode") / "ix"
+    index_articles([
+        Article(id="nfd", headline=NFD_HEADLINE, body="Город объявил торги."),
+        Article(id="composed", headline="Вологда закупит станки",
+                body="Станки для Йошкар-Олы и ёмкости, никель ｎｉｃｋｅｌ."),
+    ], path)
+    from search import open_index
+    with open_index(path) as index:
+        yield index
+
+
+@pytest.mark.parametrize("query, ids", [
+    ("Йошкар-Ола", {"nfd", "composed"}),            # composed query, decomposed article
+    ("И\u0306ошкар-Олы", {"nfd", "composed"}),      # decomposed query, composed article
+    ("ёмкость", {"nfd", "composed"}),
+    ("е\u0308мкостей", {"nfd", "composed"}),
+    ("nickel", {"composed"}),                       # full-width letters are the ordinary ones
+    ("ｎｉｃｋｅｌ", {"composed"}),
+], ids=["composed-query", "decomposed-query", "composed-yo", "decomposed-yo", "ascii-query",
+        "full-width-query"])
+def test_unicode_forms_are_found_by_their_ordinary_spelling(unicode_forms_index, query, ids):
+    result = unicode_forms_index.search(query, limit=10, group=False)
+    assert {hit.id for hit in result.hits} == ids
+
+
+def test_highlights_of_decomposed_letters_are_in_the_articles_own_characters(unicode_forms_index):
+    (hit,) = unicode_forms_index.search("ёмкость Йошкар-Ола title:закупит", limit=1,
+                                        group=False).hits
+    words = [hit.headline[span.start:span.end] for span in hit.headline_highlights]
+    assert hit.id == "nfd" and words == ["И\u0306ошкар-Ола", "закупит", "е\u0308мкости"]
