@@ -424,11 +424,12 @@ def word_spans(text, positions, starts=None):
     return spans
 
 
-def find_words(analyzer, text, wanted):
+def find_words(analyzer, text, wanted, maybe=None):
     """(start, end) of each word of ``text`` whose terms, as ``analyzer`` makes them, are ``wanted``.
 
     ``wanted(terms)`` gets a word's (text, kind, weight, part) tuples and is asked
-    once per distinct spelling. For poisk's own analyzer this runs its tokenizer's
+    once per distinct spelling; ``maybe(spelling)``, if given, is a cheap check
+    that skips the analysis of a spelling that cannot be wanted. For poisk's own analyzer this runs its tokenizer's
     pattern and its filter's cached ``terms`` directly, without a Token per term,
     which makes highlighting several times cheaper; any other analyzer goes
     through its ordinary token stream.
@@ -443,7 +444,8 @@ def find_words(analyzer, text, wanted):
         # set membership.
         terms_of = items[1].terms
         hits = {surface for surface in set(WORD_RE.findall(text))
-                if (terms := terms_of(surface)) and wanted(terms)}
+                if (maybe is None or maybe(surface)) and (terms := terms_of(surface))
+                and wanted(terms)}
         if not hits:
             return []
         return [match.span() for match in WORD_RE.finditer(text) if match.group() in hits]

@@ -90,10 +90,13 @@ def parse_url(url: str) -> EngineUrl:
 def connect(host: str, port: int, what: str):
     """A SphinxQL connection (PyMySQL), or ``ShardDown`` naming ``what`` did not answer."""
     import pymysql
+    from pymysql.constants import CLIENT
 
     try:
+        # Several statements per round trip: a page and its SHOW META (search.sphinx).
         return pymysql.connect(host=host, port=port, charset="utf8mb4", autocommit=True,
-                               connect_timeout=CONNECT_SECONDS)
+                               connect_timeout=CONNECT_SECONDS,
+                               client_flag=CLIENT.MULTI_STATEMENTS)
     except pymysql.err.OperationalError as error:
         raise ShardDown(f"{what} at {host}:{port} does not answer ({error.args[-1]}); "
                         "start it (`poisk cluster start`) and try again") from None

@@ -608,7 +608,7 @@ def open_index(path: IndexPath | None = None, ranking: Ranking | None = None,
     """
     if is_engine_url(resolve_index_dir(path)):  # manticore://HOST:PORT/NAME
         from search.sphinx import SphinxIndex
-        return SphinxIndex(resolve_index_dir(path), ranking)
+        return SphinxIndex(resolve_index_dir(path), ranking, synonym_files)
     return Index(path, ranking, budget, synonym_files)
 
 

@@ -1,8 +1,11 @@
-"""``poisk cluster init|start|stop``: a local Sphinx/Manticore cluster for a ``manticore://`` index."""
+"""``poisk cluster init|start|stop``: a local Sphinx/Manticore cluster for a ``manticore://`` index.
+
+A ``PoiskError`` becomes ``Error: ...`` and exit 1 in ``search.cli.PoiskGroup``, as for
+every command.
+"""
 
 import click
 
-from indexer import PoiskError
 from search.cluster import (
     DEFAULT_DIR, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
     stop_cluster)
@@ -27,8 +30,8 @@ def init_command(shards, folder, port, host):
     """Write the searchd configurations of a new cluster."""
     try:
         cluster = init_cluster(folder, shards=shards, port=port, host=host)
-    except (PoiskError, OSError) as error:
-        raise click.ClickException(str(error)) from None
+    except OSError as error:  # a folder that cannot be written (a PoiskError needs no help)
+        raise click.ClickException(f"cannot write the cluster into {folder}: {error}") from None
     click.echo(f"{shards} shards in {cluster.folder}; start them with `poisk cluster start`; "
                f"the index is {cluster.url}")
 
@@ -37,11 +40,8 @@ def init_command(shards, folder, port, host):
 @dir_option
 def start_command(folder):
     """Start the cluster's searchd servers (those not running)."""
-    try:
-        cluster = load_cluster(folder)
-        started = start_cluster(cluster)
-    except PoiskError as error:
-        raise click.ClickException(str(error)) from None
+    cluster = load_cluster(folder)
+    started = start_cluster(cluster)
     click.echo(f"{len(started)} started, {len(cluster.nodes) - len(started)} already running; "
                f"index: {cluster.url}")
 
@@ -50,10 +50,7 @@ def start_command(folder):
 @dir_option
 def stop_command(folder):
     """Stop the cluster's searchd servers."""
-    try:
-        stopped = stop_cluster(load_cluster(folder))
-    except PoiskError as error:
-        raise click.ClickException(str(error)) from None
+    stopped = stop_cluster(load_cluster(folder))
     click.echo(f"{len(stopped)} stopped")
 
 
@@ -71,8 +68,5 @@ def register_command(url, shards):
     pairs = [shard.partition("@")[::2] for shard in shards]
     if any(not name or ":" not in address for name, address in pairs):
         raise click.UsageError("write each shard as INDEX@HOST:PORT")
-    try:
-        register_shards(url, pairs)
-    except PoiskError as error:
-        raise click.ClickException(str(error)) from None
+    register_shards(url, pairs)
     click.echo(f"{len(pairs)} shards registered at {url}")

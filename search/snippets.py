@@ -87,8 +87,10 @@ def pieces(text: str, spans: Iterable[Span], offset: int = 0) -> list[tuple[str,
     return out
 
 
-def find_matches(text, analyzer, terms, prefixes=()):
+def find_matches(text, analyzer, terms, prefixes=(), maybe=None):
     """Spans of the words in ``text`` whose analysis yields one of ``terms`` (or starts with a prefix).
+
+    ``maybe``: a cheap check of a spelling before it is analysed (``indexer.analysis.find_words``).
 
     >>> from indexer.analysis import russian_analyzer
     >>> text = "Экспорт металлов и металлами"
@@ -101,7 +103,7 @@ def find_matches(text, analyzer, terms, prefixes=()):
         return any(term in terms or (prefixes and kind != "exact" and term.startswith(prefixes))
                    for term, kind, _, _ in word_terms)
 
-    return [Span(start, end) for start, end in find_words(analyzer, text, wanted)]
+    return [Span(start, end) for start, end in find_words(analyzer, text, wanted, maybe)]
 
 
 def indexed_matches(reader, docnum, field, text, terms, starts=None):

@@ -2,27 +2,42 @@
 
 ``open_index("manticore://127.0.0.1:9306/poisk")`` returns a ``SphinxIndex``:
 the same ``search``, ``get``, ``stats`` and typed results as ``search.api.Index``.
-A query is compiled by ``search.sphinxql`` and sent to the distributed index,
-which fans it out to the shards and merges their answers; snippets come from
-poisk's own highlighter over the stored text, so they are the same as from a
-folder index. When a shard does not answer, the others still do: the result
-says so (``SearchResult.partial``, with the engine's message in ``warnings``).
+A query is rewritten as on a folder index (wrong layout, typos, synonyms:
+``search.rewrite``, with the document frequencies asked of the engine), compiled
+by ``search.sphinxql`` and sent to the distributed index, which fans it out to
+the shards and merges their answers; snippets come from poisk's own highlighter
+over the stored text, so they are the same as from a folder index. When a shard
+does not answer, the others still do: the result says so
+(``SearchResult.partial``, with the engine's message in ``warnings``).
+
+One page is one round trip: the ``SELECT`` of the page (with its stored text)
+and its ``SHOW META`` go as one multi-statement; each thread keeps its own
+connection to each ``searchd`` it talks to.
 """
 
 import datetime
+import functools
 import threading
+import time
+from typing import Any, Iterable, NoReturn
 
+from indexer.analysis import CYRILLIC_RE, EXACT_MARK, HYPHENS_RE, morph_analyzer, normal_word
 from indexer.analysis import russian_analyzer
 from indexer.errors import PoiskError
 from indexer.fields import EXTRACTED, stored_document
-from indexer.manticore import ShardDown, connect, doc_key, parse_url, read_layout
+from indexer.manticore import ShardDown, connect, doc_key, parse_url, read_layout, sql_token
 from search.api import (
-    MAX_LIMIT, SORTS, Document, Hit, IndexStats, SearchResult, filter_arguments)
+    DID_YOU_MEAN_GAIN, FEW_RESULTS, MAX_LIMIT, MAX_OFFERS, SORTS, DateArg, Document, Hit,
+    IndexStats, SearchResult, _offered, filter_arguments)
+from search.compile import Ranking
 from search.query import add_filters, parse_query
+from search.rewrite import Rewrite, Rewriter, searched_text
 from search.snippets import find_matches, make_snippets
-from search.sphinxql import SphinxCompiler
+from search.spelling import Speller, edit_distance, edits1
+from search.sphinxql import SphinxCompiler, SphinxQuery
+from search.synonyms import Synonyms, default_file
 
-__all__ = ["SphinxIndex"]
+__all__ = ["EngineVocabulary", "SphinxIndex", "SpellingFilter"]
 
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
@@ -34,19 +49,28 @@ COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " 
 FIELD_WEIGHTS = ("headline=15, lead=10, body=10, headline_alt=15, body_alt=10, "
                  "headline_forms=15, body_forms=10, meta=1")
 RANKER = "expr('sum(word_count*user_weight)*100+bm25')"
+# The document count sets which words are too common for synonyms (Ranking.common_share);
+# it is asked again after this many seconds, not on every search.
+COUNT_SECONDS = 10.0
 
 
 class SphinxIndex:
-    """An open distributed index. Safe to share between threads (one connection per thread)."""
+    """An open distributed index. Safe to share between threads (one connection per thread
+    and ``searchd``)."""
 
-    def __init__(self, url, ranking=None):
+    def __init__(self, url: str, ranking: Ranking | None = None,
+                 synonym_files: Iterable[str] = ()) -> None:
         self.path = url
         self.url = parse_url(url)
         self.analyzer = russian_analyzer()
-        self.ranking = ranking
+        self.ranking = ranking or Ranking()
         self._local = threading.local()
-        self._connections = []
+        self._connections: list = []
         self._lock = threading.Lock()
+        self._synonym_files = [f for f in (default_file(), *synonym_files) if f]
+        self._synonyms: Synonyms | None = None
+        self._layout: list | None = None
+        self._count = (0, -COUNT_SECONDS)  # (documents, when asked)
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
     def __enter__(self) -> "SphinxIndex":
@@ -61,17 +85,20 @@ class SphinxIndex:
                 connection.close()
             self._connections.clear()
 
-    def refresh(self):
+    def refresh(self) -> None:
         """Nothing to do: a real-time index shows each write at once."""
 
     @property
     def doc_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM {name}")[0][0][0] or 0)
 
-    def search(self, query, *, limit=10, offset=0, since=None, until=None, source=None,
-               tags=(), sort="relevance", snippets=True, group=True, facets=False,
-               **fields) -> SearchResult:
-        """Run a query on every shard; a ``SearchResult`` as ``search.api.Index.search`` gives.
+    def search(self, query: str, *, limit: int = 10, offset: int = 0, since: DateArg = None,
+               until: DateArg = None, source: str | Iterable[str] | None = None,
+               tags: str | Iterable[str] = (), sort: str = "relevance", snippets: bool = True,
+               group: bool = True, facets: bool = False, synonyms: bool = True,
+               corrections: bool = True, **fields: Any) -> SearchResult:
+        """Run a query on every shard; a ``SearchResult`` as ``search.api.Index.search`` gives,
+        with the same rewriting (``corrections``, ``synonyms``).
 
         ``group`` is accepted and does nothing: a Manticore index keeps no story sketches.
         ``facets`` is refused: counting every match is not done on shards yet.
@@ -83,36 +110,52 @@ class SphinxIndex:
         if offset < 0 or not 0 < limit <= MAX_LIMIT:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
         # The filters are query nodes, as in search.api (one definition of a filter).
-        tree = add_filters(parse_query(query),
-                           filter_arguments(source, tags, since, until, **fields))
-        compiled = SphinxCompiler(self.analyzer).compile(tree)
-        where = [f"MATCH('{compiled.match}')", *compiled.where]
+        filters = filter_arguments(source, tags, since, until, **fields)
+        rewriter = self.rewriter(synonyms, corrections)
+        compiled, rewrites = self._compile(query, filters, rewriter)
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
         rows, meta = self._query(
-            f"SELECT {COLUMNS}, WEIGHT() AS score FROM {{name}} WHERE {' AND '.join(where)} "
+            f"SELECT {COLUMNS}, WEIGHT() AS score FROM {{name}} WHERE {_where(compiled)} "
             f"ORDER BY {order} LIMIT {offset}, {limit} OPTION ranker={RANKER}, "
             f"field_weights=({FIELD_WEIGHTS}), max_matches={max(1000, offset + limit)}")
-        hits = tuple(self._hit(row, compiled, snippets) for row in rows)
+        spellings = SpellingFilter(compiled.terms, compiled.prefixes) if snippets else None
+        hits = tuple(self._hit(row, compiled, spellings) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
-        return SearchResult(query=query, total=int(dict(meta).get("total_found", 0)),
-                            offset=offset, hits=hits, partial=bool(warnings),
-                            warnings=warnings)
+        total = int(dict(meta).get("total_found", 0))
+        offers = _offered(query, rewrites)
+        if corrections and total < FEW_RESULTS and not offers:
+            offers = self._better_spellings(query, filters, rewriter, total)
+        return SearchResult(query=query, total=total, offset=offset, hits=hits,
+                            partial=bool(warnings), warnings=warnings,
+                            searched=searched_text(query, rewrites), rewrites=rewrites,
+                            did_you_mean=offers)
 
-    def facets(self, query, **options):
+    def rewriter(self, synonyms: bool = True, corrections: bool = True) -> Rewriter:
+        """The ``search.rewrite.Rewriter`` of this index: its vocabulary is the engine's."""
+        vocabulary = EngineVocabulary(self)
+        speller = Speller(vocabulary, self.analyzer, vocabulary)
+        # As on a folder index, very common words get no synonyms; with neither
+        # synonyms nor corrections no word's frequency is needed.
+        max_df = self.ranking.common_share * max(1, vocabulary.doc_count_all()) \
+            if synonyms else None
+        return Rewriter(speller, self._synonym_table() if synonyms else None, corrections,
+                        max_df=max_df)
+
+    def facets(self, query: str, **options: Any) -> NoReturn:
         """Not on a Manticore index yet: a clear error instead of a missing method."""
         raise PoiskError("facets are not counted on a Manticore index yet")
 
-    def similar(self, doc_id: str) -> tuple:
+    def similar(self, doc_id: str) -> NoReturn:
         """Not here: a Manticore index keeps no story sketches (``poisk show --similar``)."""
         raise PoiskError("a Manticore index keeps no story sketches: `show --similar` needs a "
                          "local poisk index")
 
-    def trend(self, query: str, **options):
+    def trend(self, query: str, **options: Any) -> NoReturn:
         """Not here yet: ``poisk trend`` reads a local index's date column."""
         raise PoiskError("`poisk trend` needs a local poisk index (a Manticore index has no "
                          "date column to count from here)")
 
-    def get(self, doc_id):
+    def get(self, doc_id: str) -> Document | None:
         """The stored article with this id, or ``None``."""
         rows, _ = self._query(f"SELECT {COLUMNS} FROM {{name}} WHERE id = {doc_key(doc_id)}")
         return Document(**stored_document(_stored(rows[0]))) if rows else None
@@ -125,14 +168,8 @@ class SphinxIndex:
         dates, _ = self._query("SELECT MIN(date_key), MAX(date_key) FROM {name} "
                                "WHERE date_key > 0")
         size = 0
-        for shard, host, port in read_layout(self._connection(), self.url):
-            connection = connect(host, port, f"shard {shard}")
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SHOW INDEX {shard} STATUS")
-                    status = dict(cursor.fetchall())
-            finally:
-                connection.close()
+        for shard, host, port in self.layout():
+            status = dict(self._shard_rows(host, port, f"SHOW INDEX {shard} STATUS"))
             size += int(status.get("ram_bytes", 0)) + int(status.get("disk_bytes", 0))
         low, high = dates[0] if dates and dates[0][0] else (0, 0)
         ranked = sorted(((s, int(n)) for s, n in sources), key=lambda kv: (-kv[1], kv[0]))
@@ -140,54 +177,236 @@ class SphinxIndex:
                           first_date=_from_key(low), last_date=_from_key(high),
                           sources=tuple(ranked), size_bytes=size)
 
+    def layout(self) -> list:
+        """The shards as (real-time index, host, port), read from the engine once."""
+        if self._layout is None:
+            self._layout = read_layout(self._connection(), self.url)
+        return self._layout
+
+    def keyword_docs(self, tokens: Iterable[str]) -> dict:
+        """{token: documents holding it} over every shard that answers (``CALL KEYWORDS``).
+
+        A shard that does not answer counts nothing: the search after it says the
+        results are partial.
+        """
+        text = " ".join(dict.fromkeys(t for t in tokens if t))
+        counts: dict = {}
+        if not text:
+            return counts
+        for shard, host, port in self.layout():
+            try:
+                rows = self._shard_rows(host, port, "CALL KEYWORDS(%s, %s, 1)", (text, shard))
+            except ShardDown:
+                continue
+            for row in rows:
+                counts[row[1]] = counts.get(row[1], 0) + int(row[3])
+        return counts
+
+    def document_count(self) -> int:
+        """The number of documents, asked again at most every ``COUNT_SECONDS``."""
+        count, when = self._count
+        if time.monotonic() - when >= COUNT_SECONDS:
+            self._count = count, when = self.doc_count, time.monotonic()
+        return count
+
     # -- plumbing ---------------------------------------------------------
 
-    def _connection(self):
-        connection = getattr(self._local, "connection", None)
+    def _compile(self, query, filters, rewriter) -> tuple:
+        tree = parse_query(query)
+        if rewriter.correct or rewriter.synonyms is not None:
+            rewriter.speller.reader.prefetch(_query_terms(self.analyzer, query))
+        tree, rewrites = rewriter.rewrite(tree)
+        return SphinxCompiler(self.analyzer).compile(add_filters(tree, filters)), rewrites
+
+    def _better_spellings(self, query, filters, rewriter, total):
+        """Queries with a rare word respelt that find several times as many articles."""
+        offers = []
+        for original, candidate in rewriter.respellings(parse_query(query)):
+            better = searched_text(query, [Rewrite("typo", original, candidate)])
+            compiled, _ = self._compile(better, filters, self.rewriter())
+            _, meta = self._query(f"SELECT id FROM {{name}} WHERE {_where(compiled)} LIMIT 1 "
+                                  "OPTION ranker=none")
+            if int(dict(meta).get("total_found", 0)) >= max(FEW_RESULTS,
+                                                            DID_YOU_MEAN_GAIN * total):
+                offers.append(better)
+        return tuple(offers[:MAX_OFFERS])
+
+    def _synonym_table(self):
+        with self._lock:
+            if self._synonyms is None:
+                self._synonyms = Synonyms.load(self._synonym_files, self.analyzer)
+            return self._synonyms
+
+    def _connection(self, host=None, port=None):
+        """This thread's connection to a ``searchd`` (default: the index's own)."""
+        key = (host or self.url.host, port or self.url.port)
+        connections = getattr(self._local, "connections", None)
+        if connections is None:
+            connections = self._local.connections = {}
+        connection = connections.get(key)
         if connection is None:
-            connection = connect(self.url.host, self.url.port, f"the searchd of {self.url}")
+            what = f"the searchd of {self.url}" if key == (self.url.host, self.url.port) \
+                else f"searchd at {key[0]}:{key[1]}"
+            connection = connections[key] = connect(*key, what)
             with self._lock:
                 self._connections.append(connection)
-            self._local.connection = connection
         return connection
 
     def _query(self, sql):
-        """Rows of one statement and the engine's ``SHOW META`` after it."""
+        """Rows of one statement and the engine's ``SHOW META`` after it, in one round trip."""
+        rows, meta = self._execute(None, sql.format(name=self.url.name) + "; SHOW META")
+        return rows, meta
+
+    def _shard_rows(self, host, port, sql, args=None):
+        return self._execute((host, port), sql, args)[0]
+
+    def _execute(self, key, sql, args=None):
+        """Every result set of ``sql`` (one or two statements) on one ``searchd``."""
         import pymysql
 
+        host, port = key or (None, None)
         try:
-            with self._connection().cursor() as cursor:
-                cursor.execute(sql.format(name=self.url.name))
-                rows = cursor.fetchall()
-                cursor.execute("SHOW META")
-                return rows, cursor.fetchall()
+            with self._connection(host, port).cursor() as cursor:
+                cursor.execute(sql, args)
+                results = [cursor.fetchall()]
+                while cursor.nextset():
+                    results.append(cursor.fetchall())
+                return results + [()] * (2 - len(results))
         except pymysql.err.OperationalError as error:
-            self._forget()
+            self._forget(host, port)
             if error.args[0] == 1064:  # the engine's own error, with its reason
                 raise PoiskError(f"{self.url} cannot answer: {_reason(error)}") from None
-            raise ShardDown(f"the searchd of {self.url} failed ({_reason(error)}); "
+            where = self.url if key is None else f"{host}:{port}"
+            raise ShardDown(f"the searchd of {where} failed ({_reason(error)}); "
                             "start it (`poisk cluster start`) and try again") from None
         except pymysql.err.MySQLError as error:
             raise PoiskError(f"{self.url} cannot answer: {_reason(error)}") from None
 
-    def _forget(self):
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
+    def _forget(self, host=None, port=None):
+        key = (host or self.url.host, port or self.url.port)
+        connection = getattr(self._local, "connections", {}).pop(key, None)
         if connection is not None:
             with self._lock:
                 if connection in self._connections:
                     self._connections.remove(connection)
 
-    def _hit(self, row, compiled, with_snippets):
+    def _hit(self, row, compiled, spellings):
         stored = _stored(row)
         headline, body = stored["headline"], stored["body"]
         snippets, headline_spans = (), ()
-        if with_snippets:
+        if spellings is not None:
             terms, prefixes = compiled.terms, compiled.prefixes
-            snippets = make_snippets(body, find_matches(body, self.analyzer, terms, prefixes))
-            headline_spans = tuple(find_matches(headline, self.analyzer, terms, prefixes))
+            snippets = make_snippets(
+                body, find_matches(body, self.analyzer, terms, prefixes, spellings))
+            headline_spans = tuple(find_matches(headline, self.analyzer, terms, prefixes,
+                                                spellings))
         return Hit(**stored_document(stored, hit=True), score=float(row[-1]),
                    snippets=snippets, headline_highlights=headline_spans)
+
+
+class EngineVocabulary:
+    """The index's vocabulary as ``search.spelling.Speller`` reads it, asked of the engine.
+
+    It stands for both the reader (``doc_frequency``, ``doc_count_all``) and the
+    lexicon (``near``). Frequencies come from ``CALL KEYWORDS`` on every shard, a
+    batch of words per round trip, and are kept for one search (the index
+    changes under it). A term's count is over all text fields of the article,
+    where a folder index counts the headline and the body apart (the larger one).
+    """
+
+    def __init__(self, index: SphinxIndex) -> None:
+        self.index = index
+        self._df: dict = {}
+
+    def doc_count_all(self) -> int:
+        return self.index.document_count()
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        """Documents holding ``term`` (in any text field: ``field`` is not told apart)."""
+        token = sql_token(term)
+        if token not in self._df:
+            self.prefetch([term])
+        return self._df[token]
+
+    def prefetch(self, terms: Iterable[str]) -> None:
+        """Ask for the frequencies of all these terms at once."""
+        tokens = [t for t in dict.fromkeys(map(sql_token, terms)) if t not in self._df]
+        if tokens:
+            counts = self.index.keyword_docs(tokens)
+            self._df.update((t, counts.get(t, 0)) for t in tokens)
+
+    def near(self, word: str, limit: int) -> list:
+        """(term, cost) of the index's terms one edit from ``word``.
+
+        Sphinx 2.2 cannot list its dictionary, so the spellings one edit away are
+        made here and looked up (about 600 for an 8-letter word, one round trip
+        per shard); terms two edits away are not found on this engine.
+        """
+        candidates = [word, *dict.fromkeys(w for w, _ in edits1(word))]
+        self.prefetch(candidates)
+        found = ((t, edit_distance(word, t, limit)) for t in candidates
+                 if self._df.get(sql_token(t)) and self._is_lemma(t))
+        return sorted((t, c) for t, c in found if c <= limit)
+
+    def _is_lemma(self, term):
+        """Whether the analyzer makes ``term`` of itself: the engine's dictionary also holds
+        the exact forms (``никеля``), a folder index's lexicon only lemmas."""
+        return any(t.text == term for spelling in (term, term.capitalize())  # names keep more
+                   for t in self.index.analyzer(spelling, mode="query") if t.kind != "exact")
+
+
+class SpellingFilter:
+    """Which spellings of a text may be analysed into one of the wanted terms, told without
+    pymorphy3: the highlighter analyses only those (a page of long articles holds
+    thousands of distinct spellings, and a cold pymorphy3 parse is the cost of a
+    snippet; a folder index reads positions back from its postings instead).
+
+    A spelling may yield a lemma if it starts as the lemma does (two letters), is
+    a form of it (pymorphy3's paradigm of the lemma: ``люди`` for ``человек``), is
+    a word pymorphy3 does not know (its guessed lemma may be anything), or has a
+    hyphenated part that may. Checked on 600 news articles: every (spelling,
+    term) pair the analyzer makes passes (358,283 pairs).
+
+    >>> wanted = SpellingFilter({"человек", "=металлов"})
+    >>> [w for w in ("людям", "Человека", "металлов", "металлы", "Улан-Удэ") if wanted(w)]
+    ['людям', 'Человека', 'металлов']
+    """
+
+    def __init__(self, terms: Iterable[str], prefixes: Iterable[str] = ()) -> None:
+        terms = set(terms)
+        lemmas = {t for t in terms if not t.startswith(EXACT_MARK)}
+        self.heads = tuple({t[:2] for t in lemmas} | {p[:2] for p in prefixes})
+        self.forms = {t[1:] for t in terms if t.startswith(EXACT_MARK)}
+        for lemma in lemmas:
+            self.forms |= _paradigm(lemma)
+
+    def __call__(self, surface: str) -> bool:
+        word = normal_word(surface)
+        if word in self.forms or (self.heads and word.replace(",", ".").startswith(self.heads)):
+            return True  # "1,5": the lemma "1.5", the exact form "=1,5"
+        if CYRILLIC_RE.search(word) and not morph_analyzer().word_is_known(word):
+            return True
+        return HYPHENS_RE.search(surface) is not None and any(
+            self(part) for part in HYPHENS_RE.split(surface))
+
+
+@functools.lru_cache(maxsize=4096)
+def _paradigm(lemma):
+    """Every form (normalised) of every dictionary word whose lemma this is."""
+    forms = set()
+    for parse in morph_analyzer().parse(lemma):
+        if normal_word(parse.normal_form) == lemma:
+            forms.update(normal_word(form.word) for form in parse.lexeme)
+    return frozenset(forms)
+
+
+def _query_terms(analyzer, query):
+    """The lemmas of the query's words (operators and field names included: a few extra)."""
+    return {t.text for t in analyzer(query, mode="query") if t.kind != "exact"}
+
+
+def _where(compiled: SphinxQuery) -> str:
+    return " AND ".join([f"MATCH('{compiled.match}')", *compiled.where])
 
 
 def _stored(row):

@@ -27,7 +27,7 @@ from indexer.errors import QuerySyntaxError
 from indexer.manticore import ALL_TOKEN, meta_token, sql_token
 from search.compile import MIN_PREFIX_CHARS
 from search.query import (
-    AllOf, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
+    AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
 __all__ = ["SphinxCompiler", "SphinxQuery", "date_condition"]
 
@@ -90,6 +90,12 @@ class SphinxCompiler:
             return _group(" | ", [self._node(i, compiled) for i in node.items])
         if isinstance(node, Loose):
             return self._loose(node, compiled, top)
+        if isinstance(node, Alternatives):
+            # Synonyms and fuzzy spellings (search.rewrite): any of them. Sphinx 2.2
+            # cannot weigh one branch of an OR below another, so a match of another
+            # name counts as much as the word typed (0.5 on a folder index).
+            return _group(" | ", [self._node(node.item, compiled),
+                                  *(self._node(o, compiled) for o in node.others)])
         raise TypeError(f"unknown query node {node!r}")
 
     def _loose(self, node, compiled, top):

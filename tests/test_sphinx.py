@@ -77,8 +77,7 @@ SAME_AS_WHOOSH = [
 
 @pytest.mark.parametrize("query", SAME_AS_WHOOSH)
 def test_same_articles_and_snippets_as_the_folder_index(sample_cluster, sample_index, query):
-    # The distributed index searches the words as typed (no synonyms or corrections yet).
-    expected = sample_index.search(query, limit=50, synonyms=False, corrections=False)
+    expected = sample_index.search(query, limit=50)
     got = sample_cluster.search(query, limit=50)
     assert got.total == expected.total
     assert {h.id for h in got.hits} == {h.id for h in expected.hits}
@@ -90,6 +89,56 @@ def test_same_articles_and_snippets_as_the_folder_index(sample_cluster, sample_i
         assert (hit.snippets, hit.headline_highlights) == \
             (want.snippets, want.headline_highlights)
     assert not got.partial
+
+
+# Queries as people type them: the same rewriting as on the folder index (layout, typos,
+# synonyms, word~, did-you-mean), its vocabulary asked of the engine.
+REWRITTEN = ["ybrtkm", "никкель", "паладия", "шойгк", "литиий", "Норникель",
+             "нарильский никель", "РФ", "Тыва", "htlrjptvtkmyst", "литий~2", "никель~"]
+
+
+@pytest.mark.parametrize("query", REWRITTEN)
+def test_queries_are_rewritten_as_on_the_folder_index(sample_cluster, sample_index, query):
+    expected, got = sample_index.search(query, limit=50), sample_cluster.search(query, limit=50)
+    assert (got.searched, got.rewrites, got.did_you_mean) == \
+        (expected.searched, expected.rewrites, expected.did_you_mean)
+    assert got.total == expected.total > 0
+    assert {h.id for h in got.hits} == {h.id for h in expected.hits}
+    as_typed = sample_cluster.search(query, synonyms=False, corrections=False)
+    assert as_typed.rewrites == () or "~" in query
+
+
+def test_one_round_trip_per_page(sample_cluster, monkeypatch):
+    """A page and its SHOW META are one statement; the words' frequencies, one per shard."""
+    import pymysql.cursors
+
+    statements = []
+    original = pymysql.cursors.Cursor.execute
+    monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
+                        lambda self, sql, args=None: statements.append(sql.split()[0])
+                        or original(self, sql, args))
+    sample_cluster.search("никель", synonyms=False, corrections=False)
+    assert statements == ["SELECT"]
+    sample_cluster.search("редкоземельные металлы")  # the document count is kept for a while
+    statements.clear()
+    sample_cluster.search("редкоземельные металлы")
+    assert statements == ["CALL", "CALL", "SELECT"]
+
+
+def test_the_spelling_filter_skips_no_word_the_analyzer_would_highlight(sample_index):
+    """Every lemma of every word of the sample articles: the highlighter finds the same words
+    with the filter as without it."""
+    from indexer.analysis import WORD_RE
+    from search.snippets import find_matches
+    from search.sphinx import SpellingFilter
+
+    analyzer = sample_index.analyzer
+    morph = analyzer.items[1]
+    for hit in sample_index.search("*", limit=50, snippets=False).hits:
+        text = f"{hit.headline} {sample_index.get(hit.id).body}"
+        for term in {t for w in set(WORD_RE.findall(text)) for t, *_ in morph.terms(w)}:
+            assert find_matches(text, analyzer, {term}, (), SpellingFilter({term})) == \
+                find_matches(text, analyzer, {term}), (hit.id, term)
 
 
 FILTERS = [
