@@ -41,6 +41,10 @@ NEIGHBOUR_COST = 0.7   # a key next to the right one
 FREQUENCY_WEIGHT = 0.3  # per decade of document frequency, taken off the cost
 CLEAR_MARGIN = 0.3     # the best candidate is "clear" this far ahead of the next
 MIN_CHARS = 4          # shorter words are left alone: one edit makes another word
+# Longer words are left alone too: the longest words of pymorphy3's dictionary have
+# about 30 letters, and a word's edit neighbourhood grows with its length (a
+# 900-letter "word" took 8 s and 1.4 GB, a 12,000-letter one over 8 GB).
+MAX_CHARS = 40
 MAX_CANDIDATES = 5
 RESPELL_GAIN = 10      # a known but rare word is respelt only into a word this many times as common
 CORRECTABLE_RE = re.compile(r"[а-яёa-z]+", re.IGNORECASE)
@@ -168,7 +172,13 @@ class Lexicon:
         return cls(w for w in words if LEXICON_TERM_RE.fullmatch(w))
 
     def near(self, word: str, limit: int):
-        """(term, cost) of the terms within ``limit`` edits of ``word`` (see above)."""
+        """(term, cost) of the terms within ``limit`` edits of ``word`` (see above).
+
+        Nothing for a word longer than ``MAX_CHARS``: its neighbourhood would cost
+        seconds and gigabytes, and no term is near it.
+        """
+        if len(word) > MAX_CHARS:
+            return []
         keys = {word}
         frontier = {word}
         for _ in range(limit):
@@ -282,10 +292,10 @@ class Speller:
 def correctable(word: str) -> bool:
     """Letters only, long enough, and not an acronym (``ESG``, ``ГЭС`` stay as typed).
 
-    >>> [correctable(w) for w in ("сакнции", "ESG", "Ан-124", "ток")]
-    [True, False, False, False]
+    >>> [correctable(w) for w in ("сакнции", "ESG", "Ан-124", "ток", "никель" * 10)]
+    [True, False, False, False, False]
     """
-    return len(word) >= MIN_CHARS and bool(CORRECTABLE_RE.fullmatch(word)) and not word.isupper()
+    return MIN_CHARS <= len(word) <= MAX_CHARS and bool(CORRECTABLE_RE.fullmatch(word)) and not word.isupper()
 
 
 def is_clear(candidates: list) -> bool:

@@ -6,6 +6,8 @@ what the budget does to each hostile query of issue 10.
 """
 
 import itertools
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -140,3 +142,17 @@ def _walk(query):
     yield query
     for child in query.children():
         yield from _walk(child)
+
+
+
+def test_very_long_words_are_not_corrected_at_any_memory_cost(sample_index_dir):
+    # A long word's edit neighbourhood took 6 GB (word~2) and 8 GB (a 12,000-letter
+    # word) before corrections left words over MAX_CHARS alone; here each search must
+    # answer within a 1.5 GB address space (one process for the three: start-up is slow).
+    queries = ["никель" * 300, "никель" * 300 + "~2", "ybrtkm" * 300]
+    script = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1536 << 20,) * 2); "
+              "from search import open_index; index = open_index(sys.argv[1]); "
+              "print([index.search(q).total for q in sys.argv[2:]])")
+    done = subprocess.run([sys.executable, "-c", script, str(sample_index_dir), *queries],
+                          capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "[0, 0, 0]"), done.stderr[-500:]
