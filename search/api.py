@@ -30,6 +30,7 @@ from indexer.stories import same_story, similarity
 from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
     time_limit, within_limits
 from search.compile import QueryCompiler, Ranking
+from search.exact import CheckedRanking
 from search.matchers import FixedMatchers
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.rewrite import Rewrite, Rewriter, searched_text
@@ -154,6 +155,10 @@ class SearchResult:
     total: int
     offset: int
     hits: tuple[Hit, ...]
+    # True when total is an estimate: a query with =forms checks only the
+    # candidates that can reach the page and a sample of the rest
+    # (search.exact.CheckedRanking); hits are exact.
+    total_estimated: bool = False
     # True when some of the index did not answer (see ``warnings``) or the search
     # ran out of its time budget (search.budget): total and hits are what was
     # found until then, snippets may be missing.
@@ -333,14 +338,35 @@ class Index:
         tree = deduplicate(parse_query(query))
         within_limits(tree, self.budget)
         filters = filter_arguments(source, tags, since, until, **fields)
+        options = dict(limit=limit, offset=offset, sort=sort, snippets=snippets, group=group,
+                       facets=facets, synonyms=synonyms, corrections=corrections)
+        try:
+            return self._search_once(query, tree, filters, **options)
+        except _SnapshotFailed:
+            # Most likely another writer's merge removed a file of this searcher's
+            # snapshot between two steps: once more on the index as it is now.
+            self.refresh()
+        try:
+            return self._search_once(query, tree, filters, **options)
+        except _SnapshotFailed as failed:
+            error = failed.__cause__
+            raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
+                                 "rebuild it with `poisk index --rebuild PATH...`") from error
+
+    def _search_once(self, query, tree, filters, *, limit, offset, sort, snippets, group, facets,
+                     synonyms, corrections):
+        """``search`` on this thread's searcher (``_SnapshotFailed``: the index failed to answer)."""
         tree, rewriter, rewrites = self._rewrite(tree, filters, synonyms, corrections)
         searcher, timed_out = self._searcher(), []
         with time_limit(self.budget.seconds):
             try:
                 compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
                                          self.budget).compile(tree)
+                checked = compiled.checked and CheckedRanking(
+                    searcher, FixedMatchers(compiled.query), lambda n: _collector(n, sort),
+                    by_score=sort == "relevance")
                 total, page = self._page(searcher, compiled.query, sort, offset, limit, group,
-                                         timed_out)
+                                         timed_out, checked)
                 ids = column_values(searcher.reader(), "id",
                                     [n for story in page for n in story.similar], translate=True)
             except SearchTimeout:  # out of time before the search began
@@ -348,18 +374,24 @@ class Index:
             except PoiskError:
                 raise
             except Exception as error:
-                raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
-                                     "rebuild it with `poisk index --rebuild PATH...`") from error
+                raise _SnapshotFailed from error
         hits, late = [], False
         with time_limit(self.budget.snippet_seconds):
-            for story in page:
-                late = late or (snippets and expired())  # later hits go without snippets
-                hits.extend(self._hits(searcher, [story], compiled, snippets and not late, ids))
+            try:
+                for story in page:
+                    late = late or (snippets and expired())  # later hits go without snippets
+                    hits.extend(self._hits(searcher, [story], compiled, snippets and not late,
+                                           ids))
+            except PoiskError:
+                raise
+            except Exception as error:  # reading the page's stored articles
+                raise _SnapshotFailed from error
         counted = self._facets(searcher, query, compiled) if facets else None
         offers = _offered(query, rewrites)
         if corrections and total < FEW_RESULTS and not offers:
             offers = self._better_spellings(query, filters, rewriter, total)
         return SearchResult(query=query, total=total, offset=offset, hits=tuple(hits),
+                            total_estimated=bool(checked and checked.estimated),
                             partial=bool(timed_out) or late, facets=counted,
                             searched=searched_text(query, rewrites), rewrites=rewrites,
                             did_you_mean=offers)
@@ -437,12 +469,18 @@ class Index:
             raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
 
-    def _page(self, searcher, query, sort, offset, limit, group, timed_out):
+    def _page(self, searcher, query, sort, offset, limit, group, timed_out, checked=None):
         """(total, the page's ``Story`` values): ranked matches, grouped into stories or not.
 
         A search out of time ranks what it found so far and says so in ``timed_out``.
+        ``checked``: the ``CheckedRanking`` of a query with =forms, which ranks instead.
         """
         def ranked(n):
+            if checked:
+                total, top = checked.top(n)
+                if checked.timed_out:
+                    timed_out.append(n)
+                return total, top
             collector = _collector(n, sort)
             try:
                 searcher.search_with_collector(FixedMatchers(query), collector)
@@ -574,6 +612,10 @@ class Index:
                     s.get(f, ""), positions.get((n, f)),
                     s.get("word_starts") if f == "body" else None)]
                 for n, s in zip(docnums, stored) for f in fields}
+
+
+class _SnapshotFailed(Exception):
+    """The searcher failed to answer (its ``__cause__``); ``Index.search`` tries once more."""
 
 
 def _collector(limit, sort):

@@ -82,8 +82,11 @@ def _write_json(result, searched, out):
     for rank, hit in enumerate(result.hits, result.offset + 1):
         out.json({"rank": rank, **hit.to_dict()})
     # The last line says what was searched and how many matched, also when none did.
-    out.json({"summary": {**searched, "total": result.total, "returned": len(result.hits),
-                          "partial": result.partial, **notes_json(result)}})
+    # "total_estimated" only when it is (a =form query on many candidates: search.exact).
+    estimated = {"total_estimated": True} if result.total_estimated else {}
+    out.json({"summary": {**searched, "total": result.total, **estimated,
+                          "returned": len(result.hits), "partial": result.partial,
+                          **notes_json(result)}})
 
 
 def _write_csv(result, searched, out):
@@ -103,7 +106,8 @@ def _write_text(result, searched, out):
         return
     shown = (f"{result.offset + 1}-{result.offset + len(result.hits)}" if result.hits
              else "none")
-    lines = [f"{result.total} found for {query!r} (showing {shown}):", ""]
+    about = "about " if result.total_estimated else ""
+    lines = [f"{about}{result.total} found for {query!r} (showing {shown}):", ""]
     for rank, hit in enumerate(result.hits, result.offset + 1):
         if out.format == "compact":
             lines.append(_compact_line(rank, hit, out))

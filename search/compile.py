@@ -22,7 +22,7 @@ from whoosh.query import spans
 from indexer.analysis import WEAK_MARK, normal_word
 from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
-from search.exact import FormCheck
+from search.exact import DEFERRED, FormCheck, OnDemandMatcher, form_filter
 from search.query import (
     AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
@@ -85,6 +85,8 @@ class CompiledQuery:
     query: object
     terms: set = field(default_factory=set)
     prefixes: set = field(default_factory=set)
+    negative: bool = False  # compiling what NOT excludes
+    checked: bool = False   # it has =form nodes outside NOT (see search.exact.CheckedRanking)
 
 
 class QueryCompiler:
@@ -186,7 +188,8 @@ class QueryCompiler:
 
     def _exclude(self, main, negative):
         """``main`` without every document that a search for any of ``negative`` finds."""
-        excluded = [q for q in (self._node(i, CompiledQuery(None), []) for i in negative) if q]
+        excluded = [q for q in (self._node(i, CompiledQuery(None, negative=True), [])
+                                for i in negative) if q]
         if not excluded:
             return main
         return _AndNot(main or wq.Every(), _combine(_Or, excluded))
@@ -212,8 +215,7 @@ class QueryCompiler:
             if word.exact:
                 forms = {t for t, _, part in terms["exact"] if part == 0}
                 compiled.terms.update(forms)
-                query = _ExactForms(query, [forms], {STORED_TEXT[f] for f in fields},
-                                    self.analyzer)
+                query = _exact_forms(query, [forms], fields, self.analyzer, compiled)
             else:
                 compiled.terms.update(t for t, _, _ in terms["lemma"] + terms["part"])
                 compiled.terms.update(WEAK_MARK + t for t, _, _ in terms["lemma"])
@@ -252,7 +254,7 @@ class QueryCompiler:
             query = self._per_field(fields, near)
         if forms and query is not None:
             # The phrase in any form, in an article that has the exact forms.
-            query = _ExactForms(query, forms, {STORED_TEXT[f] for f in fields}, self.analyzer)
+            query = _exact_forms(query, forms, fields, self.analyzer, compiled)
         return query
 
     # -- helpers ----------------------------------------------------------
@@ -455,6 +457,13 @@ def date_query(node):
     return wq.DateRange("date", start, end)
 
 
+def _exact_forms(query, forms, fields, analyzer, compiled):
+    """``query`` kept where the stored text has the forms; outside NOT, checked lazily."""
+    compiled.checked = compiled.checked or not compiled.negative
+    return _ExactForms(query, forms, {STORED_TEXT[f] for f in fields}, analyzer,
+                       deferrable=not compiled.negative)
+
+
 class _ExactForms(wq.WrappingQuery):
     """The documents of ``child`` whose stored text has, for each set in ``required``,
     one of its exact forms (``=металлов``).
@@ -462,30 +471,39 @@ class _ExactForms(wq.WrappingQuery):
     The index holds no exact forms (see ``indexer.analysis``): ``child``, the
     same words in any form, finds the candidates, and ``search.exact.FormCheck``
     looks for the forms in their stored headline and body (a regular
-    expression, confirmed by the analyzer where it matches).
+    expression, confirmed by the analyzer where it matches). A ``deferrable``
+    node (outside NOT) leaves the checks to ``search.exact.CheckedRanking``
+    when it ranks, which checks only the candidates that can reach the page.
     """
 
-    def __init__(self, child, required, fields, analyzer):
+    def __init__(self, child, required, fields, analyzer, deferrable=False):
         super().__init__(child)
         self.required = tuple(frozenset(forms) for forms in required)
         self.fields = tuple(sorted(fields))
         self.analyzer = analyzer
+        self.deferrable = deferrable
         self._check = FormCheck(self.required, analyzer)
 
     def __eq__(self, other):
         return (type(self) is type(other) and self.child == other.child
-                and (self.required, self.fields) == (other.required, other.fields))
+                and (self.required, self.fields, self.deferrable)
+                == (other.required, other.fields, other.deferrable))
 
     def __hash__(self):
-        return hash(self.child) ^ hash((self.required, self.fields))
+        return hash(self.child) ^ hash((self.required, self.fields, self.deferrable))
 
     def _rewrap(self, child):
-        return type(self)(child, self.required, self.fields, self.analyzer)
+        return type(self)(child, self.required, self.fields, self.analyzer, self.deferrable)
 
     def matcher(self, searcher, context=None):
         m = self.child.matcher(searcher, context)
         if isinstance(m, NullMatcherClass) or not m.is_active():
             return m
+        later = form_filter(searcher, self._has_forms) if self.deferrable else None
+        if later is DEFERRED:
+            return m
+        if later is not None:
+            return OnDemandMatcher(m, later)
         kept = set()
         for n in self.child.matcher(searcher).all_ids():
             check_time()  # each candidate's text is read and analysed

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import poisk
 from indexer import Article, PoiskError, delete_documents, index_articles
+from indexer.merging import optimize_index
 from search import open_index, render
 from search.cli import cli
 
@@ -92,3 +93,39 @@ def test_python_dash_m(package):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Usage: poisk [OPTIONS] COMMAND")
+
+
+def _unmerged_segments(path):
+    """Rewrite the index at ``path`` as one segment of separate files (not one compound
+    file): a searcher then opens its stored-fields file only when it first reads it."""
+    from whoosh.reading import SegmentReader
+    from whoosh.writing import SegmentWriter
+
+    from indexer.storage import open_whoosh_index
+
+    def merge_all(writer, segments):
+        for segment in segments:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        return []
+
+    ix = open_whoosh_index(path, write=True)
+    SegmentWriter(ix, compound=False).commit(mergetype=merge_all)
+    ix.close()
+
+
+def test_a_search_whose_snapshot_a_merge_removed_answers_from_the_index_as_it_is(tmp_path):
+    # The searcher is open and has read no stored article yet; another writer's
+    # merge then removes its segment's files. Searching read the page from that
+    # snapshot and failed on its articles with a raw TypeError (whoosh found no
+    # stored-fields file); it now searches once more on a fresh searcher.
+    path = tmp_path / "ix"
+    assert index_articles(ARTICLES[:2], path, workers=0).added == 2
+    _unmerged_segments(path)
+    with open_index(path) as index:
+        assert index.doc_count == 2  # the searcher of this snapshot
+        assert index_articles(ARTICLES[2:], path, workers=0).added == 1
+        assert optimize_index(path) == (2, 1)  # the snapshot's files are gone
+        result = index.search("никель")
+    assert sorted(hit.id for hit in result.hits) == ["new", "old", "undated"]
