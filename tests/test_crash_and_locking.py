@@ -132,11 +132,9 @@ def no_process_outlives_the_run(index, patience=10.0):
         time.sleep(0.05)
 
 
-def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
-        corpus, tmp_path):
-    corpus_path, ids = corpus
-    index = tmp_path / "ix"
-    moments = [
+def kill_moments(index):
+    """(name, wait) pairs: where in a run to SIGKILL it."""
+    return [
         ("as it starts", lambda process: None),
         ("right after the first commit", lambda process: wait_for_generation(index, process, 1)),
         ("right after a commit mid-run",
@@ -148,8 +146,21 @@ def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
          lambda process: (wait_for_generation(index, process, generation(index) + 1),
                           time.sleep(0.15))),
     ]
+
+
+# The default run kills at two moments (a minute of the suite's five at most);
+# the slow run at all five.
+@pytest.mark.parametrize("moments", [
+    pytest.param([0, 2], id="two moments"),
+    pytest.param([0, 1, 2, 3, 4], id="every moment", marks=pytest.mark.slow),
+])
+def test_sigkill_at_any_moment_keeps_the_last_commit_and_the_next_run_finishes(
+        corpus, tmp_path, moments):
+    corpus_path, ids = corpus
+    index = tmp_path / "ix"
+    chosen = [kill_moments(index)[n] for n in moments]
     before = 0
-    for moment, wait in moments:
+    for moment, wait in chosen:
         process = start(corpus_path, index)
         wait(process)
         assert process.poll() is None, moment

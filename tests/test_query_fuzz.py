@@ -70,9 +70,25 @@ def test_the_library_returns_results_or_a_poisk_error(sample_index, text):
         assert all(hit.id for hit in result.hits)
 
 
-@FUZZ
-@given(queries, st.sampled_from([[], ["--json"], ["--sort", "date"], ["--since", "2026-01"]]))
+# Each example runs the whole command (a minute for 200): the default run tries 40,
+# the slow run (-m slow) 400.
+CLI_OPTIONS = st.sampled_from([[], ["--json"], ["--sort", "date"], ["--since", "2026-01"]])
+
+
+@settings(FUZZ, max_examples=40)
+@given(queries, CLI_OPTIONS)
 def test_the_command_line_never_shows_a_traceback(sample_index_dir, text, options):
+    check_command_line(sample_index_dir, text, options)
+
+
+@pytest.mark.slow
+@settings(FUZZ, max_examples=400)
+@given(queries, CLI_OPTIONS)
+def test_the_command_line_never_shows_a_traceback_at_length(sample_index_dir, text, options):
+    check_command_line(sample_index_dir, text, options)
+
+
+def check_command_line(sample_index_dir, text, options):
     result = CliRunner().invoke(
         cli, ["search", "--index", str(sample_index_dir), "--no-color", *options, "--", text])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
