@@ -21,7 +21,7 @@ from whoosh.query import Term
 
 from indexer import Article, IndexCorrupted, IndexNotFound, Rejected, SourceError, build_index
 from indexer import index_articles, read_sources
-from indexer.sources import MAX_ARTICLE_CHARS, NOT_UTF8
+from indexer.sources import BINARY, MAX_ARTICLE_CHARS, NOT_UTF8, NUL_BYTE, TOO_LARGE, UTF16
 from indexer.storage import FORMAT_VERSION, MARKER_FILE, make_schema, open_whoosh_index
 from search import open_index
 from search.cli import cli
@@ -56,9 +56,9 @@ FILES = [
     ("undecodable.txt", "Заголовок\nПервая строка.\n".encode() + b"\xff\xfe\n" + "Ещё.".encode(),
      [("undecodable.txt:3", NOT_UTF8)], []),
     ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
-     [("binary.txt", "not text in UTF-8 or cp1251 (binary file?)")], []),
+     [("binary.txt", BINARY)], []),
     ("utf16.txt", GOOD.encode("utf-16"),
-     [("utf16.txt", "UTF-16 text: poisk reads UTF-8 or cp1251, save the file as UTF-8")], []),
+     [("utf16.txt", UTF16)], []),
     ("empty.txt", b"", [("empty.txt:1", "empty article (no headline, no body)")], []),
     ("blank.txt", b" \n\n \n", [("blank.txt:1", "empty article (no headline, no body)")], []),
     ("headline-only.txt", "Только заголовок\n".encode(),
@@ -103,8 +103,11 @@ FILES = [
         ("news.jsonl:16", "tags must be a list or a comma-separated string"),
         ("news.jsonl:17", "bad date '2026-03-14garbage' (expected YYYY-MM-DD)"),
     ], ["j1", "j3", "j1", "j11", "j13"]),
-    ("huge.jsonl", jsonl({"id": "big", "title": "Огромная", "text": "сталь " * 3_500_000}),
-     [("huge.jsonl:1", f"article too long (20,999,999 characters; the limit is "
+    ("huge.jsonl", jsonl({"id": "big", "title": "Огромная", "text": "сталь " * 3_500_000},
+                         {"id": "after", "title": "После", "text": "Следующая строка."}),
+     [("huge.jsonl:1", TOO_LARGE)], ["after"]),  # a 38 MB line, over the record bound
+    ("long.jsonl", jsonl({"id": "long", "title": "Длинная", "text": "сталь " * 400_000}),
+     [("long.jsonl:1", f"article too long (2,399,999 characters; the limit is "
                        f"{MAX_ARTICLE_CHARS:,})")], []),
     ("empty.jsonl", b"", [("empty.jsonl", "empty file: no records")], []),
     ("feed.csv", (
@@ -130,7 +133,18 @@ FILES = [
                            f"({MAX_ARTICLE_CHARS + 1}))")], ["l2"]),
     ("nul-later.csv", ("id,title,text\n" + "n0,Т,Текст.\n" * 1000).encode()
      + b"n1,a,b\x00c\n" + "n2,Медь,Текст.\n".encode(),
-     [], ["n0"] * 1000 + ["n1", "n2"]),  # a NUL after the first 8 KB is just a character
+     [("nul-later.csv:1002", NUL_BYTE)], ["n0"] * 1000 + ["n2"]),
+    ("nul-first.csv", "id,title,text\nn1,Никель,Текст.\n".encode() + b"n2,a,b\x00c\n"
+     + "n3,Медь,Текст.\n".encode(), [("nul-first.csv:3", NUL_BYTE)], ["n1", "n3"]),
+    ("nul-first.jsonl", jsonl({"id": "n1", "title": "Никель", "text": "Текст."},
+                              b'{"id": "n2", "title": "a\x00\x00", "text": "b"}',
+                              {"id": "n3", "title": "Медь", "text": "Текст."}),
+     [("nul-first.jsonl:2", NUL_BYTE)], ["n1", "n3"]),  # one NUL costs only its record
+    ("zeroed-block.jsonl", jsonl({"id": "z1", "title": "Никель", "text": "Текст."},
+                                 b"\x00" * 4096, {"id": "z3", "title": "Медь", "text": "Текст."}),
+     [("zeroed-block.jsonl:2", NUL_BYTE)], ["z1", "z3"]),  # a block zeroed by a crash
+    ("binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+     [("binary.jsonl", BINARY)], []),
     ("truncated.jsonl.gz", None, [("truncated.jsonl.gz:1", "broken gzip file (Compressed file "
                                    "ended before the end-of-stream marker was reached)")], []),
     ("notes.md", b"# not an article", [("notes.md", "unsupported file type (expected .txt, "
@@ -266,7 +280,7 @@ def write_mixed_feed(folder):
 
 
 MIXED_PROBLEMS = """\
-skipped feed/b-binary.txt: not text in UTF-8 or cp1251 (binary file?)
+skipped feed/b-binary.txt: not text in UTF-8, cp1251 or KOI8-R (binary file?)
 skipped feed/c-empty.txt:1: empty article (no headline, no body)
 skipped feed/d-huge.txt: file too large for one article (20,971,520 bytes; an article may have \
 at most 2,000,000 characters)

@@ -164,3 +164,114 @@ def test_highlights_of_decomposed_letters_are_in_the_articles_own_characters(uni
                                         group=False).hits
     words = [hit.headline[span.start:span.end] for span in hit.headline_highlights]
     assert hit.id == "nfd" and words == ["И\u0306ошкар-Ола", "закупит", "е\u0308мкости"]
+
+
+# -- encodings decided line by line ----------------------------------------------------------
+
+def jsonl_line(doc_id, title, text):
+    return json.dumps({"id": doc_id, "title": title, "text": text}, ensure_ascii=False) + "\n"
+
+
+def test_a_utf8_file_whose_first_mebibyte_ends_inside_a_letter_reads_as_utf8(tmp_path):
+    # One long record across the first MiB, its byte 1,048,576 the second byte of
+    # a two-byte letter; a short record after it.
+    start = '{"id": "long", "title": "Палладий", "text": "'.encode()
+    text = "x" * ((2**20 - len(start)) % 2 == 0) + "Палладий" * 70_000
+    head = start + text.encode()
+    assert head[2**20 - 1:2**20 + 1].decode() in "Палдий"
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(head + b'"}\n' + jsonl_line("b", "Никель", "Выпуск никеля").encode())
+    records = list(read_sources([path]))
+    assert [(r.id, r.headline, r.body) for r in records] == [
+        ("long", "Палладий", text), ("b", "Никель", "Выпуск никеля")]
+
+
+def test_a_file_that_turns_from_cp1251_to_utf8_stores_both_parts_as_written(tmp_path):
+    first = jsonl_line("c", "Уголь", "Отгрузка угля выросла. " * 40)
+    head = first.encode("cp1251") * (2**20 // len(first) + 1)  # over 1 MiB of cp1251
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(head + jsonl_line("u", "Никель", "Выпуск никеля вырос.").encode()
+                     + jsonl_line("k", "Медь", "Рудник добыл медь.").encode("koi8_r"))
+    *cp1251, utf8, koi8 = read_sources([path])
+    assert {(a.headline, a.body) for a in cp1251} == {("Уголь", ("Отгрузка угля выросла. " * 40)
+                                                       .strip())}
+    assert (utf8.headline, utf8.body) == ("Никель", "Выпуск никеля вырос.")
+    assert (koi8.headline, koi8.body) == ("Медь", "Рудник добыл медь.")
+
+
+def test_koi8r_text_is_told_from_cp1251(tmp_path):
+    (tmp_path / "koi8.txt").write_bytes(HEADED.encode("koi8_r"))
+    (tmp_path / "cp1251.txt").write_bytes(HEADED.encode("cp1251"))
+    (tmp_path / "feed.csv").write_bytes(
+        'id,title,text\nk1,Медь,"Рудник добыл медь, выпуск вырос."\n'.encode("koi8_r"))
+    koi8, cp1251, row = read_sources([tmp_path / "koi8.txt", tmp_path / "cp1251.txt",
+                                      tmp_path / "feed.csv"])
+    assert koi8.headline == cp1251.headline == "Норильский комбинат нарастил выпуск никеля"
+    assert koi8.body == cp1251.body == "КРАСНОЯРСК, 14 марта. Рост."
+    assert row.body == "Рудник добыл медь, выпуск вырос."
+
+
+def test_a_line_garbled_in_no_known_way_is_rejected_not_stored(tmp_path):
+    garbled = "Палладий и никель".encode()[1:]  # UTF-8 that lost its first byte
+    path = tmp_path / "news.jsonl"
+    path.write_bytes(jsonl_line("a", "Никель", "Текст.").encode()
+                     + b'{"id": "b", "title": "' + garbled + b'", "text": "x"}\n')
+    good, bad = read_sources([path])
+    assert good.id == "a" and bad.origin == f"{path}:2" and "neither UTF-8 nor" in bad.reason
+
+
+# -- records bounded in size, CSV streamed ----------------------------------------------------
+
+def test_an_over_long_line_is_skipped_to_its_end(tmp_path, monkeypatch):
+    from indexer import sources
+    monkeypatch.setattr(sources, "MAX_RECORD_BYTES", 5000)
+    (tmp_path / "a.jsonl").write_text(jsonl_line("a", "Никель", "Текст.")
+                                      + jsonl_line("big", "Длинная", "сталь " * 3000)
+                                      + jsonl_line("c", "Медь", "Текст."))
+    (tmp_path / "b.csv").write_text("id,title,text\na,Никель,Текст.\n"
+                                    f"big,Длинная,{'сталь ' * 3000}\nc,Медь,Текст.\n")
+    records = list(read_sources([tmp_path / "a.jsonl", tmp_path / "b.csv"]))
+    assert [r.id if isinstance(r, Article) else str(r) for r in records] == [
+        "a", f"{tmp_path / 'a.jsonl'}:2: {sources.TOO_LARGE}", "c",
+        "a", f"{tmp_path / 'b.csv'}:3: {sources.TOO_LARGE}", "c"]
+
+
+PEAK_MEMORY = """
+import resource, sys
+from indexer.sources import read_sources, Article
+records = list(read_sources([sys.argv[1]]))
+print(sum(isinstance(r, Article) for r in records), len(records),
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_gigantic_line_and_a_large_csv_are_read_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+    import zlib
+    line = tmp_path / "one-line.jsonl.gz"  # a 700 MB line, then one good record
+    packer = zlib.compressobj(wbits=31)
+    with open(line, "wb") as out:
+        out.write(packer.compress(b'{"id": "big", "text": "'))
+        chunk = b"x" * 2**20
+        for _ in range(700):
+            out.write(packer.compress(chunk))
+        out.write(packer.compress(b'"}\n' + jsonl_line("ok", "Никель", "Текст.").encode()))
+        out.write(packer.flush())
+    table = tmp_path / "large.csv"  # 160 MB in 40,000 rows
+    with open(table, "w", encoding="utf-8") as out:
+        out.write("id,title,text\n")
+        body = "Выпуск никеля вырос. " * 100
+        for n in range(40_000):
+            out.write(f"r{n},Никель,{body}\n")
+    peaks = {}
+    for path, expected in ((line, "1 2"), (table, "40000 40000")):
+        result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(path)],
+                                capture_output=True, text=True, check=True)
+        articles, records, peak_mib = result.stdout.split()
+        assert f"{articles} {records}" == expected
+        peaks[path.name] = int(peak_mib)
+    # The whole line would take 700 MiB and the whole CSV 160 MiB of bytes (and twice
+    # that decoded); the records of the CSV are kept by list() here, about 80 MiB.
+    assert peaks["one-line.jsonl.gz"] < 120 and peaks["large.csv"] < 250, peaks
