@@ -32,6 +32,7 @@ TEXT_FIELDS = ("headline", "body")
 WORD_FIELDS = ("headline", "lead", "body")  # a plain word also scores in the lead
 STORED_TEXT = {"headline": "headline", "lead": "body", "body": "body"}  # where =form is checked
 MIN_PREFIX_CHARS = 2
+CHECK_EVERY = 256  # documents stepped over between two looks at the time budget
 
 
 @dataclass(frozen=True)
@@ -436,6 +437,27 @@ class _AndNotMatcher(AndNotMatcher):
     def _find_first(self):
         if self.a.is_active() and self.b.is_active():
             self._find_next()
+
+    def _find_next(self):
+        """Whoosh's loop past the excluded documents, with the time budget checked in it:
+        ``* -год -россия ...`` stepped over most of the index here, past its budget
+        (1.52 s of CPU against 1.23 s with the check, 1-segment mixed index)."""
+        pos, neg = self.a, self.b
+        if not neg.is_active():
+            return False
+        pos_id, moved, steps = pos.id(), False, 0
+        if neg.id() < pos_id:
+            neg.skip_to(pos_id)
+        while pos.is_active() and neg.is_active() and pos_id == neg.id():
+            steps += 1
+            if steps % CHECK_EVERY == 0:
+                check_time()
+            moved = pos.next() or moved
+            if not pos.is_active():
+                break
+            pos_id = pos.id()
+            neg.skip_to(pos_id)
+        return moved
 
 
 def _combine(kind, queries):

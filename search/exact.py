@@ -14,6 +14,7 @@ expression alone would take, such as the ``5`` of ``1,5``.
 import bisect
 import contextlib
 import contextvars
+import math
 import re
 
 from whoosh.matching import FilterMatcher
@@ -91,9 +92,10 @@ class FormCheck:
 # 8.9k news index, 0.3-0.5 s for every one. A page needs a few dozen.
 
 DEFERRED = "deferred"  # an ``_ExactForms`` matcher passes every candidate unchecked
-BATCH = 16             # candidates checked at a time, in rank order
+BATCH = 16             # candidates checked at a time, in rank order, at least
+FIRST_SHARE = 0.8      # of the best-ranked candidates, about this share has the forms
 SAMPLE = 48            # unchecked candidates checked evenly spread, to estimate the total
-GRACE_SECONDS = 0.2    # to check one page of candidates when ranking them ran out of time
+GRACE_SECONDS = 0.1    # to check one page of candidates when ranking them ran out of time
 _checks = contextvars.ContextVar("poisk_form_checks", default=None)
 
 
@@ -186,7 +188,7 @@ class CheckedRanking:
         try:
             with grace:
                 while not self._stopped and not self._enough(n):
-                    self._check(self._unchecked(max(BATCH, n - self._matches())))
+                    self._check(self._unchecked(self._batch(n)))
             if not self.timed_out:
                 self._count()
         except SearchTimeout:
@@ -211,6 +213,12 @@ class CheckedRanking:
 
     def _unchecked(self, count):
         return [d for d, _ in self._candidates if d not in self._checked][:count]
+
+    def _batch(self, n):
+        """How many candidates to check next to find ``n`` matches in all, at the share
+        of candidates that matched so far (each batch re-runs the query, costly for a phrase)."""
+        share = (self._matches() + 1) / (len(self._checked) + 1) if self._checked else FIRST_SHARE
+        return max(BATCH, math.ceil((n - self._matches()) / max(share, 0.1)))
 
     def _matches(self):
         return sum(1 for key in self._checked.values() if key)

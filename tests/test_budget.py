@@ -156,3 +156,21 @@ def test_very_long_words_are_not_corrected_at_any_memory_cost(sample_index_dir):
     done = subprocess.run([sys.executable, "-c", script, str(sample_index_dir), *queries],
                           capture_output=True, text=True)
     assert (done.returncode, done.stdout.strip()) == (0, "[0, 0, 0]"), done.stderr[-500:]
+
+
+def test_the_time_budget_is_checked_while_stepping_over_excluded_articles(tmp_path):
+    # "* -год -россия ..." stepped over most of the index inside Whoosh's AndNot
+    # loop, which never looked at the clock, and ran past its time budget.
+    from indexer import index_articles
+    from indexer.sources import Article
+    from search.budget import SearchTimeout, time_limit
+    articles = [Article(id=f"a{n}", headline=f"Сводка {n}", body="Добыча угля выросла.")
+                for n in range(300)] + [Article(id="last", headline="Итог", body="Никель.")]
+    assert index_articles(articles, tmp_path / "ix", workers=0).added == 301
+    with open_index(tmp_path / "ix") as index:
+        assert [hit.id for hit in index.search("* -уголь").hits] == ["last"]
+        searcher = index._searcher()
+        compiled = QueryCompiler(index.analyzer, reader=searcher.reader()).compile(
+            parse_query("* -уголь"))
+        with time_limit(0), pytest.raises(SearchTimeout):
+            compiled.query.matcher(searcher)  # finding the first article left steps over 300
