@@ -34,6 +34,7 @@ from search.exact import CheckedRanking
 from search.matchers import FixedMatchers
 from search.query import DateRange, add_filters, filter_nodes, parse_query
 from search.rewrite import Rewrite, Rewriter, searched_text
+from search.scoring import PostingCache, TermScorer
 from search.snippets import Snippet, Span, body_snippets, find_matches, page_positions
 from search.columns import column_values
 from search.grouping import Story, page_of_stories, same_days, story_columns
@@ -227,6 +228,7 @@ class Index:
         self._generation = 0
         self._closed = False
         self._lexicons = LexiconCache()
+        self._postings = PostingCache()  # term scores kept across queries (search.scoring)
         self._synonym_files = [f for f in (default_file(), *synonym_files) if f]
         self._synonyms = None
 
@@ -475,12 +477,16 @@ class Index:
         A search out of time ranks what it found so far and says so in ``timed_out``.
         ``checked``: the ``CheckedRanking`` of a query with =forms, which ranks instead.
         """
+        matches = []
+
         def ranked(n):
             if checked:
                 total, top = checked.top(n)
                 if checked.timed_out:
                     timed_out.append(n)
                 return total, top
+            if sort == "relevance" and self.ranking.term_at_a_time:
+                return ranked_by_terms(n)
             collector = _collector(n, sort)
             try:
                 searcher.search_with_collector(FixedMatchers(query), collector)
@@ -489,6 +495,16 @@ class Index:
             results = collector.results()
             return len(results), [(results.docnum(k), results.score(k))
                                   for k in range(results.scored_length())]
+
+        def ranked_by_terms(n):
+            try:
+                if not matches:  # a larger window of stories reuses the scores
+                    scorer = TermScorer(searcher, self._postings, self._local.generation)
+                    matches.append(scorer.rank(query))
+                return matches[0].top(n)
+            except SearchTimeout:
+                timed_out.append(n)
+                return 0, []
         if group:
             return page_of_stories(ranked, searcher.reader(), offset, limit)
         total, top = ranked(offset + limit)

@@ -60,6 +60,8 @@ class Ranking:
     common_min_words: int = 3
     common_share: float = 0.1     # in queries of that many words, a word in more than this share
                                   # of documents only adds to matches of the others
+    term_at_a_time: bool = True   # rank with search.scoring (same results as Whoosh's
+                                  # matchers, which False uses)
 
     def matched_word_bonus(self, words: int, idf: float) -> float:
         """What a document gains for holding one word of a query of ``words`` words.

@@ -1,0 +1,423 @@
+"""Term-at-a-time scoring: the compiled Whoosh query, evaluated over posting arrays.
+
+Whoosh answers a query by walking a tree of matchers document by document,
+scoring every match in Python (~85 us per matched document for a 10-word
+query). This module evaluates the *same* query tree, the one
+``search.compile`` produces, a node at a time over whole arrays: each term's
+posting list is read once per segment as arrays (document numbers, term
+frequencies, field lengths), BM25F is computed for the whole list in one
+vector operation, and the tree's nodes combine score arrays as Whoosh's
+matchers combine scores (an Or adds, an And intersects and adds,
+DisjunctionMax takes the best, AndNot removes, ``_Rescored`` scales and
+adds). The ranking rules therefore stay defined once, in ``search.compile``:
+a rule changed there changes the tree this module walks.
+
+A node it does not know (a prefix, an exact form, a date range, any future
+query class) is evaluated by Whoosh's own matcher for that node, so results
+never differ, only speed. Positions are read for one kind of node only, the
+span queries of phrases and of the proximity bonus, and for the bonus only on
+the documents that can still reach the page: their score when they match is
+known without positions (Whoosh scores a span match as the sum of its
+words), so the bonus is checked from the best-placed document down until no
+other can overtake the page.
+
+>>> from search.compile import QueryCompiler
+>>> from search.query import parse_query
+>>> searcher = sample_index._searcher()
+>>> query = QueryCompiler(sample_index.analyzer, reader=searcher.reader()).compile(
+...     parse_query("металл")).query
+>>> total, top = TermScorer(searcher).rank(query).top(3)
+>>> total, len(top)
+(10, 3)
+"""
+
+import threading
+from array import array
+from collections import OrderedDict
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.matching import FilterMatcher
+from whoosh.query import spans
+from whoosh.util.numeric import byte_to_length
+
+from search.budget import check_time
+from search.compile import _AndNot, _Rescored
+from search.matchers import FixedMatchers, fix_matchers
+
+__all__ = ["PostingCache", "RankedMatches", "TermScorer"]
+
+# Postings kept across queries (~20 bytes each: an id, a score, cache overhead):
+# 2M is ~40 MB, every term of a 9k-article index several times over.
+CACHE_POSTINGS = 2_000_000
+# The page's bonus is checked for this many documents at a time, more as needed.
+FIRST_BATCH = 32
+
+# byte -> field length, as Whoosh decodes the length column (0: no length).
+_LENGTHS = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.float64)
+
+
+class PostingCache:
+    """Score arrays of terms and field lengths of segments, least recently used dropped first.
+
+    Entries belong to one generation of the index (``Index.refresh`` starts a
+    new one): statistics such as IDF change with every commit.
+
+    >>> cache = PostingCache(max_postings=3)
+    >>> cache.put((0, "a"), np.arange(2)); cache.put((0, "b"), np.arange(2))
+    >>> cache.get((0, "a")) is None, len(cache.get((0, "b")))
+    (True, 2)
+    """
+
+    def __init__(self, max_postings: int = CACHE_POSTINGS) -> None:
+        self.max_postings = max_postings
+        self._entries: OrderedDict = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        size = _size(value)
+        with self._lock:
+            if key in self._entries:
+                self._size -= _size(self._entries.pop(key))
+            self._entries[key] = value
+            self._size += size
+            while self._size > self.max_postings and self._entries:
+                self._size -= _size(self._entries.popitem(last=False)[1])
+
+
+def _size(value):
+    return sum(len(v) for v in value) if isinstance(value, tuple) else len(value)
+
+
+class TermScorer:
+    """Evaluates compiled queries on one Whoosh searcher, as Whoosh would score them.
+
+    ``rank(query)`` gives a ``RankedMatches``: the exact number of matches and
+    the best ``n`` of them, ordered as Whoosh's top-N collector orders them
+    (score, then document number).
+    """
+
+    def __init__(self, searcher, cache: PostingCache | None = None, generation: int = 0) -> None:
+        self.searcher = searcher
+        self.segments = searcher.subsearchers or [(searcher, 0)]
+        self.size = searcher.reader().doc_count_all()
+        self.cache = cache if cache is not None else PostingCache()
+        self.generation = generation
+        self.context = searcher.context()
+        self.approximated = False  # a lazy evaluation took a span query as matching
+        self._live = None
+
+    def rank(self, query) -> "RankedMatches":
+        """Every match of ``query`` (a compiled Whoosh query), ready to cut into pages."""
+        if isinstance(query, FixedMatchers):
+            query = query.child
+        bonus = None
+        if isinstance(query, wq.AndMaybe):  # compile's optional bonuses, added to matches
+            query, bonus = query.a, query.b
+        check_time()
+        mask, scores = self.evaluate(query)
+        return RankedMatches(self, mask, scores, bonus)
+
+    # -- nodes ----------------------------------------------------------------
+
+    def evaluate(self, node, lazy=False, within=None):
+        """(mask, scores) over every document number: which documents ``node`` matches and
+        their scores (0 where it does not match).
+
+        ``lazy``: span queries are taken as matching wherever all their words
+        do, which gives each document its score if it matches (an upper bound
+        of the exact one). ``within``: the documents where span queries are
+        checked exactly (sorted document numbers; None for all).
+        """
+        if isinstance(node, FixedMatchers):
+            return self.evaluate(node.child, lazy, within)
+        if isinstance(node, _Rescored):
+            if lazy and (node.scale < 0 or node.plus < 0):
+                lazy = False  # no longer an upper bound
+            mask, scores = self.evaluate(node.child, lazy, within)
+            return mask, np.where(mask, scores * node.scale + node.plus, 0.0)
+        if type(node) is wq.Term:
+            return self._term(node)
+        if type(node) is wq.Every and node.fieldname in (None, "", "*"):
+            return self.live.copy(), np.where(self.live, float(node.boost), 0.0)
+        if isinstance(node, wq.AndNot):
+            return self._and_not(node, lazy, within)
+        if isinstance(node, wq.AndMaybe):
+            mask, scores = self.evaluate(node.a, lazy, within)
+            bmask, bscores = self.evaluate(node.b, lazy, within)
+            return mask, scores + np.where(mask & bmask, bscores, 0.0)
+        if type(node) in (wq.Or, wq.DisjunctionMax, wq.And) or _is_plain_or(node):
+            return self._compound(node, lazy, within)
+        if isinstance(node, spans.SpanNear2) and lazy:
+            self.approximated = True
+            return self._all_of(node.qs, lazy, within)
+        return self._by_whoosh(node, within)
+
+    def _compound(self, node, lazy, within):
+        parts = [self.evaluate(q, lazy, within) for q in node.subqueries]
+        if not parts:
+            return self._nothing()
+        if len(parts) == 1:
+            return parts[0]  # Whoosh ignores a one-clause compound's boost
+        if isinstance(node, wq.DisjunctionMax):
+            mask = np.logical_or.reduce([m for m, _ in parts])
+            best = np.maximum.reduce([np.where(m, s, -np.inf) for m, s in parts])
+            scores = np.where(mask, best, 0.0)
+        elif isinstance(node, wq.And):
+            mask = np.logical_and.reduce([m for m, _ in parts])
+            scores = np.where(mask, _tree_sum([s for _, s in parts]), 0.0)
+        else:
+            mask = np.logical_or.reduce([m for m, _ in parts])
+            scores = _tree_sum([s for _, s in parts])  # 0 where a clause misses
+        if node.boost != 1.0:
+            scores = scores * node.boost
+        return mask, scores
+
+    def _all_of(self, queries, lazy, within):
+        """A span query's words, all present: their summed score, as its matcher gives it."""
+        parts = [self.evaluate(q, lazy, within) for q in queries]
+        mask = np.logical_and.reduce([m for m, _ in parts])
+        return mask, np.where(mask, _tree_sum([s for _, s in parts]), 0.0)
+
+    def _and_not(self, node, lazy, within):
+        mask, scores = self.evaluate(node.a, lazy, within)
+        if isinstance(node, _AndNot) or type(node) is wq.AndNot:
+            excluded, _ = self.evaluate(node.b, False, None)  # exactly, everywhere
+            mask = mask & ~excluded
+            return mask, np.where(mask, scores, 0.0)
+        return self._by_whoosh(node, within)
+
+    def _nothing(self):
+        return np.zeros(self.size, dtype=bool), np.zeros(self.size)
+
+    # -- terms ----------------------------------------------------------------
+
+    def _term(self, term):
+        """A term's BM25F scores, as Whoosh's BM25FScorer computes them, times its boost."""
+        field = self.searcher.schema[term.fieldname] if term.fieldname in self.searcher.schema \
+            else None
+        try:
+            btext = field.to_bytes(term.text) if field else None
+        except ValueError:
+            btext = None
+        mask, scores = self._nothing()
+        if btext is None:
+            return mask, scores
+        ids, values = self._term_scores(term.fieldname, btext, field.scorable)
+        mask[ids] = True
+        scores[ids] = values * term.boost if term.boost != 1.0 else values
+        mask &= self.live  # Whoosh skips deleted documents
+        return mask, np.where(mask, scores, 0.0)
+
+    def _term_scores(self, fieldname, btext, scorable):
+        key = (self.generation, "term", fieldname, btext)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        ids, values = [], []
+        idf = self.searcher.idf(fieldname, btext)
+        avgfl = self.searcher.avg_field_length(fieldname) or 1
+        weighting = self.searcher.weighting
+        k1, b = weighting.K1, weighting._field_B.get(fieldname, weighting.B)
+        for number, (sub, offset) in enumerate(self.segments):
+            reader = sub.reader()
+            if (fieldname, btext) not in reader:
+                continue
+            docs, tf = _postings(reader.postings(fieldname, btext))
+            if scorable:
+                fl = self._lengths(number, sub, fieldname)[docs]
+                # whoosh.scoring.bm25, operation for operation: the same floats
+                score = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+            else:
+                score = tf  # Whoosh's WeightScorer
+            ids.append(docs + offset)
+            values.append(score)
+        result = (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                  np.concatenate(values) if values else np.zeros(0))
+        self.cache.put(key, result)
+        return result
+
+    def _lengths(self, number, sub, fieldname):
+        """One segment's lengths of ``fieldname``, by segment document number."""
+        key = (self.generation, "lengths", number, fieldname)
+        lengths = self.cache.get(key)
+        if lengths is None:
+            reader = sub.reader()
+            lengths = _segment_lengths(reader, fieldname)
+            self.cache.put(key, lengths)
+        return lengths
+
+    @property
+    def live(self):
+        """True for every document number not deleted."""
+        if self._live is None:
+            key = (self.generation, "live")
+            live = self.cache.get(key)
+            if live is None:
+                live = np.zeros(self.size, dtype=bool)
+                live[np.fromiter(self.searcher.reader().all_doc_ids(), dtype=np.int64)] = True
+                self.cache.put(key, live)
+            self._live = live
+        return self._live
+
+    # -- what only Whoosh knows -----------------------------------------------
+
+    def _by_whoosh(self, node, within):
+        """Any other node, through Whoosh's matchers (with poisk's fixes), segment by segment.
+
+        ``within``: only these document numbers are visited (sorted), by skipping.
+        """
+        mask, scores = self._nothing()
+        for sub, offset in self.segments:
+            check_time()
+            matcher = fix_matchers(node.matcher(sub, self.context))
+            if within is None:
+                while matcher.is_active():
+                    docnum = matcher.id() + offset
+                    mask[docnum], scores[docnum] = True, matcher.score()
+                    matcher.next()
+                continue
+            count = sub.reader().doc_count_all()
+            for docnum in within[(within >= offset) & (within < offset + count)]:
+                local = int(docnum) - offset
+                if not matcher.is_active():
+                    break
+                if matcher.id() < local:
+                    matcher.skip_to(local)
+                if matcher.is_active() and matcher.id() == local:
+                    mask[docnum], scores[docnum] = True, matcher.score()
+        return mask, scores
+
+
+class RankedMatches:
+    """The matches of one query: ``total`` and ``top(n)``, each page cut from the same arrays.
+
+    The main query's scores are exact; an optional bonus (``AndMaybe``) is added
+    exactly where it needs positions only for the documents that can reach the
+    first ``n``.
+    """
+
+    def __init__(self, scorer: TermScorer, mask, scores, bonus) -> None:
+        self.scorer = scorer
+        self.total = int(mask.sum())
+        self.docs = np.flatnonzero(mask)
+        self.scores = scores[self.docs]
+        self.exact = None  # known final scores (NaN: not yet)
+        self.upper = self.scores
+        if bonus is not None:
+            scorer.approximated = False
+            bmask, bscores = scorer.evaluate(bonus, lazy=True)
+            self.upper = self.scores + np.where(bmask, bscores, 0.0)[self.docs]
+            if scorer.approximated:  # else the bonus is exact already
+                self.bonus = bonus
+                self.exact = np.full(len(self.docs), np.nan)
+            else:
+                self.scores = self.upper
+
+    def top(self, n: int) -> tuple:
+        """(total, [(docnum, score)] of the best ``n``), best first, ties by document number."""
+        if self.exact is None:
+            return self.total, _best(self.docs, self.scores, n)
+        return self.total, self._refined(n)
+
+    def _refined(self, n):
+        order = np.lexsort((self.docs, -self.upper))  # the order of the upper bounds
+        batch = FIRST_BATCH
+        done = 0
+        while True:
+            todo = order[done:done + max(batch, n)]
+            self._check(todo[np.isnan(self.exact[todo])])
+            done += len(todo)
+            known = order[:done]
+            best = _best(self.docs[known], self.exact[known], n)
+            if done >= len(order):
+                return best
+            # A document below can only reach the page with its upper bound.
+            if len(best) == n:
+                last_doc, last_score = best[-1]
+                nxt = order[done]
+                if (self.upper[nxt], -self.docs[nxt]) < (last_score, -last_doc):
+                    return best
+            batch *= 4
+
+    def _check(self, positions):
+        """Exact final scores of the documents at ``positions`` of ``self.docs``."""
+        if not len(positions):
+            return
+        check_time()
+        docs = np.sort(self.docs[positions])
+        bmask, bscores = self.scorer.evaluate(self.bonus, lazy=False, within=docs)
+        at = np.searchsorted(self.docs, docs)
+        self.exact[at] = self.scores[at] + np.where(bmask[docs], bscores[docs], 0.0)
+
+
+def _best(docs, scores, n):
+    if len(docs) > n:
+        kth = np.partition(scores, len(scores) - n)[len(scores) - n]
+        keep = scores >= kth
+        docs, scores = docs[keep], scores[keep]
+    order = np.lexsort((docs, -scores))[:n]
+    return [(int(docs[i]), float(scores[i])) for i in order]
+
+
+def _tree_sum(values):
+    """The sum as Whoosh's binary tree of matchers adds it (``make_binary_tree``)."""
+    if len(values) == 1:
+        return values[0]
+    half = len(values) // 2
+    return _tree_sum(values[:half]) + _tree_sum(values[half:])
+
+
+def _is_plain_or(node):
+    """An Or that just adds its clauses' scores (compile's ``_Or``, Whoosh's own variants)."""
+    return isinstance(node, wq.Or) and not node.minmatch and node.scale is None and \
+        type(node).matcher is wq.Or.matcher
+
+
+def _postings(matcher):
+    """(segment document numbers, weights) of a posting list, read a block at a time."""
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child  # deleted documents: the scorer's live mask drops them
+    ids, weights = array("q"), array("d")
+    if type(matcher) is W3LeafMatcher:
+        # Whoosh 2.7.5's own block reading (whoosh/codec/whoosh3.py), without the
+        # per-posting method calls of the matcher interface. Weights are float32.
+        blocks = []
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            blocks.append(np.asarray(matcher._weights, dtype=np.float64))
+            matcher._next_block()
+        tf = np.concatenate(blocks) if blocks else np.zeros(0)
+        return np.frombuffer(ids, dtype=np.int64), tf
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return np.frombuffer(ids, dtype=np.int64), np.frombuffer(weights, dtype=np.float64)
+
+
+def _segment_lengths(reader, fieldname):
+    """A segment's field lengths as Whoosh decodes them (``doc_field_length``)."""
+    count = reader.doc_count_all()
+    column = None
+    perdoc = getattr(reader, "_perdoc", None)
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        column = perdoc._cached_reader("_%s_len" % fieldname, LENGTHS_COLUMN)
+    if column is not None and getattr(column, "_fixedlen", None) == 1:
+        raw = np.frombuffer(column._dbfile.get(column._basepos, column._count), dtype=np.uint8)
+        codes = np.zeros(count, dtype=np.uint8)
+        codes[:min(count, len(raw))] = raw[:count]
+        return _LENGTHS[codes]
+    return np.array([reader.doc_field_length(n, fieldname) or 0 for n in range(count)],
+                    dtype=np.float64)
