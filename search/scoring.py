@@ -40,6 +40,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.matching import FilterMatcher
 from whoosh.query import spans
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from search.budget import check_time
@@ -223,16 +224,23 @@ class TermScorer:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        ids, values = [], []
-        idf = self.searcher.idf(fieldname, btext)
-        avgfl = self.searcher.avg_field_length(fieldname) or 1
-        weighting = self.searcher.weighting
-        k1, b = weighting.K1, weighting._field_B.get(fieldname, weighting.B)
+        segments = []
         for number, (sub, offset) in enumerate(self.segments):
-            reader = sub.reader()
-            if (fieldname, btext) not in reader:
+            check_time()
+            try:
+                segments.append((number, sub, offset,
+                                 *_postings(sub.reader().postings(fieldname, btext))))
+            except TermNotFound:  # not in this segment
                 continue
-            docs, tf = _postings(reader.postings(fieldname, btext))
+        ids, values = [], []
+        weighting = self.searcher.weighting
+        # Whoosh's own IDF formula, given the document frequency counted here
+        # (postings of deleted documents included, as Whoosh counts them).
+        idf = weighting.idf(_Counted(self.searcher, sum(len(s[3]) for s in segments)),
+                            fieldname, btext)
+        avgfl = self.searcher.avg_field_length(fieldname) or 1
+        k1, b = weighting.K1, weighting._field_B.get(fieldname, weighting.B)
+        for number, sub, offset, docs, tf in segments:
             if scorable:
                 fl = self._lengths(number, sub, fieldname)[docs]
                 # whoosh.scoring.bm25, operation for operation: the same floats
@@ -296,6 +304,23 @@ class TermScorer:
                 if matcher.is_active() and matcher.id() == local:
                     mask[docnum], scores[docnum] = True, matcher.score()
         return mask, scores
+
+
+class _Counted:
+    """A searcher's statistics with a term's document frequency already counted."""
+
+    def __init__(self, searcher, doc_frequency):
+        self._count = searcher.doc_count_all()
+        self._frequency = doc_frequency
+
+    def get_parent(self):
+        return self
+
+    def doc_frequency(self, fieldname, text):
+        return self._frequency
+
+    def doc_count_all(self):
+        return self._count
 
 
 class RankedMatches:
@@ -386,7 +411,10 @@ def _is_plain_or(node):
 def _postings(matcher):
     """(segment document numbers, weights) of a posting list, read a block at a time."""
     if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child  # deleted documents: the scorer's live mask drops them
+        # Deleted documents: the scorer's live mask drops them. Back to the
+        # first posting, which the filter may have skipped.
+        matcher = matcher.child
+        matcher.reset()
     ids, weights = array("q"), array("d")
     if type(matcher) is W3LeafMatcher:
         # Whoosh 2.7.5's own block reading (whoosh/codec/whoosh3.py), without the
@@ -396,7 +424,7 @@ def _postings(matcher):
             matcher._read_ids()
             matcher._read_weights()
             ids.extend(matcher._ids)
-            blocks.append(np.asarray(matcher._weights, dtype=np.float64))
+            blocks.append(_float32(matcher._weights))
             matcher._next_block()
         tf = np.concatenate(blocks) if blocks else np.zeros(0)
         return np.frombuffer(ids, dtype=np.int64), tf
@@ -405,6 +433,12 @@ def _postings(matcher):
         weights.append(matcher.weight())
         matcher.next()
     return np.frombuffer(ids, dtype=np.int64), np.frombuffer(weights, dtype=np.float64)
+
+
+def _float32(weights):
+    if isinstance(weights, array) and weights.typecode == "f":
+        return np.frombuffer(weights, dtype=np.float32).astype(np.float64)
+    return np.asarray(weights, dtype=np.float64)
 
 
 def _segment_lengths(reader, fieldname):

@@ -1,0 +1,110 @@
+"""``python -m bench.scoring``: the term-at-a-time scorer against Whoosh's matchers, one run.
+
+The same index is opened twice, ``Ranking(term_at_a_time=False)`` (Whoosh's
+matcher tree, the path it replaces) and ``True`` (``search.scoring``). Each
+query of the bench's two latency groups (``tag``: 1-3 words; ``title``:
+headline length; sanitized, spread evenly over the query files) runs four
+times in turn: old and new without snippets, old and new with them, top 10,
+stories grouped, as ``poisk search`` runs it. Both paths get the same warm-up
+(the first ``--warmup`` queries of each group, all four ways) and no time
+budget, so neither is cut short. Reported per group and path: CPU
+(``time.thread_time``) and wall percentiles in ms, and how many queries gave
+the same total and the same top 10 (ids and scores) both ways. The process's
+peak RSS (``ru_maxrss``) closes the report.
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+from bench import DEFAULT_CORPUS
+from bench.corpus import every_kth
+from bench.relevance import load_queries, sanitize_query
+from bench.speed import percentiles
+
+WAYS = (("whoosh", False), ("taat", True))
+
+
+def query_groups(corpus, n):
+    """{"short": tag queries (1-3 words), "headline": title queries}, ``n`` of each."""
+    return {"short": [sanitize_query(t) for _, t in every_kth(load_queries(corpus, "tag"), n)],
+            "headline": [sanitize_query(t) for _, t in
+                         every_kth(load_queries(corpus, "title"), n)]}
+
+
+def open_both(path):
+    from search import Ranking, open_index
+    from search.budget import Budget
+
+    unlimited = Budget(seconds=float("inf"), snippet_seconds=float("inf"))
+    return {name: open_index(path, ranking=Ranking(term_at_a_time=flag), budget=unlimited)
+            for name, flag in WAYS}
+
+
+def timed(index, text, snippets):
+    """(result or None, CPU seconds, wall seconds) of one top-10 search."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    try:
+        result = index.search(text, limit=10, snippets=snippets)
+    except Exception:  # only stop words: skipped the same way on both paths
+        result = None
+    return result, time.thread_time() - cpu_started, time.perf_counter() - started
+
+
+def same(a, b):
+    return a.total == b.total and [(h.id, h.score) for h in a] == [(h.id, h.score) for h in b]
+
+
+def measure(indexes, queries, warmup):
+    for text in queries[:warmup]:
+        for snippets in (False, True):
+            for name, _ in WAYS:
+                timed(indexes[name], text, snippets)
+    samples = {(name, snippets): ([], []) for name, _ in WAYS for snippets in (False, True)}
+    agree = answered = 0
+    for text in queries:
+        for snippets in (False, True):
+            results = {}
+            for name, _ in WAYS:
+                results[name], cpu, wall = timed(indexes[name], text, snippets)
+                if results[name] is not None:
+                    samples[name, snippets][0].append(cpu)
+                    samples[name, snippets][1].append(wall)
+            if not snippets and results["whoosh"] is not None:
+                answered += 1
+                agree += same(results["whoosh"], results["taat"])
+    table = {}
+    for (name, snippets), (cpu, wall) in samples.items():
+        key = f"{name}{'+snippets' if snippets else ''}"
+        c, w = percentiles(cpu), percentiles(wall)
+        table[key] = {"cpu_p50": c["p50"], "cpu_p95": c["p95"], "wall_p50": w["p50"],
+                      "wall_p95": w["p95"], "n": c["n"]}
+    table["same_total_and_top10"] = f"{agree}/{answered}"
+    return table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--index", default="/work/indexes/news", help="a poisk index folder")
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--queries", type=int, default=200, help="per group (default 200)")
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args(argv)
+    import os
+    load_before = os.getloadavg()
+    indexes = open_both(args.index)
+    report = {"index": args.index, "documents": indexes["taat"].doc_count,
+              "queries_per_group": args.queries, "load_average_before": load_before}
+    for group, queries in query_groups(args.corpus, args.queries).items():
+        print(f"{group}: {len(queries)} queries x 4 ...", file=sys.stderr)
+        report[group] = measure(indexes, queries, args.warmup)
+    report["load_average_after"] = os.getloadavg()
+    report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
