@@ -233,6 +233,10 @@ class TermScorer:
             except TermNotFound:  # not in this segment
                 continue
         ids, values = [], []
+        if not segments:  # Whoosh asks no statistics of a term in no segment
+            result = (np.zeros(0, dtype=np.int64), np.zeros(0))
+            self.cache.put(key, result)
+            return result
         weighting = self.searcher.weighting
         # Whoosh's own IDF formula, given the document frequency counted here
         # (postings of deleted documents included, as Whoosh counts them).
@@ -249,8 +253,7 @@ class TermScorer:
                 score = tf  # Whoosh's WeightScorer
             ids.append(docs + offset)
             values.append(score)
-        result = (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
-                  np.concatenate(values) if values else np.zeros(0))
+        result = (np.concatenate(ids), np.concatenate(values))
         self.cache.put(key, result)
         return result
 

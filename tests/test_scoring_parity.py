@@ -162,3 +162,12 @@ def test_a_rule_changed_in_one_path_only_is_caught(index, monkeypatch, mutation)
         monkeypatch.setattr(TermScorer, "live", property(
             lambda self: np.ones(self.size, dtype=bool)))
     assert _differences(index)
+
+
+def test_an_empty_index_answers_nothing(tmp_path):
+    # The first commit of a run can be empty: no statistics to ask (log(0) once).
+    from indexer.storage import create_index
+    create_index(tmp_path / "ix")
+    with open_index(tmp_path / "ix") as index:
+        result = index.search("комбинат")
+    assert (result.total, result.hits) == (0, ())
