@@ -623,6 +623,9 @@ class Index:
         # Read back from the index where its analyzer put the terms: no
         # word of the text is analysed again (most were not in the cache),
         # and the body's stored word offsets map positions to characters.
+        if self.ranking.term_at_a_time:  # not the terms the scorer saw missing
+            scorer = TermScorer(searcher, self._postings, self._local.generation)
+            terms = set().union(*(scorer.held_terms(n, fields, terms) for n in docnums))
         positions = page_positions(searcher.reader(), docnums, fields, terms)
         return {(n, f): [Span(*span) for span in word_spans(
                     s.get(f, ""), positions.get((n, f)),

@@ -257,6 +257,31 @@ class TermScorer:
         self.cache.put(key, result)
         return result
 
+    def held_terms(self, docnum: int, fields, terms) -> set:
+        """The ``terms`` that document ``docnum`` may hold in one of ``fields``: every term
+        but those whose scored postings, still cached, show it is not there.
+
+        The page's snippets then read positions of these terms only.
+
+        >>> from search.compile import QueryCompiler
+        >>> from search.query import parse_query
+        >>> searcher = sample_index._searcher()
+        >>> scorer = TermScorer(searcher)
+        >>> query = QueryCompiler(sample_index.analyzer).compile(parse_query("никель Шойгу"))
+        >>> (docnum, _), = scorer.rank(query.query).top(1)[1]  # no Шойгу in it
+        >>> sorted(scorer.held_terms(docnum, ("headline", "body"), {"никель", "шойгу"}))
+        ['никель']
+        """
+        held = set()
+        for text in terms:
+            for fieldname in fields:
+                cached = self.cache.get((self.generation, "term", fieldname,
+                                         text.encode("utf-8")))
+                if cached is None or _holds(cached[0], docnum):
+                    held.add(text)
+                    break
+        return held
+
     def _lengths(self, number, sub, fieldname):
         """One segment's lengths of ``fieldname``, by segment document number."""
         key = (self.generation, "lengths", number, fieldname)
@@ -386,6 +411,11 @@ class RankedMatches:
         bmask, bscores = self.scorer.evaluate(self.bonus, lazy=False, within=docs)
         at = np.searchsorted(self.docs, docs)
         self.exact[at] = self.scores[at] + np.where(bmask[docs], bscores[docs], 0.0)
+
+
+def _holds(ids, docnum):
+    at = np.searchsorted(ids, docnum)  # ids: segment by segment, each in order
+    return at < len(ids) and ids[at] == docnum
 
 
 def _best(docs, scores, n):

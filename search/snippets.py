@@ -142,10 +142,10 @@ def page_positions(reader, docnums, fields, terms):
                     continue
                 postings = leaf.postings(field, term)
                 for n in local:
-                    postings.skip_to(n)
-                    if not postings.is_active():
+                    if not postings.is_active():  # e.g. every posting was deleted
                         break
-                    if postings.id() == n:
+                    postings.skip_to(n)
+                    if postings.is_active() and postings.id() == n:
                         found[base + n, field].update(postings.value_as("positions"))
     return found
 

@@ -12,7 +12,7 @@ import pytest
 
 from indexer import build_index
 from indexer.build import delete_documents
-from search import open_index
+from search import Ranking, open_index
 from search.api import _collector
 from search.compile import QueryCompiler, _Rescored
 from search.matchers import FixedMatchers
@@ -115,12 +115,18 @@ def test_same_ranking_as_whoosh(index):
     assert _differences(index) == []
 
 
-def test_same_page_through_the_api(index):
-    for text in QUERIES[:12]:
-        pages = [open_index(index.path, ranking=index.ranking.__class__(term_at_a_time=flag))
-                 .search(text, limit=5, offset=1, snippets=False) for flag in (False, True)]
-        assert [(h.id, h.score) for h in pages[0]] == [(h.id, h.score) for h in pages[1]]
-        assert pages[0].total == pages[1].total
+@pytest.fixture(scope="module")
+def both(index):
+    with open_index(index.path, ranking=Ranking(term_at_a_time=False)) as old, \
+            open_index(index.path, ranking=Ranking(term_at_a_time=True)) as new:
+        yield old, new
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_same_page_and_snippets_through_the_api(both, text):
+    pages = [index.search(text, limit=5, offset=1) for index in both]
+    assert [h.to_dict() for h in pages[0]] == [h.to_dict() for h in pages[1]]
+    assert pages[0].total == pages[1].total
 
 
 def _drop_plus(self, node, lazy=False, within=None):  # the tier and IDF bonus forgotten
