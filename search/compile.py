@@ -22,7 +22,7 @@ from whoosh.query import spans
 from indexer.analysis import WEAK_MARK, normal_word
 from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
-from search.exact import DEFERRED, FormCheck, OnDemandMatcher, form_filter
+from search.exact import DEFERRED, FormCheck, OnDemandMatcher, checked_on_demand, form_filter
 from search.query import (
     AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
@@ -523,7 +523,9 @@ class _ExactForms(wq.WrappingQuery):
         m = self.child.matcher(searcher, context)
         if isinstance(m, NullMatcherClass) or not m.is_active():
             return m
-        later = form_filter(searcher, self._has_forms) if self.deferrable else None
+        if not self.deferrable:  # under NOT: checked where the rest of the query asks
+            return FilterMatcher(m, checked_on_demand(searcher, self._has_forms))
+        later = form_filter(searcher, self._has_forms)
         if later is DEFERRED:
             return m
         if later is not None:

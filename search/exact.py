@@ -22,7 +22,8 @@ from whoosh.matching import FilterMatcher
 from indexer.analysis import EXACT_MARK, find_words
 from search.budget import SearchTimeout, check_time, time_limit
 
-__all__ = ["CheckedRanking", "DEFERRED", "FormCheck", "OnDemandMatcher", "form_filter"]
+__all__ = ["CheckedRanking", "DEFERRED", "FormCheck", "OnDemandMatcher", "checked_on_demand",
+           "form_filter"]
 
 # Letters and digits: a wanted form must not touch one on either side
 # (a hyphen may, since the parts of a compound have exact forms of their own).
@@ -114,9 +115,20 @@ def form_filter(searcher, has_forms):
     return _OnDemand(mode, searcher, has_forms)
 
 
+def checked_on_demand(searcher, has_forms):
+    """A set of the documents of ``searcher`` that have the forms, each checked when first
+    asked: NOT ``=form`` checks only the documents the rest of the query reaches.
+
+    >>> checked = checked_on_demand(None, bool)
+    >>> checked._known
+    {}
+    """
+    return _OnDemand(None, searcher, has_forms)
+
+
 class _OnDemand:
-    """``n in self``: document ``n`` is one of ``allowed`` (sorted) and has the forms,
-    checked once; ``following(n)``: the first allowed document after ``n``, or None."""
+    """``n in self``: document ``n`` is one of ``allowed`` (sorted; None: any) and has the
+    forms, checked once; ``following(n)``: the first allowed document after ``n``, or None."""
 
     def __init__(self, allowed, searcher, has_forms):
         self.allowed, self.searcher, self.has_forms = allowed, searcher, has_forms
@@ -124,8 +136,8 @@ class _OnDemand:
 
     def __contains__(self, n):
         if n not in self._known:
-            k = bisect.bisect_left(self.allowed, n)
-            if k == len(self.allowed) or self.allowed[k] != n:
+            k = self.allowed is not None and bisect.bisect_left(self.allowed, n)
+            if k is not False and (k == len(self.allowed) or self.allowed[k] != n):
                 return False
             check_time()
             self._known[n] = self.has_forms(self.searcher.stored_fields(n))
