@@ -9,6 +9,7 @@ last committed state, and the next run skips what that commit already holds
 """
 
 import contextlib
+import errno
 import fcntl
 import multiprocessing
 import os
@@ -19,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from whoosh.index import LockError
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC, LockError, clean_files
 
 from indexer.fields import document_fields
 from indexer.manticore import is_engine_url
@@ -29,14 +31,18 @@ from indexer.segments import (
     SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
 from indexer.sources import Article, Rejected, read_sources
 from indexer.storage import (
-    LOCK_FILE, IndexPath, create_index, ensure_index_dir, open_whoosh_index, resolve_index_dir,
-    whoosh_index_exists)
+    LOCK_FILE, MARKER_FILE, TOC_RE, IndexPath, create_index, ensure_index_dir, open_whoosh_index,
+    resolve_index_dir, whoosh_index_exists)
 
 __all__ = ["BATCH_SIZE", "IndexReport", "build_index", "delete_documents", "index_articles"]
 
 # Documents per commit: what a crash can lose, traded against the number of
 # segments (each commit adds one, and every query visits every segment).
 BATCH_SIZE = 1000
+
+# ``--rebuild`` of an existing index writes the new index in this folder inside
+# the index folder (same file system, same lock) and switches to it at the end.
+REBUILD_FOLDER = "REBUILD.tmp"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class IndexReport:
     problems: list[Rejected] = field(default_factory=list)
     processed: int = 0  # records done so far: skipped, failed or written (progress bars)
     removed: int = 0  # prune: articles whose source file or record is gone
+    rebuild_dropped: bool = False  # an unfinished --rebuild: the index is as it was before
 
     @property
     def written(self) -> int:
@@ -123,7 +130,12 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
         if lock is None:
             report.interrupted = True  # Ctrl-C while waiting for another writer
         else:
-            if rebuild or not whoosh_index_exists(index_dir):
+            rebuilding = os.path.join(index_dir, REBUILD_FOLDER)
+            shutil.rmtree(rebuilding, ignore_errors=True)  # a killed rebuild's
+            replacing = rebuild and whoosh_index_exists(index_dir)
+            if replacing:
+                ix = create_index(rebuilding, schema)
+            elif rebuild or not whoosh_index_exists(index_dir):
                 ix = create_index(index_dir, schema)
             else:
                 ix = open_whoosh_index(index_dir, write=True)
@@ -133,16 +145,85 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
                 seen = _index_records(ix, records, report, strict, batch_size, run)
                 if prune is not None and not report.interrupted:
                     report.removed = _prune(ix, prune, seen, report.problems)
-                if not report.interrupted:
+                complete = not report.interrupted
+                if complete:
                     _merge(ix, report)
+                if replacing and complete:
+                    _switch(ix, index_dir)
+                elif replacing:
+                    report.rebuild_dropped = True
+                    report.added = report.updated = 0
+            except (OSError, PoiskError) as error:
+                cause = error if isinstance(error, OSError) else error.__cause__
+                if not isinstance(cause, OSError):
+                    raise
+                _remove_uncommitted(ix.storage.folder)
+                if replacing:
+                    _remove_uncommitted(index_dir)  # segments moved in before the switch failed
+                raise _write_error(index_dir, cause, replacing) from None
             finally:
                 ix.close()
+                if replacing:
+                    shutil.rmtree(rebuilding, ignore_errors=True)
     report.elapsed = time.perf_counter() - started
     if created and not report.written:
         # Nothing to search: a run whose every record failed (or was
         # interrupted first) leaves no empty index behind.
         shutil.rmtree(index_dir, ignore_errors=True)
     return report
+
+
+def _switch(ix, index_dir):
+    """Make the index rebuilt in ``ix`` (a folder inside ``index_dir``) the index.
+
+    Its segment files move into ``index_dir`` (renames: nothing is copied), then
+    one table of contents of the next generation lists them alone: readers see
+    the old index until that file is renamed into place, and the new one after.
+    A kill before it leaves the old index whole (the moved files, listed by no
+    table of contents, go with the next commit); after it, the new one.
+    """
+    storage, folder = FileStorage(index_dir), ix.storage.folder
+    segment_file = TOC._segment_pattern(ix.indexname)
+    for name in os.listdir(folder):
+        if segment_file.fullmatch(name):
+            os.replace(os.path.join(folder, name), os.path.join(index_dir, name))
+    segments = ix._segments()
+    generation = 1 + max((int(m.group(1)) for m in map(TOC_RE.fullmatch, os.listdir(index_dir))
+                          if m), default=-1)
+    TOC(ix.schema, segments, generation).write(storage, ix.indexname)
+    os.replace(os.path.join(folder, MARKER_FILE), os.path.join(index_dir, MARKER_FILE))
+    clean_files(storage, ix.indexname, generation, segments)
+
+
+def _remove_uncommitted(folder, indexname="MAIN"):
+    """After a failed write (a full disk, a folder not writable): delete what no commit lists,
+    the half-written segment and the writers' temporary files, so the space comes back and the
+    index opens as its last commit left it."""
+    remove_worker_leftovers(folder)
+    remove_stray_files(folder)
+    shutil.rmtree(os.path.join(folder, f"{indexname}.tmp"), ignore_errors=True)
+    storage = FileStorage(folder)
+    try:
+        toc = TOC.read(storage, indexname)
+        clean_files(storage, indexname, toc.generation, toc.segments)
+    except Exception:  # noqa: BLE001 - cleaning up is best effort: the error is reported next
+        pass
+
+
+def _write_error(index_dir, error, replacing):
+    """One line saying why the index could not be written, what it keeps and what to do."""
+    free = ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        with contextlib.suppress(OSError):
+            free = f"; {shutil.disk_usage(index_dir).free / 2**20:,.1f} MB free"
+    kept = "the index is as it was before the rebuild" if replacing else \
+        "the index keeps its last commit"
+    hint = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+            errno.EFBIG: "raise the file size limit (ulimit -f)",
+            errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable",
+            errno.EROFS: "use a writable file system"}.get(error.errno, "fix that")
+    return PoiskError(f"cannot write the index at {index_dir} ({error.strerror or error}{free}); "
+                      f"{kept}: {hint} and run the same command again")
 
 
 def _merge(ix, report):

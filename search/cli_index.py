@@ -59,8 +59,10 @@ def index_command(paths, index_dir, source, rebuild, strict, wait, batch_size, w
                f"{report.failed} failed{removed} in {report.elapsed:.1f} s "
                f"({report.documents_per_second:g} documents/s)")
     if report.interrupted:
-        click.echo(f"Interrupted: the index keeps the {report.written} documents committed "
-                   "before Ctrl-C; run the same command again to finish.", err=True)
+        kept = ("the unfinished rebuild was dropped and the index is as it was before"
+                if report.rebuild_dropped else
+                f"the index keeps the {report.written} documents committed before Ctrl-C")
+        click.echo(f"Interrupted: {kept}; run the same command again to finish.", err=True)
         sys.exit(INTERRUPTED)
     if report.failed:
         sys.exit(1)

@@ -4,11 +4,13 @@ Each test runs `python -m search index` on a corpus of 3,000 short synthetic
 articles, committing every 200, and kills or interrupts it at chosen moments.
 """
 
+import contextlib
 import json
 import os
 import random
 import re
 import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -328,3 +330,185 @@ def test_totals_are_exact_on_an_index_of_several_commits(corpus, tmp_path):
     assert build_index([part], tmp_path / "ix", batch_size=BATCH).added == 800
     with open_index(tmp_path / "ix") as opened:
         assert [opened.search("комбинат", limit=n).total for n in (1, 10)] == [800, 800]
+
+
+# -- --rebuild: the old index until the new one is complete ----------------------------------
+
+REBUILD_OLD, REBUILD_NEW, REBUILD_BATCH = 300, 400, 50
+
+
+def stored_ids(index):
+    with open_index(index) as opened:
+        assert opened.search("*", limit=1).total == opened.doc_count
+        assert opened.search("комбината", limit=1).hits
+    with open_whoosh_index(index).searcher() as searcher:
+        return sorted(fields["id"] for fields in searcher.all_stored_fields())
+
+
+def newest_toc_anywhere(index):
+    """The latest modification time of any table of contents under ``index``."""
+    times = [os.stat(os.path.join(folder, name)).st_mtime
+             for folder, _, names in os.walk(index) for name in names if TOC_RE.fullmatch(name)]
+    return max(times, default=0.0)
+
+
+def test_sigkill_during_a_rebuild_keeps_the_old_index_whole(corpus, tmp_path):
+    corpus_path, ids = corpus
+    lines = corpus_path.read_text(encoding="utf-8").splitlines(True)
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text("".join(lines[:REBUILD_OLD]), encoding="utf-8")
+    new.write_text("".join(lines[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]), encoding="utf-8")
+    old_ids, new_ids = ids[:REBUILD_OLD], ids[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]
+    index = tmp_path / "ix"
+    build_index([old], index, workers=0)
+    for commits in (0, 1, 3):  # killed as it starts, after its first and its third commit
+        started = newest_toc_anywhere(index)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "search", "index", str(new), "--index", str(index),
+             "--rebuild", "--batch-size", str(REBUILD_BATCH), "--workers", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(commits):
+            deadline = time.monotonic() + TIMEOUT
+            while newest_toc_anywhere(index) <= started:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.002)
+            started = newest_toc_anywhere(index)
+        process.kill()
+        assert process.wait(TIMEOUT) == -signal.SIGKILL
+        assert stored_ids(index) == old_ids, commits  # searchable, and not a document lost
+    finished = subprocess.run(
+        [sys.executable, "-m", "search", "index", str(new), "--index", str(index), "--rebuild",
+         "--batch-size", str(REBUILD_BATCH), "--workers", "0"],
+        capture_output=True, text=True, timeout=TIMEOUT)
+    assert (finished.returncode, finished.stderr) == (0, "")
+    assert stored_ids(index) == new_ids
+    assert not [name for name in os.listdir(index) if name.endswith(".tmp")]  # no rebuild folder
+
+
+def test_ctrl_c_during_a_rebuild_keeps_the_old_index(corpus, tmp_path):
+    corpus_path, ids = corpus
+    lines = corpus_path.read_text(encoding="utf-8").splitlines(True)
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text("".join(lines[:REBUILD_OLD]), encoding="utf-8")
+    new.write_text("".join(lines[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]), encoding="utf-8")
+    index = tmp_path / "ix"
+    build_index([old], index, workers=0)
+    started = newest_toc_anywhere(index)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "search", "index", str(new), "--index", str(index), "--rebuild",
+         "--batch-size", str(REBUILD_BATCH), "--workers", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while newest_toc_anywhere(index) <= started:  # the rebuild's first commit
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert stdout.startswith("0 added, 0 updated, 0 skipped, 0 failed in ")
+    assert stderr == ("Interrupted: the unfinished rebuild was dropped and the index is as it "
+                      "was before; run the same command again to finish.\n")
+    assert stored_ids(index) == ids[:REBUILD_OLD]
+    assert not [name for name in os.listdir(index) if name.endswith(".tmp")]
+
+
+# -- Ctrl-C during the last commit and the merge ----------------------------------------------
+
+@pytest.mark.parametrize("delay", [0.0, pytest.param(0.3, marks=pytest.mark.slow)])
+def test_ctrl_c_during_the_final_commit_and_merge_exits_130_with_a_consistent_index(
+        corpus, tmp_path, delay):
+    corpus_path, ids = corpus
+    documents, batch = 600, 50  # 12 commits, then one to clean up and a merge of 10 segments
+    path = tmp_path / "news.jsonl"
+    path.write_text("".join(corpus_path.read_text(encoding="utf-8").splitlines(True)[:documents]),
+                    encoding="utf-8")
+    index = tmp_path / "ix"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "search", "index", str(path), "--index", str(index),
+         "--batch-size", str(batch)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_generation(index, process, documents // batch)  # the last batch is committed
+    time.sleep(delay)
+    assert process.poll() is None, "the run ended before Ctrl-C could reach it"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, (stdout, stderr)
+    assert stderr.startswith("Interrupted"), stderr
+    assert committed(index, ids) == documents  # every batch was committed before Ctrl-C
+    assert not [name for name in os.listdir(index) if name.endswith(".tmp")]
+
+
+# -- a full disk and a folder that cannot be written ------------------------------------------
+
+@contextlib.contextmanager
+def small_file_system(folder, size="1m"):
+    """A real tmpfs of ``size`` mounted at ``folder`` (root only), unmounted afterwards."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def listed_segments(index):
+    """The segment ids the newest table of contents lists, read by the index's own reader."""
+    ix = open_whoosh_index(index)
+    try:
+        return {segment.segment_id() for segment in ix._segments()}
+    finally:
+        ix.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_a_full_disk_gives_one_error_line_and_leaves_no_half_segment(corpus, tmp_path):
+    corpus_path, ids = corpus
+    with small_file_system(tmp_path / "disk") as disk:
+        index = disk / "ix"
+        first = subprocess.run(
+            [sys.executable, "-m", "search", "index", str(corpus_path), "--index", str(index),
+             "--batch-size", "300", "--workers", "0"], capture_output=True, text=True,
+            timeout=TIMEOUT)
+        assert first.returncode == 1, first
+        assert first.stdout == ""
+        assert re.fullmatch(r"Error: cannot write the index at \S+ \(No space left on device; "
+                            r"[\d.]+ MB free\); the index keeps its last commit: free some "
+                            r"space and run the same command again\n", first.stderr), first.stderr
+        count = committed(index, ids)  # opens, searches, and holds whole batches in order
+        assert count % 300 == 0 and count < DOCUMENTS
+        segments = listed_segments(index)
+        leftovers = [name for name in os.listdir(index) if name.startswith("MAIN")
+                     and name.split(".")[0] not in segments and name != "MAIN_WRITELOCK"]
+        assert leftovers == [] and not [n for n in os.listdir(index) if n.endswith(".tmp")]
+
+
+def test_an_index_folder_that_cannot_be_written_gives_one_error_line(short_corpus, tmp_path):
+    corpus_path, ids = short_corpus
+    index = tmp_path / "ix"
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(corpus_path.read_text(encoding="utf-8").splitlines(True)[:100]),
+                     encoding="utf-8")
+    build_index([first], index, workers=0)
+    (tmp_path / "more.jsonl").write_text(json.dumps(
+        {"id": "more", "title": "Никель", "text": "Комбинат нарастил выпуск никеля."},
+        ensure_ascii=False) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "search", "index", str(tmp_path / "more.jsonl"), "--index",
+               str(index)]
+    if os.geteuid() == 0:  # root writes anywhere: run it without the power to
+        if not shutil.which("setpriv"):
+            pytest.skip("root without setpriv to drop its file permission override")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--",
+                   *command]
+    (index / LOCK_FILE).chmod(0o666)  # the lock file is writable, the folder is not
+    index.chmod(0o555)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    finally:
+        index.chmod(0o755)
+    assert result.returncode == 1, result
+    assert result.stderr == (f"Error: cannot write the index at {index} (Permission denied); "
+                             "the index keeps its last commit: make the folder writable and "
+                             "run the same command again\n")
+    assert committed(index, ids) == 100
