@@ -364,9 +364,12 @@ class Index:
             try:
                 compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
                                          self.budget).compile(tree)
+                by_terms = sort == "relevance" and self.ranking.term_at_a_time
+                ranker = TermScorer(searcher, self._postings, self._local.generation).rank \
+                    if by_terms else None
                 checked = compiled.checked and CheckedRanking(
                     searcher, FixedMatchers(compiled.query), lambda n: _collector(n, sort),
-                    by_score=sort == "relevance")
+                    by_score=sort == "relevance", ranker=ranker)
                 total, page = self._page(searcher, compiled.query, sort, offset, limit, group,
                                          timed_out, checked)
                 ids = column_values(searcher.reader(), "id",

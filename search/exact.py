@@ -23,7 +23,7 @@ from indexer.analysis import EXACT_MARK, find_words
 from search.budget import SearchTimeout, check_time, time_limit
 
 __all__ = ["CheckedRanking", "DEFERRED", "FormCheck", "OnDemandMatcher", "checked_on_demand",
-           "form_filter"]
+           "form_filter", "unchecked"]
 
 # Letters and digits: a wanted form must not touch one on either side
 # (a hyphen may, since the parts of a compound have exact forms of their own).
@@ -175,12 +175,15 @@ class CheckedRanking:
     order, scored again with the forms checked, until the ``n``-th best checked
     match ranks above every unchecked candidate. ``collector(limit)`` makes the
     collector that ranks; ``by_score`` is False when it sorts by another key
-    (the date), which checking does not change.
+    (the date), which checking does not change. ``ranker``, when given, ranks
+    the candidates instead (``search.scoring.TermScorer.rank``, with the
+    ``=form`` nodes taken out: ``unchecked``), as the collector would.
     """
 
-    def __init__(self, searcher, query, collector, by_score=True):
+    def __init__(self, searcher, query, collector, by_score=True, ranker=None):
         self.searcher, self.query = searcher, query
         self._collector, self._by_score = collector, by_score
+        self._ranker = ranker  # query -> search.scoring.RankedMatches, when it ranks by score
         self._candidates = None  # [(docnum, score)] in rank order, unchecked
         self._position = {}      # docnum -> its place among the candidates
         self._checked = {}       # docnum -> its sort key among checked matches, None: no match
@@ -212,6 +215,13 @@ class CheckedRanking:
     # -- steps ------------------------------------------------------------
 
     def _rank_unchecked(self):
+        if self._ranker:  # term at a time, with the =form nodes taken out
+            try:
+                matches = self._ranker(unchecked(self.query))
+                return matches.top(matches.total)[1]
+            except SearchTimeout:
+                self.timed_out = True
+                return []
         collector = self._collector(max(1, self.searcher.doc_count_all()))
         token = _checks.set(DEFERRED)
         try:
@@ -281,6 +291,24 @@ class CheckedRanking:
         sampled = [d for d in self._sample if d in self._checked]
         share = sum(1 for d in sampled if self._checked[d]) / len(sampled) if sampled else 1.0
         return matches + round(share * left)
+
+
+def unchecked(query):
+    """``query`` with each ``=form`` node outside NOT replaced by its candidates' query.
+
+    >>> from whoosh.query import Term
+    >>> unchecked(Term("body", "санкция"))
+    Term('body', 'санкция')
+    """
+    if getattr(query, "deferrable", False):
+        return unchecked(query.child)
+    if not any(_defers(child) for child in query.children()):
+        return query
+    return query.apply(unchecked)
+
+
+def _defers(query):
+    return getattr(query, "deferrable", False) or any(_defers(c) for c in query.children())
 
 
 def _score_documents(searcher, query, docnums):
