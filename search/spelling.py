@@ -15,9 +15,11 @@ the word's morphology:
 Candidates rank by edit cost minus a bonus for document frequency: a swap
 costs 0.8, a replacement by a neighbouring key 0.7, any other edit 1.
 
+The index is seen through a ``Vocabulary`` (its terms and their document
+frequencies), so the same corrections work on any engine that can list them.
+
 >>> from indexer.analysis import russian_analyzer
->>> speller = Speller(sample_index._searcher().reader(), russian_analyzer(),
-...                   Lexicon.of(sample_index._searcher().reader()))
+>>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()), russian_analyzer())
 >>> [c.text for c in speller.corrections("паладия")]
 ['палладия']
 """
@@ -25,11 +27,13 @@ costs 0.8, a replacement by a neighbouring key 0.7, any other edit 1.
 import math
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from indexer.analysis import morph_analyzer, normal_word
 
-__all__ = ["Candidate", "Lexicon", "Speller", "edit_distance"]
+__all__ = ["Candidate", "Lexicon", "Speller", "Vocabulary", "WhooshVocabulary", "edit_distance"]
 
 TEXT_FIELDS = ("headline", "body")
 RUSSIAN = "абвгдежзийклмнопрстуфхцчшщъыьэюя"
@@ -136,6 +140,51 @@ class Candidate:
         return self.cost - FREQUENCY_WEIGHT * math.log10(1 + self.df)
 
 
+class Vocabulary(Protocol):
+    """What corrections need of an index, whatever its engine."""
+
+    def doc_frequency(self, term: str) -> int:
+        """Documents holding ``term`` (an analyzer term) in the headline or the body (the larger count)."""
+
+    def terms(self) -> Iterable[str]:
+        """Every term of the headline and body fields, once or more (read only for ``Lexicon``)."""
+
+
+class WhooshVocabulary:
+    """The ``Vocabulary`` of a Whoosh reader (every segment), with a cache of frequencies.
+
+    Make one per reader and keep it with the reader: a frequency looked up
+    once is not looked up in every segment again by the next query.
+
+    >>> vocabulary = WhooshVocabulary(sample_index._searcher().reader())
+    >>> vocabulary.doc_frequency("никель"), vocabulary.doc_frequency("никкель")
+    (4, 0)
+    """
+
+    MAX_CACHED = 200_000  # about 30 MB; the cache starts over when full
+
+    def __init__(self, reader):
+        self.reader = reader
+        self._df = {}
+
+    def doc_frequency(self, term: str) -> int:
+        df = self._df.get(term)
+        if df is None:
+            if len(self._df) >= self.MAX_CACHED:
+                self._df.clear()
+            df = self._df[term] = max(self.reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+        return df
+
+    def terms(self) -> Iterable[str]:
+        """Only the term lists are read (no posting information): on the 8.9k-article
+        bench index that is 164k terms from ten segments."""
+        for leaf, _ in self.reader.leaf_readers():
+            for field_name in TEXT_FIELDS:
+                if field_name in leaf.schema:
+                    for raw in leaf.lexicon(field_name):
+                        yield raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
 class Lexicon:
     """The index's words (its terms) in a symmetric-delete table.
 
@@ -144,7 +193,7 @@ class Lexicon:
     away and most terms two edits away (all but two replacements, or two
     letters missing from the query), in a few dozen dictionary lookups.
 
-    >>> lexicon = Lexicon.of(sample_index._searcher().reader())
+    >>> lexicon = Lexicon.of(WhooshVocabulary(sample_index._searcher().reader()))
     >>> [term for term, _ in lexicon.near("никкль", 1)]
     ['никель']
     """
@@ -157,19 +206,9 @@ class Lexicon:
                 self.deletes.setdefault(key, []).append(term)
 
     @classmethod
-    def of(cls, reader) -> "Lexicon":
-        """The words of the text fields of a Whoosh reader (every segment).
-
-        Only the term lists are read (no posting information): on the 8.9k-article
-        bench index that is 164k terms from ten segments.
-        """
-        terms = set()
-        for leaf, _ in reader.leaf_readers():
-            for field_name in TEXT_FIELDS:
-                if field_name in leaf.schema:
-                    terms.update(leaf.lexicon(field_name))
-        words = (raw.decode("utf-8") if isinstance(raw, bytes) else raw for raw in terms)
-        return cls(w for w in words if LEXICON_TERM_RE.fullmatch(w))
+    def of(cls, vocabulary: "Vocabulary") -> "Lexicon":
+        """The words of a vocabulary that a correction may become (letters only, 3-30 of them)."""
+        return cls(w for w in vocabulary.terms() if LEXICON_TERM_RE.fullmatch(w))
 
     def near(self, word: str, limit: int):
         """(term, cost) of the terms within ``limit`` edits of ``word`` (see above).
@@ -196,21 +235,25 @@ class LexiconCache:
         self._lock = threading.Lock()
         self._key, self._lexicon = None, None
 
-    def get(self, key, reader) -> Lexicon:
+    def get(self, key, vocabulary: Vocabulary) -> Lexicon:
         with self._lock:
             if self._key != key:
-                self._lexicon, self._key = Lexicon.of(reader), key
+                self._lexicon, self._key = Lexicon.of(vocabulary), key
             return self._lexicon
 
 
 class Speller:
-    """Corrections of query words against one index (its reader, analyzer and lexicon)."""
+    """Corrections of query words against one index: its vocabulary and analyzer.
 
-    def __init__(self, reader, analyzer, lexicon):
-        self.reader = reader
+    ``lexicon`` is the vocabulary's ``Lexicon`` or a function that makes it when
+    first needed (by default it is made from the vocabulary, once per speller).
+    """
+
+    def __init__(self, vocabulary: Vocabulary, analyzer,
+                 lexicon: "Lexicon | Callable[[], Lexicon] | None" = None) -> None:
+        self.vocabulary = vocabulary
         self.analyzer = analyzer
-        self._lexicon = lexicon  # a Lexicon, or a function that makes one when first needed
-        self._df = {}
+        self._lexicon = lexicon if lexicon is not None else (lambda: Lexicon.of(vocabulary))
 
     @property
     def lexicon(self) -> Lexicon:
@@ -220,15 +263,13 @@ class Speller:
 
     def term_df(self, term: str) -> int:
         """Documents holding ``term`` in the headline or the body (the larger count)."""
-        df = self._df.get(term)
-        if df is None:
-            df = self._df[term] = max(self.reader.doc_frequency(f, term) for f in TEXT_FIELDS)
-        return df
+        return self.vocabulary.doc_frequency(term)
 
     def word_df(self, word: str):
         """Documents holding the word in any form (its best term), or None for a stop word.
 
-        >>> speller = Speller(sample_index._searcher().reader(), sample_index.analyzer, None)
+        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        ...                   sample_index.analyzer)
         >>> speller.word_df("никеля"), speller.word_df("никкеля"), speller.word_df("на")
         (4, 0, None)
         """
@@ -266,8 +307,8 @@ class Speller:
     def similar(self, word: str, limit: int) -> list:
         """Index terms within ``limit`` edits of the word or of its lemmas: ``word~``.
 
-        >>> speller = Speller(sample_index._searcher().reader(), sample_index.analyzer,
-        ...                   Lexicon.of(sample_index._searcher().reader()))
+        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        ...                   sample_index.analyzer)
         >>> [c.text for c in speller.similar("уголь", 1)]
         ['уголь', 'угол']
         """
