@@ -100,7 +100,7 @@ class Rewriter:
             whole = self._whole_name(node)
             if whole is not node:
                 return whole
-            return replace(node, items=tuple(self._node(i) for i in node.items),
+            return replace(node, items=_spliced(self._node(i) for i in node.items),
                            required=tuple(self._node(i) for i in node.required))
         return node
 
@@ -119,6 +119,9 @@ class Rewriter:
                             OTHER_NAME_WEIGHT)
 
     def _phrase(self, phrase):
+        retyped = self._quote_typed_for_e(phrase)
+        if retyped is not None:
+            return retyped
         words = tuple(w if w.startswith("=") else self._spelling(w) for w in phrase.words)
         new = replace(phrase, words=words)
         exact = any(w.startswith("=") for w in words)
@@ -127,6 +130,26 @@ class Rewriter:
             return new
         return Alternatives(new, tuple(_name_node(a, phrase.field) for a in alternatives),
                             OTHER_NAME_WEIGHT)
+
+    def _quote_typed_for_e(self, phrase):
+        """Words typed on the Latin keys after a ``"``: the quote was Shift+' for ``Э``.
+
+        A phrase typed in the wrong layout would start with ``@`` (Shift+2 is ``"``
+        on the Russian layout), so a phrase of wrong-layout words is a word with
+        its ``Э`` typed as ``"`` (``"rcgjhn ytanb`` is ``Экспорт нефти``), when
+        the index knows the first word with its ``Э``: searched as loose words.
+        """
+        if not self.correct or phrase.slop or phrase.field or not self._layout:
+            return None
+        first, *rest = phrase.words
+        with_e = to_cyrillic('"' + first)
+        if not looks_latin_typed(first) or any(
+                w not in self._layout for w in rest if looks_latin_typed(w)) \
+                or not self.speller.word_df(with_e):
+            return None
+        self._notes.append(Rewrite("layout", '"' + first, with_e))
+        self._spelt[first] = with_e
+        return Loose(tuple(self._word(Word(w)) for w in phrase.words))
 
     def _whole_name(self, loose):
         """A query that is only a multi-word name (``норильский никель``) also searches its group.
@@ -233,6 +256,14 @@ def _texts(node):
     elif isinstance(node, (AllOf, AnyOf, Loose)):
         for item in (*node.items, *getattr(node, "required", ())):
             yield from _texts(item)
+
+
+def _spliced(items):
+    """Items of a ``Loose``, with a loose group made by the rewriting spliced in."""
+    spliced = []
+    for item in items:
+        spliced.extend(item.items if isinstance(item, Loose) and not item.required else [item])
+    return tuple(spliced)
 
 
 def _name_node(words, field):

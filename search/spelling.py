@@ -254,6 +254,7 @@ class Speller:
         self.vocabulary = vocabulary
         self.analyzer = analyzer
         self._lexicon = lexicon if lexicon is not None else (lambda: Lexicon.of(vocabulary))
+        self._found = {}  # (word, known_below) -> corrections: the layout check asks twice
 
     @property
     def lexicon(self) -> Lexicon:
@@ -282,6 +283,12 @@ class Speller:
         With the default, a word pymorphy3's dictionary knows is never a typo. For a
         word the index knows, only candidates ``RESPELL_GAIN`` times as frequent count.
         """
+        key = (word, known_below)
+        if key not in self._found:
+            self._found[key] = self._corrections(word, known_below)
+        return self._found[key]
+
+    def _corrections(self, word, known_below):
         df = self.word_df(word) if correctable(word) else None
         if df is None or df >= known_below:
             return []

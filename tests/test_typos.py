@@ -14,7 +14,8 @@ from search.layout import to_cyrillic, to_latin
 from search.spelling import edit_distance
 
 # query | what was searched (the query with its words corrected) | kinds of rewrites
-# (ГЭС is in over 10% of the sample's articles: a word that common gets no synonyms)
+# (ГЭС is in over 10% of the sample's articles: a word that common gets no synonyms;
+# a " before Latin-typed words is Shift+' typed for Э, unless the index lacks the word with Э)
 REWRITES = """
 ybrtkm                | никель              | layout
 yjhbkmcrbq ybrtkm     | норильский никель   | layout layout synonym
@@ -28,6 +29,10 @@ yjhbkmcrbq ybrtkm     | норильский никель   | layout layout syno
 LME                   | LME                 | synonym
 Rusal                 | Rusal               | synonym
 lj,sxf                | добыча              | layout
+"rcgjhn ybrtkz        | Экспорт никеля      | layout layout
+ybrtkm "rcgjhn ytanb  | никель Экспорт нефти | layout layout layout
+"ybrtkm gfkkflbq"     | "никель палладий"   | layout layout
+"LME Rusal"           | "LME Rusal"         |
 Норникель             | Норникель           | synonym
 никель                | никель              |
 Nornickel             | Nornickel           | synonym
@@ -59,6 +64,7 @@ yjhbkmcrbq ybrtkm     | (норильский никель) OR Норникел�
 нарильский никель     | (норильский никель) OR Норникель OR Nornickel
 Норникель             | "норильский никель" OR Норникель OR Nornickel
 палладя               | палладий
+"rcgjhn ybrtkz        | экспорт никеля
 Тщктшслуд             | Nornickel
 """
 
