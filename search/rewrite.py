@@ -69,7 +69,7 @@ class Rewriter:
 
     def rewrite(self, tree):
         """(new tree, tuple of ``Rewrite``) for a tree made by ``search.query.parse_query``."""
-        self._notes, self._spelt = [], {}
+        self._notes, self._spelt, self._unquoted = [], {}, []
         if self.correct:
             self._layout = self._wrong_layout(list(_texts(tree)))
         else:
@@ -100,7 +100,11 @@ class Rewriter:
             whole = self._whole_name(node)
             if whole is not node:
                 return whole
-            return replace(node, items=_spliced(self._node(i) for i in node.items),
+            items = []
+            for item in map(self._node, node.items):
+                unquoted = any(item is u for u in self._unquoted)
+                items.extend(item.items if unquoted else [item])
+            return replace(node, items=tuple(items),
                            required=tuple(self._node(i) for i in node.required))
         return node
 
@@ -149,7 +153,9 @@ class Rewriter:
             return None
         self._notes.append(Rewrite("layout", '"' + first, with_e))
         self._spelt[first] = with_e
-        return Loose(tuple(self._word(Word(w)) for w in phrase.words))
+        loose = Loose(tuple(self._word(Word(w)) for w in phrase.words))
+        self._unquoted.append(loose)  # spliced into the words around it, if any
+        return loose
 
     def _whole_name(self, loose):
         """A query that is only a multi-word name (``норильский никель``) also searches its group.
@@ -256,14 +262,6 @@ def _texts(node):
     elif isinstance(node, (AllOf, AnyOf, Loose)):
         for item in (*node.items, *getattr(node, "required", ())):
             yield from _texts(item)
-
-
-def _spliced(items):
-    """Items of a ``Loose``, with a loose group made by the rewriting spliced in."""
-    spliced = []
-    for item in items:
-        spliced.extend(item.items if isinstance(item, Loose) and not item.required else [item])
-    return tuple(spliced)
 
 
 def _name_node(words, field):

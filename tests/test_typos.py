@@ -205,3 +205,16 @@ def test_a_swapped_letter_finds_the_word(tmp_path):
         intended = index.search("санкции", snippets=False)
     assert (typed.searched, typed.total) == ("санкции", 3)
     assert {h.id for h in typed.hits} == {h.id for h in intended.hits}
+
+
+def test_a_group_typed_by_the_user_stays_a_group(sample_index):
+    """Only the loose words made of a " typed for Э are spliced into the words around them."""
+    from search.query import parse_query
+
+    tree = parse_query("палладий (медь кобальт)")
+    assert sample_index.rewriter(synonyms=False).rewrite(tree) == (tree, ())
+    retyped, _ = sample_index.rewriter(synonyms=False).rewrite(parse_query('gfkkflbq "rcgjhn'))
+    assert [w.text for w in retyped.items] == ["палладий", "экспорт"]
+    retyped, _ = sample_index.rewriter(synonyms=False).rewrite(
+        parse_query('gfkkflbq "rcgjhn ybrtkz'))
+    assert [w.text for w in retyped.items] == ["палладий", "Экспорт", "никеля"]
