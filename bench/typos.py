@@ -45,6 +45,7 @@ METRICS = {"title": ("mrr@10", "ndcg@10", "recall@100"), "tag": ("ndcg@10", "rec
 AS_TYPED = "poisk-as-typed"
 NO_SYNONYMS = "poisk-no-synonyms"
 SYNONYM_SETS = ("title@syn", "tag+syn")
+VARIANTS = ("poisk", AS_TYPED, NO_SYNONYMS)
 UNTIMED = 3600.0
 # The baselines run on the headline sets only (their index without headlines); the tag sets
 # would need a second index per baseline, and the question there is poisk with and without.
@@ -146,11 +147,13 @@ def synonym_headlines(index, title_set):
     return dataset, kept, {q: qrels[q] for q, _ in kept if q in qrels}
 
 
-def run_relevance(engines, sets, corpus, work, log):
-    """{set: {engine: metrics}}, every engine on every set, poisk also as typed; and on the
-    synonym sets poisk without synonyms (corrections on)."""
+def run_relevance(engines, sets, corpus, work, log, variants=None,
+                  with_synonym_headlines=True):
+    """({set: {engine: metrics}}, {set: size}): every engine on every set, poisk also as typed,
+    and on the synonym sets without synonyms (corrections on); ``variants`` picks among them."""
     collections = datasets(corpus)
     sets = dict(sets)
+    variants = variants or VARIANTS
     results = {name: {} for name in (*sets, "title@syn")}
     for engine in engines:
         for dataset in sorted({d for d, _, _ in sets.values()}):
@@ -158,18 +161,19 @@ def run_relevance(engines, sets, corpus, work, log):
                 continue
             meta = ensure_index(work, engine, collections[dataset])
             searcher = engine.open(meta["path"])
-            variants = [(engine.name, searcher, sets)]
+            runs = [(engine.name, searcher, sets)]
             if isinstance(engine, PoiskEngine):
                 # No time budget: on a loaded machine a long headline query would come
                 # back partial, and the figures would depend on the load.
                 searcher.index.budget = dataclasses.replace(
                     searcher.index.budget, seconds=UNTIMED, snippet_seconds=UNTIMED)
-                if dataset == sets["title"][0]:
+                if with_synonym_headlines and "title" in sets and dataset == sets["title"][0]:
                     sets["title@syn"] = synonym_headlines(searcher.index, sets["title"])
-                variants.append((AS_TYPED, _AsTyped(searcher), sets))
-                variants.append((NO_SYNONYMS, _AsTyped(searcher, corrections=True),
-                                 {k: v for k, v in sets.items() if k in SYNONYM_SETS}))
-            for name, run, chosen in variants:
+                runs.append((AS_TYPED, _AsTyped(searcher), sets))
+                runs.append((NO_SYNONYMS, _AsTyped(searcher, corrections=True),
+                             {k: v for k, v in sets.items() if k in SYNONYM_SETS}))
+                runs = [r for r in runs if r[0] in variants]
+            for name, run, chosen in runs:
                 for set_name, (d, queries, qrels) in chosen.items():
                     if d == dataset:
                         results[set_name][name] = evaluate(
@@ -251,6 +255,9 @@ def main(argv=None):
     parser.add_argument("--cost-searches", type=int, default=100, metavar="N",
                         help="whole searches timed per set for the cost of correction")
     parser.add_argument("--only-cost", action="store_true", help="skip the relevance sets")
+    parser.add_argument("--sets", help="comma-separated sets to score (default: all)")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="poisk variants to score (default: all)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
@@ -260,8 +267,10 @@ def main(argv=None):
     engines, _ = make_engines([e for e in args.engines.split(",") if e])
     sets = make_sets(args.corpus, args.queries)
     log("sets: " + ", ".join(f"{k} {len(v[1])}" for k, v in sets.items()))
-    relevance, sizes = ({}, {}) if args.only_cost else \
-        run_relevance(engines, sets, args.corpus, args.work, log)
+    chosen = {k: v for k, v in sets.items() if not args.sets or k in args.sets.split(",")}
+    relevance, sizes = ({}, {}) if args.only_cost else run_relevance(
+        engines, chosen, args.corpus, args.work, log, args.variants.split(","),
+        with_synonym_headlines=not args.sets or "title@syn" in args.sets.split(","))
     results = {"relevance": relevance}
     poisk = [e for e in engines if isinstance(e, PoiskEngine)]
     if poisk:

@@ -138,21 +138,20 @@ class Rewriter:
     def _quote_typed_for_e(self, phrase):
         """Words typed on the Latin keys after a ``"``: the quote was Shift+' for ``Э``.
 
-        A phrase typed in the wrong layout would start with ``@`` (Shift+2 is ``"``
-        on the Russian layout), so a phrase of wrong-layout words is a word with
-        its ``Э`` typed as ``"`` (``"rcgjhn ytanb`` is ``Экспорт нефти``), when
-        the index knows the first word with its ``Э``: searched as loose words.
+        On the Russian layout a quote is Shift+2, ``@`` on the Latin keys, so a ``"``
+        before wrong-layout words is a word's ``Э`` (``"rcgjhn ytanb`` is ``Экспорт
+        нефти``): when the index knows that word, or when the other words of the
+        phrase is typed in the wrong layout, they are searched as loose words.
         """
         if not self.correct or phrase.slop or phrase.field or not self._layout:
             return None
         first, *rest = phrase.words
         with_e = to_cyrillic('"' + first)
-        if not looks_latin_typed(first) or any(
-                w not in self._layout for w in rest if looks_latin_typed(w)) \
-                or not self.speller.word_df(with_e):
+        known = self.speller.word_df(with_e) != 0  # None: a stop word ("Это")
+        if not looks_latin_typed(first) or not (known or any(w in self._layout for w in rest)):
             return None
         self._notes.append(Rewrite("layout", '"' + first, with_e))
-        self._spelt[first] = with_e
+        self._spelt[first] = with_e if known else self._typo(with_e)
         loose = Loose(tuple(self._word(Word(w)) for w in phrase.words))
         self._unquoted.append(loose)  # spliced into the words around it, if any
         return loose
@@ -227,17 +226,16 @@ class Rewriter:
 
     def _wrong_layout(self, texts):
         """{word as typed: its twin in the other layout} for the words typed in the wrong one."""
-        df = self.speller.word_df
+        df, typed = self.speller.word_df, self.speller.typed_df
         latin = [t for t in dict.fromkeys(texts) if looks_latin_typed(t)]
-        layout = {t: to_cyrillic(t) for t in latin if df(t) == 0 and df(to_cyrillic(t))}
+        layout = {t: to_cyrillic(t) for t in latin if typed(t) == 0 and df(to_cyrillic(t))}
         if layout and 2 * len(layout) >= len(latin):
             # Most Latin words are Russian typed on Latin keys: so are the rest,
             # unless the index knows them better as they are.
             for t in latin:
                 mapped = to_cyrillic(t)
-                known = df(mapped)
-                if t not in layout and (known is None or (known or 0) > (df(t) or 0)
-                                        or (df(t) == 0 and self.speller.corrections(mapped))):
+                if t not in layout and (df(mapped) is None or typed(mapped) > typed(t)
+                                        or (typed(t) == 0 and self.speller.corrections(mapped))):
                     layout[t] = mapped
         for t in dict.fromkeys(texts):
             # Latin names typed on Russian keys, of 4+ letters: a slip in a short

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from indexer.analysis import morph_analyzer, normal_word
+from indexer.analysis import WORD_RE, morph_analyzer, normal_word
 
 __all__ = ["Candidate", "Lexicon", "Speller", "Vocabulary", "WhooshVocabulary", "edit_distance"]
 
@@ -277,6 +277,22 @@ class Speller:
         terms = [t.text for t in self.analyzer(word, mode="query") if t.kind != "exact"]
         return max(map(self.term_df, terms)) if terms else None
 
+    def typed_df(self, word: str) -> int:
+        """Documents holding the word as typed, as one whole word: none when the tokenizer
+        splits it (``j,jcnhbk``, ``,`` typed for ``б``) or only its parts are known
+        (``Pfgfl-2017``: ``2017``). The "as typed" side of the layout decision.
+
+        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        ...                   sample_index.analyzer)
+        >>> speller.typed_df("LME"), speller.typed_df("j,jcnhbk"), speller.typed_df("Pfgfl-2017")
+        (1, 0, 0)
+        """
+        if not WORD_RE.fullmatch(word):
+            return 0
+        terms = [t.text for t in self.analyzer(word, mode="query")
+                 if t.kind == "lemma" and t.part == 0]
+        return max(map(self.term_df, terms), default=0)
+
     def corrections(self, word: str, known_below: int = 1) -> list:
         """Candidates for a word in fewer than ``known_below`` documents (default: unknown), best first.
 
@@ -304,7 +320,7 @@ class Speller:
             # needs the lexicon, built once per index (seconds on a large index).
             limit = max_edits(lower)
             guesses = {lower, *(normal_word(p.normal_form) for p in morph_analyzer().parse(lower))}
-            for guess in guesses:
+            for guess in sorted(guesses):  # a set: its order would vary between runs
                 for term, cost in self.lexicon.near(guess, limit):
                     self._consider(found, _recase(term, word), cost)
         ranked = sorted((c for c in found.values() if c.df >= RESPELL_GAIN * df),

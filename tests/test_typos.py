@@ -15,7 +15,7 @@ from search.spelling import edit_distance
 
 # query | what was searched (the query with its words corrected) | kinds of rewrites
 # (ГЭС is in over 10% of the sample's articles: a word that common gets no synonyms;
-# a " before Latin-typed words is Shift+' typed for Э, unless the index lacks the word with Э)
+# a " before Latin-typed words is Shift+' typed for Э: on the Russian layout a quote is Shift+2)
 REWRITES = """
 ybrtkm                | никель              | layout
 yjhbkmcrbq ybrtkm     | норильский никель   | layout layout synonym
@@ -31,7 +31,7 @@ Rusal                 | Rusal               | synonym
 lj,sxf                | добыча              | layout
 "rcgjhn ybrtkz        | Экспорт никеля      | layout layout
 ybrtkm "rcgjhn ytanb  | никель Экспорт нефти | layout layout layout
-"ybrtkm gfkkflbq"     | "никель палладий"   | layout layout
+"ybrtkm gfkkflbq"     | Никель палладий"    | layout typo layout
 "LME Rusal"           | "LME Rusal"         |
 Норникель             | Норникель           | synonym
 никель                | никель              |
