@@ -279,13 +279,14 @@ class Speller:
 
     def typed_df(self, word: str) -> int:
         """Documents holding the word as typed, as one whole word: none when the tokenizer
-        splits it (``j,jcnhbk``, ``,`` typed for ``б``) or only its parts are known
-        (``Pfgfl-2017``: ``2017``). The "as typed" side of the layout decision.
+        splits it (``j,jcnhbk``, ``,`` typed for ``б``, is not known for ``j``) or
+        only its parts are known (``Pfgfl-2017`` for ``2017``). The "as typed" side of
+        the layout decision.
 
         >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
         ...                   sample_index.analyzer)
-        >>> speller.typed_df("LME"), speller.typed_df("j,jcnhbk"), speller.typed_df("Pfgfl-2017")
-        (1, 0, 0)
+        >>> [(speller.word_df(w), speller.typed_df(w)) for w in ("Rusal", "Rusal,ybr", "Rusal-2")]
+        [(3, 3), (3, 0), (3, 0)]
         """
         if not WORD_RE.fullmatch(word):
             return 0

@@ -218,3 +218,36 @@ def test_a_group_typed_by_the_user_stays_a_group(sample_index):
     retyped, _ = sample_index.rewriter(synonyms=False).rewrite(
         parse_query('gfkkflbq "rcgjhn ybrtkz'))
     assert [w.text for w in retyped.items] == ["палладий", "Экспорт", "никеля"]
+
+
+@pytest.fixture(scope="module")
+def latin_pieces_index(tmp_path_factory):
+    """An index that knows the Latin letters j, t, b and the number 2017 as words."""
+    from indexer.build import index_articles
+    from indexer.sources import Article
+
+    path = tmp_path_factory.mktemp("latin") / "ix"
+    bodies = ["Обострил спор о помехах в Париже.", "Учения Запад-2017 прошли с помехами.",
+              "Пункты j, t и b списка от 2017 года.", "Экспорт никеля из Норильска."]
+    index_articles([Article(id=f"a{n}", headline="Новости", body=body)
+                    for n, body in enumerate(bodies)], path)
+    with open_index(path) as index:
+        yield index
+
+
+# Latin-typed query | searched: a key of , . ; ' [ ] ` typed for б ю ж э х ъ ё splits the
+# word for the tokenizer ("j,jcnhbk" holds the letter j), but only whole words count as
+# known as typed; a compound is known by its whole, not by its number
+LATIN_PIECES = """
+j,jcnhbk gjvt[b       | обострил помехи
+Gfhb;t                | Париже
+Pfgfl-2017            | Запад-2017
+"rcgjhn ybrtkz        | Экспорт никеля
+"nj gjvt[b            | Это помехи
+"""
+
+
+@pytest.mark.parametrize("query, searched", rows(LATIN_PIECES))
+def test_keys_of_russian_letters_split_no_word(latin_pieces_index, query, searched):
+    result = latin_pieces_index.search(query, snippets=False)
+    assert (result.searched, result.total > 0) == (searched, True)
