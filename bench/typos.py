@@ -237,11 +237,11 @@ def _metrics(set_name):
 def format_table(results):
     """The relevance table: one row per set and metric, one column per engine."""
     engines = list(dict.fromkeys(e for by in results.values() for e in by))
-    lines = [f"{'set':26}" + "".join(f"{e:>16}" for e in engines)]
+    lines = [f"{'set':26}" + "".join(f"{e:>18}" for e in engines)]
     for set_name, by_engine in results.items():
         for metric in _metrics(set_name):
             lines.append(f"{set_name + ' ' + metric:26}" + "".join(
-                f"{by_engine[e][metric]:>16.3f}" if e in by_engine else f"{'':>16}"
+                f"{by_engine[e][metric]:>18.3f}" if e in by_engine else f"{'':>18}"
                 for e in engines))
     return "\n".join(lines)
 
@@ -255,6 +255,7 @@ def main(argv=None):
     parser.add_argument("--cost-searches", type=int, default=100, metavar="N",
                         help="whole searches timed per set for the cost of correction")
     parser.add_argument("--only-cost", action="store_true", help="skip the relevance sets")
+    parser.add_argument("--no-cost", action="store_true", help="skip the cost of correction")
     parser.add_argument("--sets", help="comma-separated sets to score (default: all)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="poisk variants to score (default: all)")
@@ -273,7 +274,7 @@ def main(argv=None):
         with_synonym_headlines=not args.sets or "title@syn" in args.sets.split(","))
     results = {"relevance": relevance}
     poisk = [e for e in engines if isinstance(e, PoiskEngine)]
-    if poisk:
+    if poisk and not args.no_cost:
         results["cost"] = rewrite_cost(poisk[0], args.corpus, args.work, sets, log,
                                        args.cost_searches)
     out = args.out or str(REPO_ROOT / "bench" / "results" /
