@@ -194,7 +194,7 @@ def _cpu(action):
     return time.process_time() - started
 
 
-def rewrite_cost(engine, corpus, work, sets, log, searches=100):
+def rewrite_cost(engine, corpus, work, sets, log, searches=100, path=None):
     """The CPU cost of correction (layout, typos, did-you-mean) per query, on against off.
 
     For each set, a freshly opened index (its vocabulary's frequency cache empty, the
@@ -208,10 +208,10 @@ def rewrite_cost(engine, corpus, work, sets, log, searches=100):
     from search import open_index
     from search.query import parse_query
 
-    meta = ensure_index(work, engine, datasets(corpus)["news"])
+    path = path or ensure_index(work, engine, datasets(corpus)["news"])["path"]
     cost = {}
     for set_name in COST_SETS:
-        with open_index(meta["path"]) as index:
+        with open_index(path) as index:
             build = _cpu(lambda: index.rewriter().speller.lexicon)
             cost.setdefault("lexicon_build_cpu_s", round(build, 2))
             cost.setdefault("lexicon_terms", len(index.rewriter().speller.lexicon.terms))
@@ -256,6 +256,8 @@ def main(argv=None):
                         help="whole searches timed per set for the cost of correction")
     parser.add_argument("--only-cost", action="store_true", help="skip the relevance sets")
     parser.add_argument("--no-cost", action="store_true", help="skip the cost of correction")
+    parser.add_argument("--cost-index", metavar="DIR",
+                        help="a poisk index to measure the cost on (default: the news index)")
     parser.add_argument("--sets", help="comma-separated sets to score (default: all)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="poisk variants to score (default: all)")
@@ -276,7 +278,7 @@ def main(argv=None):
     poisk = [e for e in engines if isinstance(e, PoiskEngine)]
     if poisk and not args.no_cost:
         results["cost"] = rewrite_cost(poisk[0], args.corpus, args.work, sets, log,
-                                       args.cost_searches)
+                                       args.cost_searches, args.cost_index)
     out = args.out or str(REPO_ROOT / "bench" / "results" /
                           f"typos-{datetime.datetime.now():%Y%m%d-%H%M%S}.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
