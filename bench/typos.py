@@ -197,7 +197,7 @@ def _cpu(action):
 def rewrite_cost(engine, corpus, work, sets, log, searches=100, path=None):
     """The CPU cost of correction (layout, typos, did-you-mean) per query, on against off.
 
-    For each set, a freshly opened index (its vocabulary's frequency cache empty, the
+    For each set, a freshly opened index (its reader's frequency cache empty, the
     lexicon of index words built before timing, as once per index generation), and
     per query: the rewriting of the parsed query with corrections on, then off
     (synonyms on in both), and for the first ``searches`` queries the whole search,

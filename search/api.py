@@ -38,7 +38,7 @@ from search.scoring import PostingCache, TermScorer
 from search.snippets import Snippet, Span, body_snippets, find_matches, page_positions
 from search.columns import column_values
 from search.grouping import Story, page_of_stories, same_days, story_columns
-from search.spelling import LexiconCache, Speller, WhooshVocabulary
+from search.spelling import CachedReader, LexiconCache, Speller
 from search.synonyms import Synonyms, default_file
 from search.facets import Facets, count_facets
 from search.trend import PERIODS, Trend, column_dates, make_trend
@@ -409,22 +409,21 @@ class Index:
         'норильский'
         """
         searcher = self._searcher()
-        generation, vocabulary = self._local.generation, self._vocabulary(searcher)
-        speller = Speller(vocabulary, self.analyzer,
-                          lambda: self._lexicons.get(generation, vocabulary))
+        generation, reader = self._local.generation, self._cached_reader(searcher)
+        speller = Speller(reader, self.analyzer, lambda: self._lexicons.get(generation, reader))
         # Very common words ("россия") get no synonyms, as the compiler scores them
         # apart in long queries: an expanded one would no longer be recognised.
         max_df = self.ranking.common_share * max(1, searcher.reader().doc_count_all())
         return Rewriter(speller, self._synonym_table() if synonyms else None, corrections,
                         max_df=max_df)
 
-    def _vocabulary(self, searcher):
-        """The searcher's ``WhooshVocabulary``: one per thread's searcher, as the reader is."""
+    def _cached_reader(self, searcher):
+        """The searcher's ``CachedReader``: one per thread's searcher, as the reader is."""
         local = self._local
-        vocabulary = getattr(local, "vocabulary", None)
-        if vocabulary is None or vocabulary.reader is not searcher.reader():
-            local.vocabulary = WhooshVocabulary(searcher.reader())
-        return local.vocabulary
+        cached = getattr(local, "cached_reader", None)
+        if cached is None or cached.reader is not searcher.reader():
+            local.cached_reader = CachedReader(searcher.reader())
+        return local.cached_reader
 
     def _rewrite(self, tree, filters, synonyms=True, corrections=True):
         """(the tree as searched, with its filters; the rewriter; the rewrites)."""

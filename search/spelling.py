@@ -15,11 +15,12 @@ the word's morphology:
 Candidates rank by edit cost minus a bonus for document frequency: a swap
 costs 0.8, a replacement by a neighbouring key 0.7, any other edit 1.
 
-The index is seen through a ``Vocabulary`` (its terms and their document
-frequencies), so the same corrections work on any engine that can list them.
+The index is seen through a reader's ``doc_frequency(field, term)`` and a
+lexicon's ``near(word, limit)``, so another engine gives the same corrections
+with its own two objects.
 
 >>> from indexer.analysis import russian_analyzer
->>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()), russian_analyzer())
+>>> speller = Speller(CachedReader(sample_index._searcher().reader()), russian_analyzer())
 >>> [c.text for c in speller.corrections("паладия")]
 ['палладия']
 """
@@ -27,13 +28,11 @@ frequencies), so the same corrections work on any engine that can list them.
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from indexer.analysis import WORD_RE, morph_analyzer, normal_word
 
-__all__ = ["Candidate", "Lexicon", "Speller", "Vocabulary", "WhooshVocabulary", "edit_distance"]
+__all__ = ["CachedReader", "Candidate", "Lexicon", "Speller", "edit_distance"]
 
 TEXT_FIELDS = ("headline", "body")
 RUSSIAN = "абвгдежзийклмнопрстуфхцчшщъыьэюя"
@@ -140,24 +139,16 @@ class Candidate:
         return self.cost - FREQUENCY_WEIGHT * math.log10(1 + self.df)
 
 
-class Vocabulary(Protocol):
-    """What corrections need of an index, whatever its engine."""
+class CachedReader:
+    """A Whoosh reader whose document frequencies are looked up once (in every segment).
 
-    def doc_frequency(self, term: str) -> int:
-        """Documents holding ``term`` (an analyzer term) in the headline or the body (the larger count)."""
+    ``Speller`` reads an index through ``doc_frequency(field, term)`` (and
+    ``Lexicon.of`` through ``leaf_readers()``); another engine gives an object with
+    the same methods. Keep one per reader: a frequency looked up by one query is
+    not looked up in every segment again by the next.
 
-    def terms(self) -> Iterable[str]:
-        """Every term of the headline and body fields, once or more (read only for ``Lexicon``)."""
-
-
-class WhooshVocabulary:
-    """The ``Vocabulary`` of a Whoosh reader (every segment), with a cache of frequencies.
-
-    Make one per reader and keep it with the reader: a frequency looked up
-    once is not looked up in every segment again by the next query.
-
-    >>> vocabulary = WhooshVocabulary(sample_index._searcher().reader())
-    >>> vocabulary.doc_frequency("никель"), vocabulary.doc_frequency("никкель")
+    >>> reader = CachedReader(sample_index._searcher().reader())
+    >>> reader.doc_frequency("body", "никель"), reader.doc_frequency("body", "никкель")
     (4, 0)
     """
 
@@ -167,22 +158,20 @@ class WhooshVocabulary:
         self.reader = reader
         self._df = {}
 
-    def doc_frequency(self, term: str) -> int:
-        df = self._df.get(term)
+    def doc_frequency(self, field: str, term: str) -> int:
+        key = (field, term)
+        df = self._df.get(key)
         if df is None:
             if len(self._df) >= self.MAX_CACHED:
                 self._df.clear()
-            df = self._df[term] = max(self.reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+            df = self._df[key] = self.reader.doc_frequency(field, term)
         return df
 
-    def terms(self) -> Iterable[str]:
-        """Only the term lists are read (no posting information): on the 8.9k-article
-        bench index that is 164k terms from ten segments."""
-        for leaf, _ in self.reader.leaf_readers():
-            for field_name in TEXT_FIELDS:
-                if field_name in leaf.schema:
-                    for raw in leaf.lexicon(field_name):
-                        yield raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    def leaf_readers(self):
+        return self.reader.leaf_readers()
+
+    def doc_count_all(self) -> int:
+        return self.reader.doc_count_all()
 
 
 class Lexicon:
@@ -193,7 +182,7 @@ class Lexicon:
     away and most terms two edits away (all but two replacements, or two
     letters missing from the query), in a few dozen dictionary lookups.
 
-    >>> lexicon = Lexicon.of(WhooshVocabulary(sample_index._searcher().reader()))
+    >>> lexicon = Lexicon.of(sample_index._searcher().reader())
     >>> [term for term, _ in lexicon.near("никкль", 1)]
     ['никель']
     """
@@ -206,9 +195,19 @@ class Lexicon:
                 self.deletes.setdefault(key, []).append(term)
 
     @classmethod
-    def of(cls, vocabulary: "Vocabulary") -> "Lexicon":
-        """The words of a vocabulary that a correction may become (letters only, 3-30 of them)."""
-        return cls(w for w in vocabulary.terms() if LEXICON_TERM_RE.fullmatch(w))
+    def of(cls, reader) -> "Lexicon":
+        """The words of the text fields of a Whoosh reader (every segment).
+
+        Only the term lists are read (no posting information): on the 8.9k-article
+        bench index that is 164k terms from ten segments.
+        """
+        terms = set()
+        for leaf, _ in reader.leaf_readers():
+            for field_name in TEXT_FIELDS:
+                if field_name in leaf.schema:
+                    terms.update(leaf.lexicon(field_name))
+        words = (raw.decode("utf-8") if isinstance(raw, bytes) else raw for raw in terms)
+        return cls(w for w in words if LEXICON_TERM_RE.fullmatch(w))
 
     def near(self, word: str, limit: int):
         """(term, cost) of the terms within ``limit`` edits of ``word`` (see above).
@@ -235,25 +234,27 @@ class LexiconCache:
         self._lock = threading.Lock()
         self._key, self._lexicon = None, None
 
-    def get(self, key, vocabulary: Vocabulary) -> Lexicon:
+    def get(self, key, reader) -> Lexicon:
         with self._lock:
             if self._key != key:
-                self._lexicon, self._key = Lexicon.of(vocabulary), key
+                self._lexicon, self._key = Lexicon.of(reader), key
             return self._lexicon
 
 
 class Speller:
-    """Corrections of query words against one index: its vocabulary and analyzer.
+    """Corrections of query words against one index: its reader and analyzer.
 
-    ``lexicon`` is the vocabulary's ``Lexicon`` or a function that makes it when
-    first needed (by default it is made from the vocabulary, once per speller).
+    ``reader`` needs ``doc_frequency(field, term)`` (a ``CachedReader``, or another
+    engine's equivalent); ``lexicon`` is a ``Lexicon`` (or anything with its
+    ``near``) or a function that makes one when first needed (by default made from
+    the reader, once per speller).
     """
 
-    def __init__(self, vocabulary: Vocabulary, analyzer,
-                 lexicon: "Lexicon | Callable[[], Lexicon] | None" = None) -> None:
-        self.vocabulary = vocabulary
+    def __init__(self, reader, analyzer, lexicon=None) -> None:
+        self.reader = reader
         self.analyzer = analyzer
-        self._lexicon = lexicon if lexicon is not None else (lambda: Lexicon.of(vocabulary))
+        self._lexicon = lexicon if lexicon is not None else (lambda: Lexicon.of(reader))
+        self._df = {}
         self._found = {}  # (word, known_below) -> corrections: the layout check asks twice
 
     @property
@@ -264,12 +265,15 @@ class Speller:
 
     def term_df(self, term: str) -> int:
         """Documents holding ``term`` in the headline or the body (the larger count)."""
-        return self.vocabulary.doc_frequency(term)
+        df = self._df.get(term)
+        if df is None:
+            df = self._df[term] = max(self.reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+        return df
 
     def word_df(self, word: str):
         """Documents holding the word in any form (its best term), or None for a stop word.
 
-        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        >>> speller = Speller(CachedReader(sample_index._searcher().reader()),
         ...                   sample_index.analyzer)
         >>> speller.word_df("никеля"), speller.word_df("никкеля"), speller.word_df("на")
         (4, 0, None)
@@ -283,7 +287,7 @@ class Speller:
         only its parts are known (``Pfgfl-2017`` for ``2017``). The "as typed" side of
         the layout decision.
 
-        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        >>> speller = Speller(CachedReader(sample_index._searcher().reader()),
         ...                   sample_index.analyzer)
         >>> [(speller.word_df(w), speller.typed_df(w)) for w in ("Rusal", "Rusal,ybr", "Rusal-2")]
         [(3, 3), (3, 0), (3, 0)]
@@ -331,7 +335,7 @@ class Speller:
     def similar(self, word: str, limit: int) -> list:
         """Index terms within ``limit`` edits of the word or of its lemmas: ``word~``.
 
-        >>> speller = Speller(WhooshVocabulary(sample_index._searcher().reader()),
+        >>> speller = Speller(CachedReader(sample_index._searcher().reader()),
         ...                   sample_index.analyzer)
         >>> [c.text for c in speller.similar("уголь", 1)]
         ['уголь', 'угол']
