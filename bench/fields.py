@@ -154,6 +154,65 @@ def speed(corpus, docs, work):
     return runs
 
 
+def cost(corpus, docs, work, rounds=3):
+    """What extraction (regions, districts, industries and the story sketch) costs indexing,
+    in CPU time of this one process (``time.process_time``): the same ``docs`` news articles
+    indexed ``rounds`` times with and without it, alternating, after one warm-up run (so both
+    find pymorphy3's cache as warm), one process (``workers=0``), batches of 1,000. Also the
+    extraction alone, timed on the same articles with the index's analyzer warmed on them."""
+    import shutil
+    import time
+
+    import indexer.segments
+    from bench.corpus import load_articles
+    from indexer import stories
+    from indexer.build import index_articles
+    from indexer.extract import word_terms
+    from indexer.fields import add_extracted
+    from indexer.storage import make_schema
+
+    articles = load_articles(os.path.join(corpus, NEWS_FILE), limit=docs)
+    path = os.path.join(work, "fields-cost-ix")
+    sketch = stories.StoryField.to_column_value
+
+    def run(extract):
+        indexer.segments.add_extracted = add_extracted if extract else (lambda doc, terms=None: doc)
+        stories.StoryField.to_column_value = sketch if extract else (lambda self, value: b"")
+        shutil.rmtree(path, ignore_errors=True)
+        started = time.process_time()
+        index_articles(articles, path, rebuild=True, workers=0)
+        return time.process_time() - started
+
+    try:
+        run(True)  # warm-up
+        runs = [{"extraction": extract, "round": r, "cpu_seconds": round(run(extract), 2)}
+                for r in range(rounds) for extract in (True, False)]
+    finally:
+        indexer.segments.add_extracted = add_extracted
+        stories.StoryField.to_column_value = sketch
+        shutil.rmtree(path, ignore_errors=True)
+    analyzer = make_schema()["body"].analyzer
+    for article in articles:  # warm its cache, as indexing the article does first
+        for _ in analyzer(article.headline + "\n" + article.body, mode="index"):
+            pass
+    terms = word_terms(analyzer)
+    started = time.process_time()
+    for article in articles:
+        add_extracted({"headline": article.headline, "body": article.body}, terms)
+    fields_cpu = time.process_time() - started
+    started = time.process_time()
+    for article in articles:  # as indexing does it: the fields and the story sketch
+        add_extracted({"headline": article.headline, "body": article.body,
+                       "story": article.body}, terms)
+    story_cpu = time.process_time() - started - fields_cpu
+    with_ = sum(r["cpu_seconds"] for r in runs if r["extraction"])
+    without = sum(r["cpu_seconds"] for r in runs if not r["extraction"])
+    return {"docs": len(articles), "runs": runs,
+            "cost": round(with_ / without - 1, 3),
+            "fields_cpu_seconds": round(fields_cpu, 2), "story_cpu_seconds": round(story_cpu, 2),
+            "direct_share": round((fields_cpu + story_cpu) / (with_ / rounds), 3)}
+
+
 class NoExtractionEngine:
     """poisk with the extracted fields left empty: the cost of extraction is the difference."""
 
@@ -178,12 +237,26 @@ def main(argv=None):
                         help="print a fresh sample of N articles (N/4 per stratum, seed "
                              f"{HELD_OUT_SEED}, none of the tuned sample) as label rows")
     parser.add_argument("--speed", type=int, metavar="DOCS", help="also measure indexing speed")
+    parser.add_argument("--cost", type=int, metavar="DOCS",
+                        help="measure what extraction costs indexing, in CPU time, one process")
     parser.add_argument("--work", default=tempfile.gettempdir())
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.draw:
         for stratum, ids in draw(args.corpus, args.draw // 4, exclude=set(read_labels())).items():
             print("\n".join(f"{doc_id}\t{stratum}\t\t" for doc_id in ids))
+        return
+    if args.cost:
+        figures = cost(args.corpus, args.cost, args.work)
+        for run in figures["runs"]:
+            print(f"round {run['round']}, {'with' if run['extraction'] else 'without'} "
+                  f"extraction: {run['cpu_seconds']} CPU s for {figures['docs']} docs")
+        print(f"extraction costs {figures['cost']:.1%} of indexing CPU time (with / without - 1); "
+              f"timed alone: fields {figures['fields_cpu_seconds']} s, story sketches "
+              f"{figures['story_cpu_seconds']} s, {figures['direct_share']:.1%} of a run with it")
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                json.dump(figures, f, ensure_ascii=False, indent=1)
         return
     report = quality(args.corpus, LABEL_SETS[args.labels])
     for name in ("regions", "industries"):

@@ -24,9 +24,9 @@ from typing import Any, Callable
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT
 
 from indexer import industries, regions
-from indexer.analysis import word_starts
+from indexer.analysis import MorphFilter, word_starts
 from indexer.extract import Words, word_terms
-from indexer.stories import StoryField
+from indexer.stories import StoryField, packed_sketch
 
 __all__ = ["EXTRACTED", "FIELDS", "FieldSpec", "add_extracted", "by_name", "content_hash", "document_fields",
            "filter_fields", "json_value", "public_fields", "schema_fields", "stored_document"]
@@ -239,11 +239,14 @@ def add_extracted(document: dict, terms=None) -> dict:
     >>> add_extracted({"headline": "Угольщики Кузбасса", "body": "Добыча угля выросла."})["regions"]
     'Кемеровская область — Кузбасс'
     """
-    words = Words(document.get("headline", "") + "\n" + document.get("body", ""),
-                  terms or word_terms())
+    words = Words(document.get("headline", ""), terms or word_terms(), document.get("body", ""))
     for spec in FIELDS:
         if spec.extract:
             document[spec.name] = spec.to_index(spec.extract(words))
+    morph = getattr(words.terms, "__self__", None)
+    if isinstance(document.get("story"), str) and isinstance(morph, MorphFilter):
+        # The story sketch of the body's words, split once for both (StoryField takes it).
+        document["story"] = packed_sketch(words.surfaces[words.body_from:], morph)
     return document
 
 

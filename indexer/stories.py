@@ -38,7 +38,7 @@ from whoosh.fields import FieldType
 from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
 
 __all__ = ["KEYS", "MAX_DAYS", "SHINGLE", "SKETCH_SIZE", "THRESHOLD", "StoryField",
-           "lemma_words", "same_story", "similarity", "sketch_of"]
+           "first_lemmas", "lemma_words", "packed_sketch", "same_story", "similarity", "sketch_of"]
 
 SHINGLE = 3        # lemmas per shingle
 SKETCH_SIZE = 128  # hashes kept per article (bottom-k); 512 bytes in the column
@@ -59,16 +59,49 @@ def lemma_words(text: str, analyzer) -> list:
     items = getattr(analyzer, "items", ())
     if len(items) == 2 and type(items[0]) is WordTokenizer and isinstance(items[1], MorphFilter):
         # poisk's own analyzer: its cached terms of each word, without a Token
-        # per term (68 against 113 microseconds a Telegram post, measured).
+        # per term (68 against 113 microseconds a Telegram post, measured),
+        # each spelling looked up once (a long article repeats half its words).
         # A word's first term is its most likely lemma; a stop word has none.
-        terms_of = items[1].terms
-        return [terms[0][0] for terms in map(terms_of, WORD_RE.findall(text)) if terms]
+        return first_lemmas(WORD_RE.findall(text), items[1])
     words, last = [], None
     for token in analyzer(text, positions=True, mode="index"):
         if token.pos != last and getattr(token, "kind", "lemma") == "lemma":
             words.append(token.text)
             last = token.pos
     return words
+
+
+# Spelling -> its first lemma ("" for a stop word), per MorphFilter, forgotten
+# past FIRST_SIZE spellings.
+_firsts = {}
+FIRST_SIZE = 200_000
+
+
+def _first_lemmas(morph) -> dict:
+    entry = _firsts.get(id(morph))
+    if entry is None or entry[0] is not morph or len(entry[1]) > FIRST_SIZE:
+        entry = _firsts[id(morph)] = (morph, {})
+    return entry[1]
+
+
+def first_lemmas(words: list, morph: MorphFilter) -> list:
+    """The first lemma of each of ``words`` (spellings) as ``morph`` gives it, stop words dropped.
+
+    >>> first_lemmas(["ЦБ", "повысил", "ставку", "до", "21"], MorphFilter())
+    ['цб', 'повысить', 'ставка', '21']
+    """
+    first = _first_lemmas(morph)
+    for word in set(words).difference(first):  # a set difference: most were seen before
+        terms = morph.terms(word)
+        first[word] = terms[0][0] if terms else ""
+    return [lemma for lemma in map(first.__getitem__, words) if lemma]
+
+
+def packed_sketch(words: list, morph: MorphFilter) -> bytes:
+    """The sketch of an article's body words (spellings) as the story column stores it: made
+    where the article's words are already split for the extracted fields
+    (``indexer.fields.add_extracted``), so the body is not split again."""
+    return pack(sketch_of(first_lemmas(words, morph)))
 
 
 def sketch_of(words) -> tuple:
@@ -79,10 +112,11 @@ def sketch_of(words) -> tuple:
     """
     if not words:
         return ()
-    shingles = {" ".join(words[n:n + SHINGLE])
-                for n in range(max(1, len(words) - SHINGLE + 1))}
-    hashes = {int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "big")
-              for s in shingles}
+    encoded = [word.encode("utf-8") for word in words]  # each word once, not in 3 shingles
+    shingles = {b" ".join(encoded[n:n + SHINGLE])
+                for n in range(max(1, len(encoded) - SHINGLE + 1))}
+    blake2b = hashlib.blake2b
+    hashes = {int.from_bytes(blake2b(s, digest_size=4).digest(), "big") for s in shingles}
     return tuple(sorted(hashes)[:SKETCH_SIZE])
 
 
@@ -149,6 +183,8 @@ class StoryField(FieldType):
         super().__init__(formats.Existence(), analyzer, sortable=columns.VarBytesColumn())
 
     def to_column_value(self, value):
+        if isinstance(value, bytes):  # made by packed_sketch with the extracted fields
+            return value
         return pack(sketch_of(lemma_words(value, self.analyzer)))
 
     def from_column_value(self, value):
