@@ -84,3 +84,25 @@ def test_show_json_has_the_documents_public_fields(sample_index_dir):
     shown = json.loads(out.output)
     assert list(shown) == [spec.json_key for spec in FIELDS if spec.public]
     assert shown["id"] == doc_id and shown["date"] == "2026-02-10"
+
+
+# headline, body -> the story sketch add_extracted makes from the words it splits for the
+# extracted fields is the one StoryField makes from the body alone
+SKETCH_CASES = [
+    ("ЦБ повысил ключевую ставку", "Банк России повысил ключевую ставку до 21% годовых."),
+    ("", "Угольщики Кузбасса нарастили добычу угля; угольщики довольны."),
+    ("Заголовок без тела", ""),
+    ("Улан-Удэ", "В Улан-Удэ и Норильске, 1,5 млн тонн: =металлов и никеля никеля никеля."),
+]
+
+
+@pytest.mark.parametrize("headline, body", SKETCH_CASES)
+def test_the_story_sketch_made_with_the_extracted_fields_is_the_fields_own(headline, body):
+    from indexer.extract import word_terms
+    from indexer.fields import add_extracted
+
+    analyzer = make_schema()["body"].analyzer
+    document = add_extracted({"headline": headline, "body": body, "story": body},
+                             word_terms(analyzer))
+    assert isinstance(document["story"], bytes)
+    assert document["story"] == make_schema()["story"].to_column_value(body)
