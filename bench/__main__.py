@@ -57,6 +57,9 @@ def parse_args(argv=None):
                         help="options for poisk's make_schema(), e.g. policy=top")
     parser.add_argument("--ranking", default="", metavar="K=V,...",
                         help="poisk Ranking() fields, e.g. headline_boost=3,word_bonus=0.5")
+    parser.add_argument("--ranking-b", metavar="K=V,...",
+                        help="also run poisk-b: poisk on the same indexes with these Ranking() "
+                        "fields instead (an A/B of two rankings in one run; '' for the defaults)")
     parser.add_argument("--scale", metavar="N,N,...",
                         help="scale mode instead: synthetic collections of these sizes")
     parser.add_argument("--scale-budget", type=float, default=3600, metavar="SECONDS",
@@ -130,6 +133,7 @@ def run_relevance_part(args, engines, results):
 def run_speed_part(args, engines, results):
     """Indexing throughput and memory (one child per engine), then query latency."""
     news = datasets(args.corpus)["news"]
+    engines = [e for e in engines if e.name != "poisk-b"]  # the same engine, timed once
     articles = every_kth(load_articles(news.path), args.speed_docs)
     sample = os.path.join(args.work, f"speed-sample-{fingerprint([news.key(), len(articles)])}"
                           ".jsonl")
@@ -181,7 +185,8 @@ def main(argv=None):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or str(REPO_ROOT / "bench" / "results" / f"{stamp}.json")
     engines, notes = make_engines(args.engines, parse_options(args.schema),
-                                  parse_options(args.ranking))
+                                  parse_options(args.ranking),
+                                  None if args.ranking_b is None else parse_options(args.ranking_b))
     results = {"started": stamp, "command": " ".join(sys.argv), "environment": environment(),
                "config": {k: v for k, v in vars(args).items()}, "notes": notes}
     results["config"]["engines"] = [e.name for e in engines]

@@ -41,20 +41,27 @@ class PoiskEngine:
 
     ``schema_options`` go to ``indexer.storage.make_schema`` (e.g. the lemma
     policy), ``ranking_options`` to ``search.Ranking``; both for tuning.
+    ``label`` names a second poisk with other ranking options in the same run
+    (an A/B of two rankings): it searches the same index as ``poisk``.
+    Relevance is measured without the wall-clock budget (``search.budget``):
+    under load it would cut long queries short and the figures would measure
+    the load. ``partial`` counts the searches the default budget would have cut.
     """
 
     name = "poisk"
 
-    def __init__(self, schema_options=None, ranking_options=None):
+    def __init__(self, schema_options=None, ranking_options=None, label=None):
         self.schema_options = dict(schema_options or {})
         self.ranking_options = dict(ranking_options or {})
+        if label:
+            self.name = label
         # Taken once: indexer/ may change while a run goes on.
         digest = hashlib.sha1()
         folder = REPO_ROOT / "indexer"
         for name in sorted(os.listdir(folder)):
             if name.endswith(".py"):
                 digest.update((folder / name).read_bytes())
-        self._fingerprint = {"engine": self.name, "code": digest.hexdigest()[:12],
+        self._fingerprint = {"engine": type(self).name, "code": digest.hexdigest()[:12],
                              "schema": self.schema_options,
                              "whoosh": package_version("whoosh-reloaded")}
 
@@ -279,10 +286,19 @@ ENGINES = {"poisk": PoiskEngine, "poisk-sphinx": PoiskSphinxEngine, "whoosh": Wh
            "tantivy": TantivyEngine}
 
 
-def make_engines(names, schema_options=None, ranking_options=None):
-    """Engine objects for the given names; tantivy is left out (with a note) if not installed."""
+def make_engines(names, schema_options=None, ranking_options=None, ab_options=None):
+    """Engine objects for the given names; tantivy is left out (with a note) if not installed.
+
+    ``ab_options`` (Ranking fields) adds "poisk-b", poisk on the same indexes with
+    those ranking options instead of ``ranking_options``: an A/B in one run.
+    """
     engines, notes = [], []
+    if ab_options is not None and "poisk" in names:
+        names = [*names, "poisk-b"]
     for name in names:
+        if name == "poisk-b":
+            engines.append(PoiskEngine(schema_options, ab_options, label=name))
+            continue
         if name not in ENGINES:
             raise SystemExit(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")
         if name == "tantivy" and package_version("tantivy") is None:

@@ -22,9 +22,10 @@ META_FILE = "bench-meta.json"
 
 
 def index_path(work, engine, dataset):
-    """Where the index of ``dataset`` built by ``engine`` is cached."""
+    """Where the index of ``dataset`` built by ``engine`` is cached (an engine's A/B
+    variant, named otherwise, shares its class's index)."""
     key = fingerprint([engine.fingerprint(), dataset.key()])
-    return os.path.join(work, "index", f"{dataset.name}-{engine.name}-{key}")
+    return os.path.join(work, "index", f"{dataset.name}-{type(engine).name}-{key}")
 
 
 def ensure_index(work, engine, dataset, rebuild=False):

@@ -23,7 +23,7 @@ import os
 import time
 
 from bench.corpus import WORD_RE, every_kth
-from bench.indexes import ensure_index
+from bench.indexes import ensure_index, index_path
 
 OPERATOR_WORDS = {"AND", "OR", "NOT", "И", "ИЛИ", "НЕ", "ANDNOT", "ANDMAYBE", "TO", "IN"}
 
@@ -160,30 +160,37 @@ def run_relevance(engines, corpora, sets, work, rebuild=False, processes=2, log=
 
     ``corpora`` maps the collection names of ``sets`` to ``bench.corpus.Dataset``.
 
-    One task per (engine, collection) builds the index if it is not cached, then
-    runs that collection's query sets; ``processes`` tasks run side by side, the
-    biggest first, so building and querying overlap on the cores.
+    One task per index (engine, collection) builds the index if it is not cached,
+    then runs that collection's query sets with every engine that searches that
+    index (poisk and an A/B variant of its ranking share one); ``processes``
+    tasks run side by side, the biggest first, so building and querying overlap
+    on the cores.
     """
-    tasks = [(engine, corpora[dataset], chosen) for engine in engines
-             for dataset, chosen in by_collection(sets).items()]
+    grouped = {}
+    for engine in engines:
+        for dataset, chosen in by_collection(sets).items():
+            key = index_path(work, engine, corpora[dataset])
+            grouped.setdefault(key, ([], corpora[dataset], chosen))[0].append(engine)
+    tasks = list(grouped.values())
     rank = {"poisk": 0, "whoosh": 1, "tantivy": 2}
-    tasks.sort(key=lambda t: (t[1].name == "xquad", rank.get(t[0].name, 3), t[1].name))
+    tasks.sort(key=lambda t: (t[1].name == "xquad", rank.get(t[0][0].name, 3), t[1].name))
     results, indexes = collections.defaultdict(dict), {}
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = {pool.submit(evaluate_collection, work, engine, dataset, chosen, rebuild):
-                   (engine.name, dataset.name) for engine, dataset, chosen in tasks}
+        futures = {pool.submit(evaluate_collection, work, group, dataset, chosen, rebuild):
+                   dataset.name for group, dataset, chosen in tasks}
         for future in concurrent.futures.as_completed(futures):
-            engine, dataset = futures[future]
-            meta, by_set = future.result()
-            indexes[engine, dataset] = meta
-            built = "cached" if meta["cached"] else f"built in {meta['seconds']:.0f} s"
-            log(f"  {dataset}/{engine}: {meta['docs']} docs, index {built}")
-            for name, metrics in by_set.items():
-                results[name][engine] = metrics
-                failures = f"  failed: {metrics['failures']}" if metrics["failures"] else ""
-                log(f"    {name:11} " + "  ".join(
-                    f"{m}={metrics[m]:.3f}" for m in metric_names(name)) + failures)
+            dataset = futures[future]
+            meta, by_engine = future.result()
+            for engine, by_set in by_engine.items():
+                indexes[engine, dataset] = meta
+                built = "cached" if meta["cached"] else f"built in {meta['seconds']:.0f} s"
+                log(f"  {dataset}/{engine}: {meta['docs']} docs, index {built}")
+                for name, metrics in by_set.items():
+                    results[name][engine] = metrics
+                    failures = f"  failed: {metrics['failures']}" if metrics["failures"] else ""
+                    log(f"    {name:11} " + "  ".join(
+                        f"{m}={metrics[m]:.3f}" for m in metric_names(name)) + failures)
     return dict(results), indexes
 
 
@@ -195,16 +202,20 @@ def by_collection(sets):
     return grouped
 
 
-def evaluate_collection(work, engine, dataset, chosen, rebuild=False):
-    """Build (or reuse) one index and evaluate the chosen sets on it: (metadata, {set: metrics})."""
-    meta = ensure_index(work, engine, dataset, rebuild)
-    searcher = engine.open(meta["path"])
-    try:
-        return meta, {name: evaluate(lambda text: searcher.search(text, limit=DEPTH),
-                                     queries, qrels)
-                      for name, (queries, qrels) in chosen.items()}
-    finally:
-        searcher.close()
+def evaluate_collection(work, engines, dataset, chosen, rebuild=False):
+    """Build (or reuse) one index and evaluate the chosen sets on it with each engine
+    that searches it: (metadata, {engine name: {set: metrics}})."""
+    meta = ensure_index(work, engines[0], dataset, rebuild)
+    by_engine = {}
+    for engine in engines:
+        searcher = engine.open(meta["path"])
+        try:
+            by_engine[engine.name] = {
+                name: evaluate(lambda text: searcher.search(text, limit=DEPTH), queries, qrels)
+                for name, (queries, qrels) in chosen.items()}
+        finally:
+            searcher.close()
+    return meta, by_engine
 
 
 def metric_names(set_name):
