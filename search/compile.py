@@ -19,7 +19,7 @@ from whoosh.matching import (
     AndNotMatcher, FilterMatcher, NullMatcherClass, WrappingMatcher)
 from whoosh.query import spans
 
-from indexer.analysis import WEAK_MARK, normal_word
+from indexer.analysis import WEAK_MARK, MorphFilter, normal_word
 from indexer.errors import QuerySyntaxError
 from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
 from search.exact import DEFERRED, FormCheck, OnDemandMatcher, checked_on_demand, form_filter
@@ -62,6 +62,10 @@ class Ranking:
                                   # of documents only adds to matches of the others
     term_at_a_time: bool = True   # rank with search.scoring (same results as Whoosh's
                                   # matchers, which False uses)
+    nouns_in_queries: bool = True  # "выплавка стали": the noun is meant, the verb counts
+                                   # weak_reading (see QueryCompiler._meant_nouns)
+    weak_matches_count: bool = False  # a word matched through a weak reading alone counts as
+                                      # matched for the bonus above (see QueryCompiler._counted)
 
     def matched_word_bonus(self, words: int, idf: float) -> float:
         """What a document gains for holding one word of a query of ``words`` words.
@@ -115,6 +119,7 @@ class QueryCompiler:
         # The proximity bonus lifted short (tag-like) queries and hurt
         # headline-length ones (MRR@10 0.73 -> 0.69, measured).
         self._short = _count_words(tree) <= self.ranking.short_query_words
+        self._nouns = self._meant_nouns(tree) if self.ranking.nouns_in_queries else {}
         main = self._node(tree, compiled, bonuses, top=True)
         if main is None:
             raise QuerySyntaxError(
@@ -167,7 +172,7 @@ class QueryCompiler:
                 # Each matched item adds a bonus: documents with more of the
                 # query's words rank first, yet documents with fewer still match.
                 plus = self.ranking.matched_word_bonus(len(positive), self._idf(item))
-                q = _Rescored(q, plus=plus) if plus else q
+                q = self._counted(item, q, plus, compiled) if plus else q
                 long_enough = len(positive) >= self.ranking.common_min_words
                 if long_enough and self._is_common(item):
                     common.append(q)
@@ -189,6 +194,20 @@ class QueryCompiler:
             main = wq.And([main, *required]) if main else _combine(wq.And, required)
         return self._exclude(main, negative)
 
+    def _counted(self, item, query, plus, compiled):
+        """``query`` plus ``plus`` where the item matched: a word, only where it matched in
+        a full reading. A match through a weak reading alone ("стали" the verb for
+        "выплавка стали", or a ``~сталь`` the indexer weighed down) keeps its score but
+        does not count as a matched word."""
+        if (self.ranking.weak_matches_count or not isinstance(item, Word) or item.prefix
+                or item.exact or not self._has_weak(item)):
+            return _Rescored(query, plus=plus)
+        full = self._word(item, compiled, [], readings="full")
+        weak = self._word(item, compiled, [], readings="weak")
+        if weak is None:
+            return _Rescored(full, plus=plus)
+        return wq.DisjunctionMax([_Rescored(full, plus=plus), weak])
+
     def _exclude(self, main, negative):
         """``main`` without every document that a search for any of ``negative`` finds."""
         excluded = [q for q in (self._node(i, CompiledQuery(None, negative=True), [])
@@ -197,7 +216,7 @@ class QueryCompiler:
             return main
         return _AndNot(main or wq.Every(), _combine(_Or, excluded))
 
-    def _word(self, word, compiled, bonuses):
+    def _word(self, word, compiled, bonuses, readings="all"):
         fields = (word.field,) if word.field else WORD_FIELDS
         if word.prefix:
             stem = normal_word(word.text)
@@ -214,7 +233,9 @@ class QueryCompiler:
             return None
         per_position = []
         for terms in positions:
-            query = self._per_field(fields, lambda f, terms=terms: self._lemma_query(f, terms))
+            nouns = self._nouns.get(word, ())
+            query = self._per_field(
+                fields, lambda f, terms=terms: self._lemma_query(f, terms, nouns, readings))
             if word.exact:
                 forms = {t for t, _, part in terms["exact"] if part == 0}
                 compiled.terms.update(forms)
@@ -280,6 +301,17 @@ class QueryCompiler:
         lemmas += [WEAK_MARK + t for t in lemmas]
         return not any(self.reader.doc_frequency(f, t) for f in TEXT_FIELDS for t in lemmas)
 
+    def _has_weak(self, item):
+        """Whether a plain word may match through a weak reading alone: a verb reading
+        under a noun meant, or a weak twin in the index (without a reader: yes)."""
+        if item in self._nouns:
+            return True
+        if self.reader is None:
+            return True
+        lemmas = [t for terms in self._analyze(item.text) for t, _, part in terms["lemma"]]
+        return any(self.reader.doc_frequency(f, WEAK_MARK + t)
+                   for f in TEXT_FIELDS for t in lemmas)
+
     def _is_common(self, item):
         if self.reader is None or not isinstance(item, Word) or item.exact or item.prefix:
             return False
@@ -305,10 +337,41 @@ class QueryCompiler:
             slot[t.kind].append((t.text, t.weight, t.part))
         return [by_position[p] for p in sorted(by_position)]
 
-    def _lemma_query(self, field_name, terms):
-        floor = self.ranking.min_alternative
-        whole = _alternatives(field_name, _with_weak(
-            [(t, max(w, floor)) for t, w, _ in terms["lemma"]], self.ranking.weak_reading))
+    def _meant_nouns(self, tree):
+        """{Word: its noun readings meant in this query} for a query of two or more words.
+
+        A query names things: a word whose likeliest reading is a verb and which has a
+        noun reading (``MorphFilter``'s readings decided by context, "стали": сталь) is
+        read as the noun ("выплавка стали"), unless the next query word makes it the verb
+        by the indexer's own test ("стали известны").
+        """
+        morph = next((f for f in getattr(self.analyzer, "items", ()) if isinstance(f, MorphFilter)),
+                     None)
+        if morph is None or _count_words(tree) < 2:
+            return {}
+        meant = {}
+        for words in _word_runs(tree):
+            for word, following in zip(words, [*words[1:], None]):
+                nouns = morph._readings(word.text)[1]  # the indexer's own decision, shared
+                if nouns and not (following and morph._signals_verb(following.text)):
+                    meant[word] = nouns
+        return meant
+
+    def _lemma_query(self, field_name, terms, nouns=(), readings="all"):
+        """One position's terms in one field: its lemmas weighted by pymorphy3 (with a floor)
+        and their weak twins; ``readings`` "full" or "weak" keeps one kind only."""
+        floor, weak = self.ranking.min_alternative, self.ranking.weak_reading
+        lemmas = [t for t, _, _ in terms["lemma"]]
+        # A noun meant in the query counts fully, the verb reading as a weak one.
+        full = [(t, 1.0 if t in nouns else max(w, floor))
+                for t, w, _ in terms["lemma"] if not nouns or t in nouns]
+        weakened = [(t, weak) for t in lemmas if nouns and t not in nouns]
+        twins = [(WEAK_MARK + t, w * weak) for t, w in [*full, *weakened]]
+        chosen = {"all": [*full, *weakened, *twins], "full": full,
+                  "weak": [*weakened, *twins]}[readings]
+        whole = _alternatives(field_name, chosen)
+        if readings == "weak" or whole is None:
+            return whole
         if len({part for _, _, part in terms["part"]}) < 2:
             return whole
         # A compound matches whole ("Ангаро-Енисейский") or by all its distinct
@@ -364,6 +427,32 @@ def _count_words(node):
     if isinstance(node, (Loose, AllOf, AnyOf)):
         return sum(_count_words(i) for i in (*node.items, *getattr(node, "required", ())))
     return 0
+
+
+def _word_runs(node):
+    """The runs of plain words of the tree, in query order (outside NOT): the neighbours
+    that tell a word's reading.
+
+    >>> from search.query import parse_query
+    >>> [[w.text for w in run] for run in _word_runs(parse_query("выплавка стали -чугун"))]
+    [['выплавка', 'стали']]
+    """
+    if isinstance(node, Word):
+        return [[node]] if not (node.prefix or node.exact) else []
+    if isinstance(node, Alternatives):
+        return _word_runs(node.item)
+    if not isinstance(node, (Loose, AllOf, AnyOf)):
+        return []
+    runs, run = [], []
+    for item in (*node.items, *getattr(node, "required", ())):
+        if isinstance(item, Word) and not (item.prefix or item.exact):
+            run.append(item)
+        elif isinstance(item, Alternatives) and isinstance(item.item, Word):
+            run.append(item.item)
+        else:
+            runs += [run] + _word_runs(item) if run else _word_runs(item)
+            run = []
+    return [r for r in runs + [run] if r]
 
 
 def _with_weak(weighted, scale):

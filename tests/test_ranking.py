@@ -142,3 +142,55 @@ def test_a_weak_reading_is_found_and_highlighted(steel):
     verb = next(h for h in hits if h.id == "verb1")
     assert [verb.headline[s.start:s.end] for s in verb.headline_highlights] == ["стали"]
     assert steel.search("сталь -стали", snippets=False).total == 0
+
+
+# A query names things: in a query of several words a word whose likeliest
+# reading is a verb ("стали" -> стать) is read as its noun (сталь), unless the
+# next word makes it the verb; and a word matched only through a weak reading
+# (the verb for a meant noun, or a "~сталь" the indexer weighed down) does not
+# count as a matched word for the all-words tier.
+READINGS = [
+    ("steel", "Итоги года", LONG + " Выплавка выросла, сталь подорожала. " + LONG),
+    ("verb", "Заводы стали простаивать", "Выплавка чугуна упала, и заводы стали простаивать."),
+    ("skaters", "Российские фигуристы стали призёрами", "Российские фигуристы стали призёрами."),
+    ("metal", "Сталь подешевела", "Сталь подешевела: сталь, прокат и снова сталь."),
+    ("both", "Итоги квартала", LONG + " Российская сталь подешевела. " + LONG),
+    ("other1", "Погода", "Российские синоптики: в Сибири похолодало."),
+    ("other2", "Нефть", "Российская нефть подорожала на бирже."),
+]
+
+# query | the article that must come first
+READ_FIRST = """
+выплавка стали      | steel
+стали простаивать   | verb
+российская сталь    | both
+"""
+
+
+@pytest.fixture(scope="module")
+def readings(tmp_path_factory):
+    path = tmp_path_factory.mktemp("readings") / "ix"
+    index_articles([Article(id=i, headline=h, body=b) for i, h, b in READINGS], path, workers=0)
+    return path
+
+
+@pytest.mark.parametrize("query, first", list(_rows(READ_FIRST)))
+def test_a_query_word_is_read_by_its_neighbours(readings, query, first):
+    with open_index(readings) as index:
+        assert index.search(query, snippets=False).hits[0].id == first[0]
+
+
+# the same queries with the rules off | the article that would come first
+WITHOUT = """
+выплавка стали      | nouns_in_queries=False   | verb
+выплавка стали      | weak_matches_count=True  | verb
+российская сталь    | weak_matches_count=True  | skaters
+"""
+
+
+@pytest.mark.parametrize("query, options, first", [
+    [part.strip() for part in line.split("|")] for line in WITHOUT.strip().splitlines()])
+def test_without_the_reading_rules_another_sense_comes_first(readings, query, options, first):
+    fields = {k: v == "True" for k, v in (o.split("=") for o in options.split())}
+    with open_index(readings, ranking=Ranking(**fields)) as index:
+        assert index.search(query, snippets=False).hits[0].id == first
