@@ -65,7 +65,8 @@ def ensure_indexes(work, pairs, processes=2):
 
 def open_mixed_index(prog, description, argv=None):
     """The poisk index named by ``--index`` on the command line, with ``--ranking`` fields
-    (JSON): the command line of the bench scripts that measure one ranking on one index."""
+    (JSON): the command line of the bench scripts that measure one ranking on one index.
+    Searches have no time limit: on a loaded machine it cut them short at random."""
     import argparse
 
     from search import Ranking, open_index
@@ -74,4 +75,7 @@ def open_mixed_index(prog, description, argv=None):
     parser.add_argument("--index", required=True, help="a poisk index of the mixed corpus")
     parser.add_argument("--ranking", default="{}", help="Ranking() fields as JSON")
     args = parser.parse_args(argv)
-    return open_index(args.index, ranking=Ranking(**json.loads(args.ranking)))
+    from bench.engines import untimed_budget
+
+    return open_index(args.index, ranking=Ranking(**json.loads(args.ranking)),
+                      budget=untimed_budget())

@@ -23,6 +23,7 @@ import os
 import time
 
 from bench.corpus import WORD_RE, every_kth
+from bench.engines import PoiskEngine
 from bench.indexes import ensure_index, index_path
 
 OPERATOR_WORDS = {"AND", "OR", "NOT", "И", "ИЛИ", "НЕ", "ANDNOT", "ANDMAYBE", "TO", "IN"}
@@ -208,7 +209,9 @@ def evaluate_collection(work, engines, dataset, chosen, rebuild=False):
     meta = ensure_index(work, engines[0], dataset, rebuild)
     by_engine = {}
     for engine in engines:
-        searcher = engine.open(meta["path"])
+        # poisk without its time limit: relevance, not the machine's load (bench.engines)
+        timed = {"timed": False} if isinstance(engine, PoiskEngine) else {}
+        searcher = engine.open(meta["path"], **timed)
         try:
             by_engine[engine.name] = {
                 name: evaluate(lambda text: searcher.search(text, limit=DEPTH), queries, qrels)
