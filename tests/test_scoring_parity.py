@@ -29,6 +29,8 @@ QUERIES = [
     "металлов",                                 # a lemma and its weak twin
     "стали",                                    # an ambiguous word: weighted lemmas
     "данный",                                   # found only through weak readings (~данный)
+    "выплавка стали",                           # a verb-first word read as its noun; a match
+    "стали металлурги",                         # through a weak reading alone out of the tier
     "редкоземельные металлы",                   # the all-words tier, proximity bonus
     "глубокая переработка руды",                # three words: tier and proximity
     "уголь Кузбасс шахта добыча",               # four words: the tier's last length
