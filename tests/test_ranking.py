@@ -150,8 +150,9 @@ def test_a_weak_reading_is_found_and_highlighted(steel):
 # (the verb for a meant noun, or a "~сталь" the indexer weighed down) does not
 # count as a matched word for the all-words tier.
 READINGS = [
-    ("steel", "Итоги года", LONG + " Выплавка выросла, сталь подорожала. " + LONG),
-    ("verb", "Заводы стали простаивать", "Выплавка чугуна упала, и заводы стали простаивать."),
+    ("steel", "Новости", "Выплавка выросла: сталь дорожает, заводы сталь продают."),
+    ("verb", "Новости", "Выплавка упала, заводы стали простаивать."),
+    ("prices", "Цены", "Цены стали расти, и покупатели стали экономить."),
     ("skaters", "Российские фигуристы стали призёрами", "Российские фигуристы стали призёрами."),
     ("metal", "Сталь подешевела", "Сталь подешевела: сталь, прокат и снова сталь."),
     ("both", "Итоги квартала", LONG + " Российская сталь подешевела. " + LONG),
@@ -159,11 +160,11 @@ READINGS = [
     ("other2", "Нефть", "Российская нефть подорожала на бирже."),
 ]
 
-# query | the article that must come first
+# query | Ranking fields | the article that must come first
 READ_FIRST = """
-выплавка стали      | steel
-стали простаивать   | verb
-российская сталь    | both
+выплавка стали      |                          | steel
+стали простаивать   |                          | verb
+российская сталь    | weak_matches_count=False | both
 """
 
 
@@ -174,23 +175,28 @@ def readings(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("query, first", list(_rows(READ_FIRST)))
-def test_a_query_word_is_read_by_its_neighbours(readings, query, first):
-    with open_index(readings) as index:
-        assert index.search(query, snippets=False).hits[0].id == first[0]
-
-
-# the same queries with the rules off | the article that would come first
+# the same queries with a rule off | the article that would come first
 WITHOUT = """
 выплавка стали      | nouns_in_queries=False   | verb
-выплавка стали      | weak_matches_count=True  | verb
 российская сталь    | weak_matches_count=True  | skaters
 """
 
 
-@pytest.mark.parametrize("query, options, first", [
-    [part.strip() for part in line.split("|")] for line in WITHOUT.strip().splitlines()])
-def test_without_the_reading_rules_another_sense_comes_first(readings, query, options, first):
+def _table(text):
+    return [[part.strip() for part in line.split("|")] for line in text.strip().splitlines()]
+
+
+def _first(path, query, options):
     fields = {k: v == "True" for k, v in (o.split("=") for o in options.split())}
-    with open_index(readings, ranking=Ranking(**fields)) as index:
-        assert index.search(query, snippets=False).hits[0].id == first
+    with open_index(path, ranking=Ranking(**fields)) as index:
+        return index.search(query, snippets=False).hits[0].id
+
+
+@pytest.mark.parametrize("query, options, first", _table(READ_FIRST))
+def test_a_query_word_is_read_by_its_neighbours(readings, query, options, first):
+    assert _first(readings, query, options) == first
+
+
+@pytest.mark.parametrize("query, options, first", _table(WITHOUT))
+def test_without_the_reading_rules_another_sense_comes_first(readings, query, options, first):
+    assert _first(readings, query, options) == first
