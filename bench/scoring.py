@@ -11,6 +11,11 @@ budget, so neither is cut short. Reported per group and path: CPU
 (``time.thread_time``) and wall percentiles in ms, and how many queries gave
 the same total and the same top 10 (ids and scores) both ways. The process's
 peak RSS (``ru_maxrss``) closes the report.
+
+``--relevance``: instead, the held-out half of the bench's tag sets (``tag``
+and ``tag+dict``, judged on the news corpus) evaluated both ways on the given
+index (``bench.relevance.evaluate``, top 100, as the relevance bench runs
+poisk), and how many queries gave the same 100 ids in the same order.
 """
 
 import argparse
@@ -85,6 +90,27 @@ def measure(indexes, queries, warmup):
     return table
 
 
+def relevance(indexes, corpus, sets=("tag", "tag+dict")):
+    from bench.relevance import DEPTH, evaluate, query_sets
+
+    chosen = query_sets(corpus, half="test", names=[name.split("+")[0] for name in sets])
+    report = {}
+    for name in sets:
+        _dataset, queries, qrels = chosen[name]
+        runs = {way: {} for way, _ in WAYS}
+
+        def ranked(way):
+            def run(text):
+                hits = indexes[way].search(text, limit=DEPTH, snippets=False).hits
+                runs[way][text] = [h.id for h in hits]
+                return runs[way][text]
+            return run
+        report[name] = {way: evaluate(ranked(way), queries, qrels) for way, _ in WAYS}
+        same_lists = sum(runs["whoosh"].get(t) == runs["taat"].get(t) for _, t in queries)
+        report[name]["same_top100"] = f"{same_lists}/{len(queries)}"
+    return report
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split(
         "\n\n")[0])
@@ -92,10 +118,15 @@ def main(argv=None):
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     parser.add_argument("--queries", type=int, default=200, help="per group (default 200)")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--relevance", action="store_true",
+                        help="the tag sets' held-out half both ways instead of latency")
     args = parser.parse_args(argv)
     import os
     load_before = os.getloadavg()
     indexes = open_both(args.index)
+    if args.relevance:
+        print(json.dumps(relevance(indexes, args.corpus), ensure_ascii=False, indent=1))
+        return
     report = {"index": args.index, "documents": indexes["taat"].doc_count,
               "queries_per_group": args.queries, "load_average_before": load_before}
     for group, queries in query_groups(args.corpus, args.queries).items():
