@@ -315,15 +315,19 @@ class TermScorer:
         mask, scores = self._nothing()
         for sub, offset in self.segments:
             check_time()
-            matcher = fix_matchers(node.matcher(sub, self.context))
             if within is None:
+                matcher = fix_matchers(node.matcher(sub, self.context))
                 while matcher.is_active():
                     docnum = matcher.id() + offset
                     mask[docnum], scores[docnum] = True, matcher.score()
                     matcher.next()
                 continue
             count = sub.reader().doc_count_all()
-            for docnum in within[(within >= offset) & (within < offset + count)]:
+            here = within[(within >= offset) & (within < offset + count)]
+            if not len(here):
+                continue  # no matcher built (its postings opened) for nothing
+            matcher = fix_matchers(node.matcher(sub, self.context))
+            for docnum in here:
                 local = int(docnum) - offset
                 if not matcher.is_active():
                     break
