@@ -1,0 +1,164 @@
+"""``python -m bench.sphinx``: the distributed index (two Sphinx shards) next to the folder index.
+
+Two parts, each in one run, so every ratio is taken under the same load:
+
+- ``relevance``: the headline and tag sets (and their dictionary forms) on a
+  slice of the news corpus (``--docs``, every k-th article), both engines
+  indexing the same slice; a query counts when one of its relevant articles is
+  in the slice, and only those articles are relevant. ``--half`` as in
+  ``python -m bench``.
+- ``speed INDEX...``: latency p50/p95 (wall and the client thread's CPU) of
+  1-3-word and headline-length queries, top 10 with snippets, and queries/s
+  with 8 concurrent clients (threads sharing one open index), on each index
+  given: a folder index, or a folder holding a ``cluster/`` of
+  ``bench.engines.PoiskSphinxEngine`` (started for the run). The CPU of the
+  ``searchd`` processes during the 8-client run is read from ``/proc``, so the
+  engine's own work is counted too.
+
+Each part prints one JSON object (``--out FILE`` also writes it) with the load
+average before and after.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+
+from bench import DEFAULT_CORPUS
+from bench.__main__ import latency_groups
+from bench.corpus import datasets, every_kth
+from bench.engines import PoiskEngine, PoiskSphinxEngine
+from bench.indexes import ensure_index
+from bench.relevance import DEPTH, evaluate, metric_names, query_sets
+from bench.speed import latency_table, measure_throughput
+
+SETS = ("title", "tag")
+
+
+@dataclasses.dataclass(frozen=True)
+class Slice:
+    """Every k-th article of a dataset (``n`` of them), as ``bench.indexes`` caches datasets."""
+
+    base: object
+    n: int
+
+    @property
+    def name(self):
+        return f"{self.base.name}-{self.n}"
+
+    def key(self):
+        return [*self.base.key(), "slice", self.n]
+
+    def articles(self):
+        return every_kth(self.base.articles(), self.n)
+
+
+def relevance(corpus, work, docs, half, queries):
+    """{set: {engine: metrics}} on a slice of ``docs`` articles, both engines, one run."""
+    sets = query_sets(corpus, queries, half, names=SETS)
+    engines = [PoiskEngine(), PoiskSphinxEngine()]
+    results = {"load_average_before": os.getloadavg(), "docs": docs, "half": half}
+    for dataset_name in sorted({dataset for dataset, _, _ in sets.values()}):
+        piece = Slice(datasets(corpus)[dataset_name], docs)
+        ids = {article.id for article in piece.articles()}
+        for engine in engines:
+            meta = ensure_index(work, engine, piece)
+            with _opened(engine, meta["path"]) as searcher:
+                for name, (dataset, chosen, qrels) in sets.items():
+                    if dataset != dataset_name:
+                        continue
+                    kept = {q: relevant & ids for q, relevant in qrels.items() if relevant & ids}
+                    metrics = evaluate(lambda text: searcher.search(text, limit=DEPTH),
+                                       chosen, kept)
+                    results.setdefault(name, {})[engine.name] = metrics
+                    print(f"{name:10} {engine.name:13} " + "  ".join(
+                        f"{m}={metrics[m]:.3f}" for m in metric_names(name)) +
+                        f"  ({metrics['queries']} queries)", flush=True)
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
+class _opened:
+    def __init__(self, engine, path):
+        self.searcher = engine.open(path)
+
+    def __enter__(self):
+        return self.searcher
+
+    def __exit__(self, *exc):
+        self.searcher.close()
+
+
+def speed(corpus, paths, queries, clients):
+    """Latency and queries/s of each index, one after the other, in this process."""
+    groups = latency_groups(corpus, queries)
+    results = {"load_average_before": os.getloadavg(), "queries_per_group": queries}
+    for path in paths:
+        sphinx = os.path.isdir(os.path.join(path, "cluster"))
+        engine = PoiskSphinxEngine() if sphinx else PoiskEngine()
+        searcher = engine.open(path)
+        try:
+            point = {"engine": engine.name, "load_average": os.getloadavg()}
+            point["latency"] = latency_table(searcher, groups)
+            point["throughput"] = {}
+            for group, texts in groups.items():
+                engine_cpu = _searchd_cpu()
+                measured = measure_throughput(searcher, texts, clients=clients)
+                measured["searchd_cpu_seconds"] = round(_searchd_cpu() - engine_cpu, 2)
+                point["throughput"][group] = measured
+            results[path] = point
+            print(json.dumps({path: point}, ensure_ascii=False), flush=True)
+        finally:
+            searcher.close()
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
+def _searchd_cpu():
+    """User + system CPU seconds of every running ``searchd`` on this machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                name, _, rest = f.read().partition(") ")
+            if name.endswith("(searchd"):
+                fields = rest.split()
+                total += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return total / ticks
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.sphinx", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--out", help="also write the JSON here")
+    parts = parser.add_subparsers(dest="part", required=True)
+    rel = parts.add_parser("relevance", help="headline and tag sets on a slice of the news")
+    rel.add_argument("--work", default="/tmp/poisk-bench-sphinx")
+    rel.add_argument("--docs", type=int, default=3000, help="articles in the slice")
+    rel.add_argument("--half", choices=("dev", "test"), default="test")
+    rel.add_argument("--queries", type=int, default=None, help="queries per set (every k-th)")
+    spd = parts.add_parser("speed", help="latency and 8-client queries/s of the given indexes")
+    spd.add_argument("paths", nargs="+", metavar="INDEX")
+    spd.add_argument("--queries", type=int, default=100, help="queries per group")
+    spd.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    if args.part == "relevance":
+        results = relevance(args.corpus, args.work, args.docs, args.half, args.queries)
+    else:
+        results = speed(args.corpus, args.paths, args.queries, args.clients)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(results, indent=1, ensure_ascii=False)
+    print(text)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
