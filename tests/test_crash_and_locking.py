@@ -352,15 +352,23 @@ def newest_toc_anywhere(index):
     return max(times, default=0.0)
 
 
-def test_sigkill_during_a_rebuild_keeps_the_old_index_whole(corpus, tmp_path):
+def indexed_then_new(corpus, tmp_path):
+    """An index of the corpus's first REBUILD_OLD articles, and a file of the next REBUILD_NEW.
+
+    Returns (index, new file, old ids, new ids).
+    """
     corpus_path, ids = corpus
     lines = corpus_path.read_text(encoding="utf-8").splitlines(True)
     old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
     old.write_text("".join(lines[:REBUILD_OLD]), encoding="utf-8")
     new.write_text("".join(lines[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]), encoding="utf-8")
-    old_ids, new_ids = ids[:REBUILD_OLD], ids[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]
     index = tmp_path / "ix"
     build_index([old], index, workers=0)
+    return index, new, ids[:REBUILD_OLD], ids[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]
+
+
+def test_sigkill_during_a_rebuild_keeps_the_old_index_whole(corpus, tmp_path):
+    index, new, old_ids, new_ids = indexed_then_new(corpus, tmp_path)
     for commits in (0, 1, 3):  # killed as it starts, after its first and its third commit
         started = newest_toc_anywhere(index)
         process = subprocess.Popen(
@@ -386,13 +394,7 @@ def test_sigkill_during_a_rebuild_keeps_the_old_index_whole(corpus, tmp_path):
 
 
 def test_ctrl_c_during_a_rebuild_keeps_the_old_index(corpus, tmp_path):
-    corpus_path, ids = corpus
-    lines = corpus_path.read_text(encoding="utf-8").splitlines(True)
-    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
-    old.write_text("".join(lines[:REBUILD_OLD]), encoding="utf-8")
-    new.write_text("".join(lines[REBUILD_OLD:REBUILD_OLD + REBUILD_NEW]), encoding="utf-8")
-    index = tmp_path / "ix"
-    build_index([old], index, workers=0)
+    index, new, old_ids, _ = indexed_then_new(corpus, tmp_path)
     started = newest_toc_anywhere(index)
     process = subprocess.Popen(
         [sys.executable, "-m", "search", "index", str(new), "--index", str(index), "--rebuild",
@@ -408,7 +410,7 @@ def test_ctrl_c_during_a_rebuild_keeps_the_old_index(corpus, tmp_path):
     assert stdout.startswith("0 added, 0 updated, 0 skipped, 0 failed in ")
     assert stderr == ("Interrupted: the unfinished rebuild was dropped and the index is as it "
                       "was before; run the same command again to finish.\n")
-    assert stored_ids(index) == ids[:REBUILD_OLD]
+    assert stored_ids(index) == old_ids
     assert not [name for name in os.listdir(index) if name.endswith(".tmp")]
 
 
