@@ -40,6 +40,7 @@ __all__ = [
     "STOP_WORDS",
     "WordTokenizer",
     "analyze",
+    "normal_text",
     "normal_word",
     "russian_analyzer",
     "find_words",
@@ -128,21 +129,34 @@ CONTEXT_WORDS = 3
 STRESS_MARKS_RE = re.compile("[\u0300\u0301]")
 
 
+def normal_text(text):
+    """Text in the Unicode form words are compared in: NFKC, without stress marks.
+
+    NFKC rather than NFC: NFC composes "и" + U+0306 into "й" and "е" + U+0308
+    into "ё", and NFKC also folds full-width and other compatibility letters
+    ("ｎｉｃｋｅｌ" is "nickel", "ﬁ" is "fi"), which a reader means as the
+    ordinary letters. The length may change, so offsets into the result are
+    not offsets into the article.
+
+    >>> normal_text("И\u0306ошкар-Ола за\u0301мок ｎｉｃｋｅｌ")
+    'Йошкар-Ола замок nickel'
+    """
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text)
+                          and not STRESS_MARKS_RE.search(text)):
+        return text
+    return STRESS_MARKS_RE.sub("", unicodedata.normalize("NFKC", text))
+
+
 def normal_word(text):
     """Lower-case a word and fold ``ё`` to ``е``: the one normalisation used everywhere.
 
-    Unicode is normalised first, by NFKC rather than NFC: NFC composes "и" +
-    U+0306 into "й" and "е" + U+0308 into "ё", and NFKC also folds full-width
-    and other compatibility letters ("ｎｉｃｋｅｌ" is "nickel", "ﬁ" is "fi"),
-    which a reader means as the ordinary letters. Offsets are not affected:
+    Unicode is normalised first (``normal_text``). Offsets are not affected:
     only a token's text is normalised, never the article.
 
     >>> normal_word("Редкозём"), normal_word("И\u0306ошкар-Ола"), normal_word("ｎｉｃｋｅｌ")
     ('редкозем', 'йошкар-ола', 'nickel')
     """
-    if not text.isascii():
-        text = STRESS_MARKS_RE.sub("", unicodedata.normalize("NFKC", text))
-    return text.lower().replace("ё", "е")
+    return normal_text(text).lower().replace("ё", "е")
 
 
 _morph = None

@@ -19,7 +19,7 @@ import re
 
 from whoosh.matching import FilterMatcher
 
-from indexer.analysis import EXACT_MARK, find_words
+from indexer.analysis import EXACT_MARK, find_words, normal_text
 from search.budget import SearchTimeout, check_time, time_limit
 
 __all__ = ["CheckedRanking", "DEFERRED", "FormCheck", "OnDemandMatcher", "checked_on_demand",
@@ -54,7 +54,10 @@ class FormCheck:
     def __call__(self, *texts):
         missing = set(self.required)
         for text in texts:
-            text = text or ""
+            # The forms are in normal_word's Unicode form; so must the text be
+            # ("й" stored as "и" + U+0306, full-width letters). Only a yes or no
+            # is wanted here, so offsets into the normalised text do not matter.
+            text = normal_text(text or "")
             # A plain substring search first (C, no regular expression): most
             # candidates have the lemma in other forms only and stop here.
             folded = text.lower().replace("ё", "е")

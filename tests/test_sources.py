@@ -159,6 +159,19 @@ def test_unicode_forms_are_found_by_their_ordinary_spelling(unicode_forms_index,
     assert {hit.id for hit in result.hits} == ids
 
 
+@pytest.mark.parametrize("query, ids", [
+    ("=Йошкар-Ола", {"nfd"}),                       # the stored headline is decomposed
+    ("=И\u0306ошкар-Олы", {"composed"}),
+    ("=ёмкости", {"nfd", "composed"}),
+    ("=nickel", {"composed"}),                      # stored full-width
+    ("=ｎｉｃｋｅｌ", {"composed"}),
+], ids=["decomposed-text", "decomposed-query", "decomposed-yo", "full-width-text",
+        "full-width-query"])
+def test_exact_forms_match_decomposed_and_full_width_stored_text(unicode_forms_index, query, ids):
+    result = unicode_forms_index.search(query, limit=10, group=False)
+    assert {hit.id for hit in result.hits} == ids
+
+
 def test_highlights_of_decomposed_letters_are_in_the_articles_own_characters(unicode_forms_index):
     (hit,) = unicode_forms_index.search("ёмкость Йошкар-Ола title:закупит", limit=1,
                                         group=False).hits
