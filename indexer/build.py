@@ -140,7 +140,8 @@ def index_articles(records: Iterable[Article | Rejected], index_dir: IndexPath |
             else:
                 ix = open_whoosh_index(index_dir, write=True)
             remove_stray_files(index_dir)
-            run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress)
+            run = _Run(ix, report, strict, workers, lock.fileno(), interrupted, on_progress,
+                       replacing)
             try:
                 seen = _index_records(ix, records, report, strict, batch_size, run)
                 if prune is not None and not report.interrupted:
@@ -251,7 +252,7 @@ def _index_records(ix, records, report, strict, batch_size, run):
                 if strict:
                     run.write(batch)
                     run.finish()
-                    raise _strict_stop(outcome, report)
+                    raise _strict_stop(outcome, report, run.replacing)
                 report.failed += 1
                 report.problems.append(outcome)
             elif outcome == "skipped":
@@ -343,8 +344,10 @@ class _Run:
     next free worker.
     """
 
-    def __init__(self, ix, report, strict, workers, lock_fd, interrupted, on_progress=None):
+    def __init__(self, ix, report, strict, workers, lock_fd, interrupted, on_progress=None,
+                 replacing=False):
         self.ix = ix
+        self.replacing = replacing  # a rebuild beside the index: its commits are not the index's
         self.schema = ix.schema  # one schema object: its analyzer cache lasts the run
         self.report = report
         self.strict = strict
@@ -405,7 +408,7 @@ class _Run:
             # those after a failure); a run with nothing to write commits once.
             commit_segment(self.ix, None)
         if self.stopped:
-            raise _strict_stop(self.stopped, self.report)
+            raise _strict_stop(self.stopped, self.report, self.replacing)
 
     def abort(self, kill=False):
         if self.pipeline is not None:
@@ -437,9 +440,11 @@ class _Run:
             self.report.problems.append(rejected)
 
 
-def _strict_stop(rejected, report):
-    return SourceError(f"{rejected} (--strict: stopped at the first bad record; the "
-                       f"{report.written} documents written before it are committed)")
+def _strict_stop(rejected, report, replacing):
+    """The error of a strict run; a rebuild's commits are in the new generation, never switched in."""
+    kept = ("the rebuild is abandoned and the index is as it was" if replacing else
+            f"the {report.written} documents written before it are committed")
+    return SourceError(f"{rejected} (--strict: stopped at the first bad record; {kept})")
 
 
 def _known_hashes(ix):

@@ -343,6 +343,28 @@ def test_strict_stops_at_the_first_bad_record_and_keeps_what_came_before(tmp_pat
     assert lenient.stdout.startswith("1 added, 0 updated, 5 skipped, 1 failed in ")
 
 
+def test_strict_rebuild_stopped_at_a_bad_record_keeps_the_old_index_and_says_so(tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.jsonl").write_bytes(jsonl({"id": "old", "title": "Медь", "text": "Старое."}))
+    (tmp_path / "news.jsonl").write_bytes(jsonl(
+        *({"id": f"n{i}", "title": "Никель", "text": f"Выпуск никеля, отчёт {i}."}
+          for i in range(5)),
+        b"{broken",
+    ))
+    assert CliRunner().invoke(cli, ["index", "old.jsonl", "--index", "ix"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["index", "news.jsonl", "--index", "ix", "--strict",
+                                      "--rebuild", "--batch-size", "2"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: news.jsonl:6: broken JSON (Expecting property name enclosed in double quotes) "
+        "(--strict: stopped at the first bad record; the rebuild is abandoned and the index "
+        "is as it was)\n")
+    with open_index("ix") as index:
+        assert [h.id for h in index.search("*", group=False).hits] == ["old"]
+    assert not [name for name in os.listdir("ix") if name.endswith(".tmp")]  # no rebuild folder
+
+
 def test_every_good_record_is_indexed_and_searchable(tmp_path):
     write_mixed_feed(tmp_path / "feed")
     report = build_index([tmp_path / "feed"], tmp_path / "ix")
@@ -422,6 +444,18 @@ def test_strict_stops_at_a_record_whoosh_fails_on(tmp_path, options):
     ix = open_whoosh_index(tmp_path / "ix")
     with ix.searcher() as searcher:
         assert [fields["id"] for fields in searcher.all_stored_fields()] == ["a"]
+
+
+@IN_PROCESS_OR_WORKERS
+def test_a_strict_rebuild_stopped_by_whoosh_leaves_the_index_as_it_was(tmp_path, options):
+    index_articles([Article(id="old", headline="Медь", body="Старое.")], tmp_path / "ix")
+    with pytest.raises(SourceError, match=r"^feed:2: cannot index it .*; the rebuild is "
+                                          r"abandoned and the index is as it was\)$"):
+        index_articles(BATCH, tmp_path / "ix", schema=exploding_schema(), strict=True,
+                       rebuild=True, **options)
+    ix = open_whoosh_index(tmp_path / "ix")
+    with ix.searcher() as searcher:
+        assert [fields["id"] for fields in searcher.all_stored_fields()] == ["old"]
 
 
 # -- index folders: missing, empty, foreign, old, damaged ----------------------
