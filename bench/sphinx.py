@@ -7,13 +7,15 @@ Two parts, each in one run, so every ratio is taken under the same load:
   indexing the same slice; a query counts when one of its relevant articles is
   in the slice, and only those articles are relevant. ``--half`` as in
   ``python -m bench``.
+- ``build``: the first ``--docs`` synthetic articles of ``bench.scale`` indexed
+  by both engines, docs/s of wall and of CPU time (``searchd`` included).
 - ``speed INDEX...``: latency p50/p95 (wall and the client thread's CPU) of
   1-3-word and headline-length queries, top 10 with snippets, and queries/s
   with 8 concurrent clients (threads sharing one open index), on each index
   given: a folder index, or a folder holding a ``cluster/`` of
-  ``bench.engines.PoiskSphinxEngine`` (started for the run). The CPU of the
-  ``searchd`` processes during the 8-client run is read from ``/proc``, so the
-  engine's own work is counted too.
+  ``bench.engines.PoiskSphinxEngine`` (started for the run). The CPU of that
+  cluster's ``searchd`` processes during the 8-client run is read from
+  ``/proc``, so the engine's own work is counted too.
 
 Each part prints one JSON object (``--out FILE`` also writes it) with the load
 average before and after.
@@ -27,11 +29,12 @@ import time
 
 from bench import DEFAULT_CORPUS
 from bench.__main__ import latency_groups
-from bench.corpus import datasets, every_kth
-from bench.engines import PoiskEngine, PoiskSphinxEngine
+from bench.corpus import NEWS_FILE, datasets, every_kth
+from bench.engines import PoiskEngine, PoiskSphinxEngine, cluster_cpu
 from bench.indexes import ensure_index
 from bench.relevance import DEPTH, evaluate, metric_names, query_sets
-from bench.speed import latency_table, measure_throughput
+from bench.scale import synthetic_file
+from bench.speed import latency_table, measure_indexing, measure_throughput
 
 SETS = ("title", "tag")
 
@@ -90,22 +93,56 @@ class _opened:
         self.searcher.close()
 
 
+def build(corpus, work, docs, seed, engines):
+    """Index the first ``docs`` synthetic articles (``bench.scale``) with each engine, one
+    after the other, each in a child process: docs/s of wall time and of CPU time
+    (the indexing process and its workers, plus the ``searchd`` processes for the
+    shards). The indexes stay in ``WORK/{engine}-{docs}`` for ``speed``."""
+    source, _ = synthetic_file(work, os.path.join(corpus, NEWS_FILE), docs, seed)
+    results = {"load_average_before": os.getloadavg(), "docs": docs, "seed": seed}
+    for engine in (e for e in (PoiskEngine(), PoiskSphinxEngine()) if e.name in engines):
+        path = os.path.join(work, f"{engine.name}-{docs}")
+        point = measure_indexing(engine, source, path, docs)
+        engine_cpu = os.path.join(path, "searchd-cpu.json")
+        if os.path.exists(engine_cpu):
+            with open(engine_cpu, encoding="utf-8") as f:
+                point.update(json.load(f))
+        cpu = point["cpu_seconds"] + point.get("searchd_cpu_seconds", 0)
+        point["docs_per_all_cpu_s"] = round(point["docs"] / cpu, 1)
+        point["load_average"] = os.getloadavg()
+        results[engine.name] = point
+        print(json.dumps({engine.name: point}), flush=True)
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
 def speed(corpus, paths, queries, clients):
-    """Latency and queries/s of each index, one after the other, in this process."""
+    """Latency and queries/s of each index, one after the other, in this process.
+
+    CPU is counted three ways: the client thread per query (latency), the whole
+    client process during the 8-client run, and that cluster's ``searchd``
+    processes during the same run."""
     groups = latency_groups(corpus, queries)
     results = {"load_average_before": os.getloadavg(), "queries_per_group": queries}
     for path in paths:
         sphinx = os.path.isdir(os.path.join(path, "cluster"))
         engine = PoiskSphinxEngine() if sphinx else PoiskEngine()
         searcher = engine.open(path)
+        cluster = getattr(searcher, "cluster", None)
         try:
             point = {"engine": engine.name, "load_average": os.getloadavg()}
             point["latency"] = latency_table(searcher, groups)
             point["throughput"] = {}
             for group, texts in groups.items():
-                engine_cpu = _searchd_cpu()
+                engine_cpu = cluster_cpu(cluster) if cluster else 0.0
+                client_cpu = time.process_time()
                 measured = measure_throughput(searcher, texts, clients=clients)
-                measured["searchd_cpu_seconds"] = round(_searchd_cpu() - engine_cpu, 2)
+                measured["client_cpu_ms_per_query"] = round(
+                    1000 * (time.process_time() - client_cpu) / len(texts), 1)
+                if cluster:
+                    measured["searchd_cpu_ms_per_query"] = round(
+                        1000 * (cluster_cpu(cluster) - engine_cpu) / len(texts), 1)
+                measured["load_average"] = os.getloadavg()
                 point["throughput"][group] = measured
             results[path] = point
             print(json.dumps({path: point}, ensure_ascii=False), flush=True)
@@ -113,22 +150,6 @@ def speed(corpus, paths, queries, clients):
             searcher.close()
     results["load_average_after"] = os.getloadavg()
     return results
-
-
-def _searchd_cpu():
-    """User + system CPU seconds of every running ``searchd`` on this machine."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                name, _, rest = f.read().partition(") ")
-            if name.endswith("(searchd"):
-                fields = rest.split()
-                total += int(fields[11]) + int(fields[12])
-        except OSError:
-            continue
-    return total / ticks
 
 
 def main(argv=None):
@@ -142,6 +163,11 @@ def main(argv=None):
     rel.add_argument("--docs", type=int, default=3000, help="articles in the slice")
     rel.add_argument("--half", choices=("dev", "test"), default="test")
     rel.add_argument("--queries", type=int, default=None, help="queries per set (every k-th)")
+    bld = parts.add_parser("build", help="index N synthetic articles with both engines")
+    bld.add_argument("--work", default="/tmp/poisk-bench-sphinx")
+    bld.add_argument("--docs", type=int, default=10000)
+    bld.add_argument("--seed", type=int, default=20240601, help="seed of the synthetic docs")
+    bld.add_argument("--engines", default="poisk,poisk-sphinx")
     spd = parts.add_parser("speed", help="latency and 8-client queries/s of the given indexes")
     spd.add_argument("paths", nargs="+", metavar="INDEX")
     spd.add_argument("--queries", type=int, default=100, help="queries per group")
@@ -150,6 +176,8 @@ def main(argv=None):
     started = time.perf_counter()
     if args.part == "relevance":
         results = relevance(args.corpus, args.work, args.docs, args.half, args.queries)
+    elif args.part == "build":
+        results = build(args.corpus, args.work, args.docs, args.seed, args.engines.split(","))
     else:
         results = speed(args.corpus, args.paths, args.queries, args.clients)
     results["seconds"] = round(time.perf_counter() - started, 1)
