@@ -29,7 +29,8 @@ from indexer.errors import IndexNotFound, PoiskError
 
 __all__ = [
     "EngineUrl", "ShardDown", "SCHEMES", "SphinxText", "connect", "doc_key",
-    "is_engine_url", "meta_token", "parse_url", "read_layout", "sql_token",
+    "is_engine_url", "meta_token", "parse_url", "read_layout", "read_offsets", "sql_token",
+    "term_offsets",
 ]
 
 SCHEMES = ("manticore://", "sphinx://")
@@ -167,7 +168,7 @@ def sql_token(term: str) -> str:
 class SphinxText:
     """Text as Sphinx receives it: poisk's analysis of each word, as tokens (cached per spelling).
 
-    >>> SphinxText().fields("Выплавка стали в Улан-Удэ")  # "Выплавка": a capital keeps 4 lemmas
+    >>> SphinxText().fields("Выплавка стали в Улан-Удэ")[:3]  # "Выплавка": a capital keeps 4 lemmas
     ('выплавка стать улан_удэ', 'выплавок сталь улан удэ', 'выплавка стали улан_удэ улан удэ')
     """
 
@@ -176,10 +177,12 @@ class SphinxText:
         self._words = {}
 
     def fields(self, text: str):
-        """``(lemmas, alternatives, forms)`` of ``text`` as space-separated tokens."""
-        lemmas, alternatives, forms = [], [], []
+        """``(lemmas, alternatives, forms, offsets)`` of ``text``: the first three as
+        space-separated tokens, the last the ``term_offsets`` table of its words."""
+        lemmas, alternatives, forms, where = [], [], [], {}
         word = self._words.get
-        for surface in WORD_RE.findall(text):
+        for match in WORD_RE.finditer(text):
+            surface = match.group()
             found = word(surface) or self._word(surface)
             if found[0]:
                 lemmas.append(found[0])
@@ -187,20 +190,56 @@ class SphinxText:
                 alternatives.append(found[1])
             if found[2]:
                 forms.append(found[2])
-        return " ".join(lemmas), " ".join(alternatives), " ".join(forms)
+            for term in found[3]:
+                where.setdefault(term, []).append(match.start())
+        return " ".join(lemmas), " ".join(alternatives), " ".join(forms), term_offsets(where)
 
     def _word(self, surface):
-        """(its likeliest lemma, its other terms, its exact forms) of one spelling."""
-        lemma, others, forms = "", [], []
+        """(its likeliest lemma, its other terms, its exact forms) of one spelling as tokens,
+        and its terms (lemmas and parts, as the analyzer spells them)."""
+        lemma, others, forms, terms = "", [], [], []
         for term, kind, _, _ in self.morph.terms(surface):
             token = sql_token(term.lstrip(EXACT_MARK))
             if kind == "exact":
                 forms.append(token)
-            elif not lemma and kind == "lemma":
+                continue
+            terms.append(term)
+            if not lemma and kind == "lemma":
                 lemma = token
             else:
                 others.append(token)
         if len(self._words) >= self.morph.cache_size:
             self._words.clear()
-        found = self._words[surface] = (lemma, " ".join(others), " ".join(forms))
+        found = self._words[surface] = (lemma, " ".join(others), " ".join(forms),
+                                        tuple(dict.fromkeys(terms)))
         return found
+
+
+# The highlighter's table of a stored text: where each of its words' terms (lemmas and
+# compound parts, not exact forms) starts, as "|term offset offset|term offset".
+# search.sphinx reads the offsets of a page's query terms from it instead of
+# analysing the text again, as a folder index reads positions from its postings.
+# A term holds no "|" or space (WORD_RE's words hold neither).
+def term_offsets(where: dict) -> str:
+    """The table of {term: [character offsets of the words that yield it]}.
+
+    >>> table = term_offsets({"сталь": [0, 14], "цена": [6]})
+    >>> table
+    '|сталь 0 14|цена 6'
+    >>> read_offsets(table, {"сталь", "никель"})
+    [0, 14]
+    """
+    return "".join(f"|{term} {' '.join(map(str, offsets))}" for term, offsets in where.items())
+
+
+def read_offsets(table: str, terms) -> list:
+    """The sorted offsets of the words that yield one of ``terms``, read from a
+    ``term_offsets`` table."""
+    found = set()
+    for term in terms:
+        at = table.find(f"|{term} ")
+        if at >= 0:
+            start = at + len(term) + 2
+            end = table.find("|", start)
+            found.update(map(int, table[start:end if end >= 0 else len(table)].split()))
+    return sorted(found)

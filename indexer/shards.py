@@ -38,8 +38,8 @@ MIN_POOL_ARTICLES = 200
 
 def document_row(article: Article, text: SphinxText) -> dict:
     """The column values of one article in a shard's real-time index."""
-    headline, headline_alt, headline_forms = text.fields(article.headline)
-    body, body_alt, body_forms = text.fields(article.body)
+    headline, headline_alt, headline_forms, headline_offsets = text.fields(article.headline)
+    body, body_alt, body_forms, body_offsets = text.fields(article.body)
     lead = text.fields(article.lead)[0] if article.lead else ""
     meta = [ALL_TOKEN, meta_token("s", article.source or ""), meta_token("i", article.id)]
     meta += [meta_token("t", tag) for tag in article.tags]
@@ -52,7 +52,8 @@ def document_row(article: Article, text: SphinxText) -> dict:
         id=doc_key(article.id), headline=headline, lead=lead, body=body,
         headline_alt=headline_alt, body_alt=body_alt, headline_forms=headline_forms,
         body_forms=body_forms, meta=" ".join(meta), doc_id=article.id,
-        headline_text=article.headline, body_text=article.body, source=article.source or "",
+        headline_text=article.headline, body_text=article.body, headline_offsets=headline_offsets,
+        body_offsets=body_offsets, source=article.source or "",
         tags=",".join(article.tags), url=article.url or "",
         content_hash=article.content_hash,
         date_key=date.year * 10000 + date.month * 100 + date.day if date else 0,

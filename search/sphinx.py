@@ -6,7 +6,10 @@ A query is rewritten as on a folder index (wrong layout, typos, synonyms:
 ``search.rewrite``, with the document frequencies asked of the engine), compiled
 by ``search.sphinxql`` and sent to the distributed index, which fans it out to
 the shards and merges their answers; snippets come from poisk's own highlighter
-over the stored text, so they are the same as from a folder index. When a shard
+over the stored text, so they are the same as from a folder index: the page's
+rows carry each text's table of where its words' lemmas start
+(``indexer.manticore.term_offsets``), as a folder index's postings carry
+positions, so no word of the page is analysed again. When a shard
 does not answer, the others still do: the result says so
 (``SearchResult.partial``, with the engine's message in ``warnings``).
 
@@ -21,18 +24,20 @@ import threading
 import time
 from typing import Any, Iterable, NoReturn
 
-from indexer.analysis import CYRILLIC_RE, EXACT_MARK, HYPHENS_RE, morph_analyzer, normal_word
+from indexer.analysis import (
+    CYRILLIC_RE, EXACT_MARK, HYPHENS_RE, WORD_RE, morph_analyzer, normal_word)
 from indexer.analysis import russian_analyzer
 from indexer.errors import PoiskError
 from indexer.fields import EXTRACTED, stored_document
-from indexer.manticore import ShardDown, connect, doc_key, parse_url, read_layout, sql_token
+from indexer.manticore import (
+    ShardDown, connect, doc_key, parse_url, read_layout, read_offsets, sql_token)
 from search.api import (
     DID_YOU_MEAN_GAIN, FEW_RESULTS, MAX_LIMIT, MAX_OFFERS, SORTS, DateArg, Document, Hit,
     IndexStats, SearchResult, _offered, filter_arguments)
 from search.compile import Ranking
 from search.query import add_filters, parse_query
 from search.rewrite import Rewrite, Rewriter, searched_text
-from search.snippets import find_matches, make_snippets
+from search.snippets import Span, body_snippets, find_matches
 from search.spelling import Speller, edit_distance, edits1
 from search.sphinxql import SphinxCompiler, SphinxQuery
 from search.synonyms import Synonyms, default_file
@@ -114,12 +119,13 @@ class SphinxIndex:
         rewriter = self.rewriter(synonyms, corrections)
         compiled, rewrites = self._compile(query, filters, rewriter)
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
+        offsets = "headline_offsets, body_offsets, " if snippets else ""
         rows, meta = self._query(
-            f"SELECT {COLUMNS}, WEIGHT() AS score FROM {{name}} WHERE {_where(compiled)} "
+            f"SELECT {COLUMNS}, {offsets}WEIGHT() AS score FROM {{name}} "
+            f"WHERE {_where(compiled)} "
             f"ORDER BY {order} LIMIT {offset}, {limit} OPTION ranker={RANKER}, "
             f"field_weights=({FIELD_WEIGHTS}), max_matches={max(1000, offset + limit)}")
-        spellings = SpellingFilter(compiled.terms, compiled.prefixes) if snippets else None
-        hits = tuple(self._hit(row, compiled, spellings) for row in rows)
+        hits = tuple(self._hit(row, compiled, snippets) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
         total = int(dict(meta).get("total_found", 0))
         offers = _offered(query, rewrites)
@@ -290,18 +296,25 @@ class SphinxIndex:
                 if connection in self._connections:
                     self._connections.remove(connection)
 
-    def _hit(self, row, compiled, spellings):
+    def _hit(self, row, compiled, snippets):
         stored = _stored(row)
         headline, body = stored["headline"], stored["body"]
-        snippets, headline_spans = (), ()
-        if spellings is not None:
+        body_snips, headline_spans = (), ()
+        if snippets:
             terms, prefixes = compiled.terms, compiled.prefixes
-            snippets = make_snippets(
-                body, find_matches(body, self.analyzer, terms, prefixes, spellings))
-            headline_spans = tuple(find_matches(headline, self.analyzer, terms, prefixes,
-                                                spellings))
+            if prefixes or any(term.startswith(EXACT_MARK) for term in terms):
+                # Not in the stored tables (as on a folder index): analyse the text.
+                spellings = SpellingFilter(terms, prefixes)
+                headline_spans, body_spans = (
+                    find_matches(text, self.analyzer, terms, prefixes, spellings)
+                    for text in (headline, body))
+            else:
+                headline_spans, body_spans = (
+                    _spans(text, read_offsets(table, terms))
+                    for text, table in ((headline, row[-3]), (body, row[-2])))
+            body_snips = body_snippets(headline, body, body_spans)
         return Hit(**stored_document(stored, hit=True), score=float(row[-1]),
-                   snippets=snippets, headline_highlights=headline_spans)
+                   snippets=body_snips, headline_highlights=tuple(headline_spans))
 
 
 class EngineVocabulary:
@@ -357,9 +370,10 @@ class EngineVocabulary:
 
 class SpellingFilter:
     """Which spellings of a text may be analysed into one of the wanted terms, told without
-    pymorphy3: the highlighter analyses only those (a page of long articles holds
-    thousands of distinct spellings, and a cold pymorphy3 parse is the cost of a
-    snippet; a folder index reads positions back from its postings instead).
+    pymorphy3: when a query holds exact forms or prefixes, which the stored offset
+    tables do not hold, the highlighter analyses only those spellings (a page of
+    long articles holds thousands of distinct spellings, and a cold pymorphy3
+    parse is the cost of a snippet).
 
     A spelling may yield a lemma if it starts as the lemma does (two letters), is
     a form of it (pymorphy3's paradigm of the lemma: ``люди`` for ``человек``), is
@@ -403,6 +417,11 @@ def _paradigm(lemma):
 def _query_terms(analyzer, query):
     """The lemmas of the query's words (operators and field names included: a few extra)."""
     return {t.text for t in analyzer(query, mode="query") if t.kind != "exact"}
+
+
+def _spans(text, offsets):
+    """The words of ``text`` that start at these offsets (a ``term_offsets`` table's)."""
+    return [Span(*WORD_RE.match(text, at).span()) for at in offsets]
 
 
 def _where(compiled: SphinxQuery) -> str:

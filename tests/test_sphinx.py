@@ -125,6 +125,36 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     assert statements == ["CALL", "CALL", "SELECT"]
 
 
+def test_snippets_of_plain_words_analyse_no_word_of_the_page(sample_cluster, monkeypatch):
+    """Word offsets are read from the hits' stored tables, as a folder index reads positions
+    from its postings: the analyzer sees the query's words only."""
+    from indexer.analysis import MorphFilter
+
+    analysed = set()
+    terms = MorphFilter.terms
+    monkeypatch.setattr(MorphFilter, "terms",
+                        lambda self, surface: analysed.add(surface) or terms(self, surface))
+    result = sample_cluster.search("никель Норильск", synonyms=False, corrections=False)
+    assert result.hits and all(h.snippets for h in result.hits)
+    assert analysed <= {"никель", "Норильск"}
+
+
+def test_a_post_that_repeats_its_headline_gets_the_folder_index_snippets(make_cluster, tmp_path):
+    from indexer import index_articles
+
+    post = Article(id="tg/1", headline="Норникель поднял выпуск никеля.",
+                   body="Норникель поднял выпуск никеля.\nКомпания сообщила о выпуске никеля.")
+    cluster = make_cluster()
+    index_articles([post], cluster.url)
+    index_articles([post], tmp_path / "folder")
+    with open_index(cluster.url) as engine, open_index(tmp_path / "folder") as folder:
+        for query in ("никель", "=никеля", "выпуск*"):
+            got, want = engine.search(query).hits[0], folder.search(query).hits[0]
+            assert got.snippets[0].text == "Компания сообщила о выпуске никеля."
+            assert (got.snippets, got.headline_highlights) == \
+                (want.snippets, want.headline_highlights)
+
+
 def test_the_spelling_filter_skips_no_word_the_analyzer_would_highlight(sample_index):
     """Every lemma of every word of the sample articles: the highlighter finds the same words
     with the filter as without it."""
