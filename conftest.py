@@ -16,7 +16,8 @@ def untimed_searches():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(search.api, "Budget", functools.partial(
-            Budget, seconds=float("inf"), snippet_seconds=float("inf")))
+            Budget, seconds=float("inf"), snippet_seconds=float("inf"),
+            offer_seconds=float("inf")))
         yield
 
 

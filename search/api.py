@@ -358,10 +358,12 @@ class Index:
     def _search_once(self, query, tree, filters, *, limit, offset, sort, snippets, group, facets,
                      synonyms, corrections):
         """``search`` on this thread's searcher (``_SnapshotFailed``: the index failed to answer)."""
-        tree, rewriter, rewrites = self._rewrite(tree, filters, synonyms, corrections)
         searcher, timed_out = self._searcher(), []
         with time_limit(self.budget.seconds):
             try:
+                # Corrections count in the budget: the first to need the index's
+                # words reads them (search.spelling.LexiconReading).
+                tree, rewriter, rewrites = self._rewrite(tree, filters, synonyms, corrections)
                 compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
                                          self.budget).compile(tree)
                 by_terms = sort == "relevance" and self.ranking.term_at_a_time
@@ -374,7 +376,7 @@ class Index:
                                          timed_out, checked)
                 ids = column_values(searcher.reader(), "id",
                                     [n for story in page for n in story.similar], translate=True)
-            except SearchTimeout:  # out of time before the search began
+            except SearchTimeout:  # out of time before the search began (or while correcting)
                 return SearchResult(query=query, total=0, offset=offset, hits=(), partial=True)
             except PoiskError:
                 raise
@@ -438,18 +440,26 @@ class Index:
             return self._synonyms
 
     def _better_spellings(self, query, filters, rewriter, total):
-        """Queries with a rare word respelt that find several times as many articles."""
+        """Queries with a rare word respelt that find several times as many articles
+        (those found in the budget's ``offer_seconds``: each costs a search)."""
         offers = []
-        for original, candidate in rewriter.respellings(parse_query(query)):
-            better = searched_text(query, [Rewrite("typo", original, candidate)])
-            tree, _, _ = self._rewrite(parse_query(better), filters)
-            searcher = self._searcher()
-            compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-            collector = _collector(1, "relevance")
-            searcher.search_with_collector(compiled.query, collector)
-            if len(collector.results()) >= max(FEW_RESULTS, DID_YOU_MEAN_GAIN * total):
-                offers.append(better)
-        return tuple(offers[:MAX_OFFERS])
+        with time_limit(self.budget.offer_seconds):
+            try:
+                for original, candidate in rewriter.respellings(parse_query(query)):
+                    better = searched_text(query, [Rewrite("typo", original, candidate)])
+                    tree, _, _ = self._rewrite(parse_query(better), filters)
+                    searcher = self._searcher()
+                    compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
+                                             self.budget).compile(tree)
+                    collector = _collector(1, "relevance")
+                    searcher.search_with_collector(compiled.query, collector)
+                    if len(collector.results()) >= max(FEW_RESULTS, DID_YOU_MEAN_GAIN * total):
+                        offers.append(better)
+                    if len(offers) == MAX_OFFERS:
+                        break
+            except SearchTimeout:
+                pass  # the offers found so far
+        return tuple(offers)
 
     def facets(self, query: str, *, limit: int = 10, since: DateArg = None,
                until: DateArg = None, source: str | Iterable[str] | None = None,

@@ -62,6 +62,9 @@ class Budget:
     seconds: float = 1.2  # finding and ranking the matches
     # Snippets of one page: a hit begun in time is finished, later hits have none.
     snippet_seconds: float = 0.4
+    # Looking for a better spelling to offer ("did you mean") when a search finds
+    # few articles: each respelt query is searched once more.
+    offer_seconds: float = 0.2
 
 
 class SearchTimeout(Exception):

@@ -176,3 +176,19 @@ def test_the_time_budget_is_checked_while_stepping_over_excluded_articles(tmp_pa
             parse_query("* -уголь"))
         with time_limit(0), pytest.raises(SearchTimeout):
             compiled.query.matcher(searcher)  # finding the first article left steps over 300
+
+
+def test_looking_for_a_better_spelling_to_offer_has_its_own_time(tmp_path):
+    """A search finding few articles searches each rare word's commoner twin once more
+    ("did you mean"): within ``offer_seconds``, and without them the search is still whole."""
+    from indexer import index_articles
+    from indexer.sources import Article
+    articles = [Article(id=f"s{n}", headline="Новые санкции", body=f"Санкции, выпуск {n}.")
+                for n in range(12)] + [Article(id="typo", headline="Сакнции", body="Опечатка.")]
+    assert index_articles(articles, tmp_path / "ix", workers=0).added == 13
+    with open_index(tmp_path / "ix", budget=Budget(offer_seconds=60)) as index:
+        offered = index.search("сакнции")
+    with open_index(tmp_path / "ix", budget=Budget(offer_seconds=0)) as index:
+        out_of_time = index.search("сакнции")
+    assert (offered.total, offered.did_you_mean) == (1, ("санкции",))
+    assert (out_of_time.total, out_of_time.did_you_mean, out_of_time.partial) == (1, (), False)

@@ -192,6 +192,46 @@ def test_edit_distance(a, b, distance):
     assert edit_distance(a, b) == float(distance)
 
 
+def _deletions(word, times):
+    found = {word}
+    for _ in range(times):
+        found |= {w[:i] + w[i + 1:] for w in found for i in range(len(w))}
+    return found
+
+
+@pytest.mark.parametrize("word", ["никкль", "норникелььь", "палладия", "плладий", "металов",
+                                  "красноярк", "уголь", "литйи", "якуття", "rusall", "nornikel",
+                                  "ангаро", "zzz", "кобальтт"])
+def test_the_lexicon_finds_what_the_symmetric_delete_rule_finds(sample_index, word):
+    """Every term of the index checked the slow way: the term or its one-letter deletions meet
+    the word's deletions (up to ``limit``), within ``limit`` edits."""
+    from search.spelling import Lexicon
+
+    reader = sample_index._searcher().reader()
+    lexicon = Lexicon.of(reader)
+    for limit in (1, 2):
+        wanted = _deletions(word, limit)
+        expected = sorted((term, edit_distance(word, term, limit)) for term in lexicon.terms
+                          if _deletions(term, 1) & wanted
+                          and edit_distance(word, term, limit) <= limit)
+        assert lexicon.near(word, limit) == expected, limit
+    assert bool(lexicon.near(word, 2)) == (word not in ("zzz", "кобальтт"))
+
+
+def test_the_lexicon_is_read_within_the_time_budget(sample_index):
+    """A search that runs out of time while reading the index's words leaves them for the next."""
+    from search.budget import SearchTimeout, time_limit
+    from search.spelling import LexiconCache, LexiconReading
+
+    cache, reader = LexiconCache(), sample_index._searcher().reader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LexiconReading, "CHUNK", 50)
+        with time_limit(0), pytest.raises(SearchTimeout):
+            cache.get("generation 1", reader)
+        assert 0 < len(cache._reading.words)
+        assert cache.get("generation 1", reader).terms == LexiconReading().read(reader).terms
+
+
 def test_a_swapped_letter_finds_the_word(tmp_path):
     from indexer.build import index_articles
     from indexer.sources import Article
