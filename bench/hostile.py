@@ -221,8 +221,9 @@ def cold_cases():
 
 def cold(index_dir, query):
     """(CPU seconds, MB, outcome) of one search in a fresh process: see ``_cold_child``."""
-    done = subprocess.run([sys.executable, "-m", "bench.hostile", "--cold-child", index_dir, query],
-                          capture_output=True, text=True, check=True)
+    from bench import REPO_ROOT
+    done = subprocess.run([sys.executable, "-m", "bench.hostile", "--cold-child", str(index_dir),
+                           query], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     figures = json.loads(done.stdout)
     return figures["cpu"], figures["mb"], figures["outcome"]
 

@@ -302,7 +302,7 @@ class LexiconReading:
                 check_time()  # after a chunk: every read gets somewhere
             self.done, self.last = self.done + 1, None
         if self.sorted is None:
-            self.sorted = sorted(self.words)
+            self.sorted, self.words = sorted(self.words), set()
         for start in range(self.CHUNK * len(self.hashed), len(self.sorted), self.CHUNK):
             self.hashed.append(deletion_hashes(self.sorted[start:start + self.CHUNK]))
             check_time()

@@ -6,6 +6,8 @@ what the budget does to each hostile query of issue 10.
 """
 
 import itertools
+import json
+import re
 import subprocess
 import sys
 
@@ -192,3 +194,22 @@ def test_looking_for_a_better_spelling_to_offer_has_its_own_time(tmp_path):
         out_of_time = index.search("сакнции")
     assert (offered.total, offered.did_you_mean) == (1, ("санкции",))
     assert (out_of_time.total, out_of_time.did_you_mean, out_of_time.partial) == (1, (), False)
+
+
+@pytest.mark.slow
+def test_the_hostile_benchmark_runs_every_case_and_reports_the_worst(sample_index_dir, tmp_path,
+                                                                     capsys):
+    """bench.hostile on the sample index: every case of issue 10 answers or is refused with
+    a clear error, in this process and cold (the times are the benchmark's to report)."""
+    pytest.importorskip("psutil")
+    from bench import hostile
+    out = tmp_path / "hostile.json"
+    hostile.main(["--index", str(sample_index_dir), "--examples", "5", "--out", str(out)])
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    warm = [name for name, _ in hostile.LEXICON_CASES + hostile.issue_cases()]
+    cold = [f"cold: {name}" for name, _ in hostile.cold_cases()]
+    assert [row["case"] for row in rows if row["case"] != "hypothesis"] == warm + cold
+    for row in rows:
+        if row["case"] != "hypothesis":
+            assert re.fullmatch(r"\d+ found|QuerySyntaxError: .*", row["outcome"]), row
+    assert "worst CPU time: " in capsys.readouterr().out
