@@ -43,8 +43,11 @@ LOCK_FILE = "poisk-writer.lock"
 # 2: the story sketch field (an index of format 1 has no field to write it to).
 # 3: the regions, districts and industries fields. Older indexes still open
 # for searching (the fields they lack read empty); writing to one needs a rebuild.
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+# 4: story sketches hashed from lemma numbers (indexer.stories) instead of a
+# BLAKE2b digest per shingle. A format-3 index still groups its own articles
+# (their sketches are alike); a new article's sketch would not match them.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 
 # Whoosh's table of contents: one file per commit, the newest wins.
 TOC_RE = re.compile(r"_MAIN_(\d+)\.toc")
@@ -187,8 +190,9 @@ def open_whoosh_index(path, write=False):
             f"version reads {FORMAT_VERSION}); rebuild it with `poisk index --rebuild PATH...`")
     if write and version != FORMAT_VERSION:
         raise IndexCorrupted(
-            f"{path} was made by an older poisk (index format {version}, without the fields "
-            "added since); rebuild it with `poisk index --rebuild PATH...` to add to it")
+            f"{path} was made by an older poisk (index format {version}, without the fields or "
+            "story sketches of this one); rebuild it with `poisk index --rebuild PATH...` to add "
+            "to it")
     if not _has_commit(path):
         raise IndexNotFound(f"{path} holds no documents yet: run `poisk index PATH...`")
     for attempt in range(OPEN_RETRIES):

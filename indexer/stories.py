@@ -3,7 +3,9 @@
 Each article's body is read as its words' lemmas (the index's own analyzer,
 first lemma of each word, stop words dropped); every run of ``SHINGLE``
 lemmas is a shingle. The sketch is a bottom-k MinHash (Broder 1997): the
-``SKETCH_SIZE`` smallest 32-bit hashes of the article's shingles. Two
+``SKETCH_SIZE`` smallest 32-bit hashes of the article's shingles. A shingle's
+hash is computed from its lemmas' numbers (``lemma_id``, each lemma hashed
+once) with numpy, the same in every process and Python version. Two
 sketches estimate the Jaccard similarity of the two shingle sets (exactly,
 for articles shorter than the sketch). Two articles tell the same story when
 that similarity reaches ``THRESHOLD`` and their dates are at most
@@ -32,15 +34,17 @@ import hashlib
 import heapq
 import struct
 
+import numpy as np
 from whoosh import columns, formats
 from whoosh.fields import FieldType
 
 from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
 
 __all__ = ["KEYS", "MAX_DAYS", "SHINGLE", "SKETCH_SIZE", "THRESHOLD", "StoryField",
-           "first_lemmas", "lemma_words", "packed_sketch", "same_story", "similarity", "sketch_of"]
+           "first_lemmas", "lemma_id", "lemma_words", "packed_sketch", "same_story", "similarity",
+           "sketch_of"]
 
-SHINGLE = 3        # lemmas per shingle
+SHINGLE = 3        # lemmas per shingle (_bottom_k combines three numbers)
 SKETCH_SIZE = 128  # hashes kept per article (bottom-k); 512 bytes in the column
 KEYS = 8           # articles sharing none of their smallest hashes are not compared
 THRESHOLD = 0.3    # estimated Jaccard similarity of the shingle sets
@@ -56,19 +60,27 @@ def lemma_words(text: str, analyzer) -> list:
     >>> lemma_words("ЦБ повысил ставку до 21%", russian_analyzer())
     ['цб', 'повысить', 'ставка', '21']
     """
-    items = getattr(analyzer, "items", ())
-    if len(items) == 2 and type(items[0]) is WordTokenizer and isinstance(items[1], MorphFilter):
+    morph = _own_morph(analyzer)
+    if morph is not None:
         # poisk's own analyzer: its cached terms of each word, without a Token
         # per term (68 against 113 microseconds a Telegram post, measured),
         # each spelling looked up once (a long article repeats half its words).
         # A word's first term is its most likely lemma; a stop word has none.
-        return first_lemmas(WORD_RE.findall(text), items[1])
+        return first_lemmas(WORD_RE.findall(text), morph)
     words, last = [], None
     for token in analyzer(text, positions=True, mode="index"):
         if token.pos != last and getattr(token, "kind", "lemma") == "lemma":
             words.append(token.text)
             last = token.pos
     return words
+
+
+def _own_morph(analyzer) -> MorphFilter | None:
+    """The MorphFilter of poisk's own analyzer (``WordTokenizer() | MorphFilter()``), else None."""
+    items = getattr(analyzer, "items", ())
+    if len(items) == 2 and type(items[0]) is WordTokenizer and isinstance(items[1], MorphFilter):
+        return items[1]
+    return None
 
 
 # Spelling -> its first lemma ("" for a stop word), per MorphFilter, forgotten
@@ -97,11 +109,51 @@ def first_lemmas(words: list, morph: MorphFilter) -> list:
     return [lemma for lemma in map(first.__getitem__, words) if lemma]
 
 
+# Spelling -> the number (lemma_id) of its first lemma, 0 for a stop word, per
+# MorphFilter; and lemma -> its number. Forgotten past FIRST_SIZE entries.
+_spelling_ids = {}
+_lemma_ids = {}
+
+
+def lemma_id(lemma: str) -> int:
+    """A lemma's number for the story hashes: the first 8 bytes of the BLAKE2b digest of its
+    UTF-8 (never Python's ``hash()``, which each process salts), 1 for a digest of 0 (0 marks a
+    stop word).
+
+    >>> lemma_id("ставка")
+    11122945782947875866
+    """
+    number = _lemma_ids.get(lemma)
+    if number is None:
+        if len(_lemma_ids) > FIRST_SIZE:
+            _lemma_ids.clear()
+        digest = hashlib.blake2b(lemma.encode("utf-8"), digest_size=8).digest()
+        number = _lemma_ids[lemma] = int.from_bytes(digest, "big") or 1
+    return number
+
+
 def packed_sketch(words: list, morph: MorphFilter) -> bytes:
     """The sketch of an article's body words (spellings) as the story column stores it: made
     where the article's words are already split for the extracted fields
-    (``indexer.fields.add_extracted``), so the body is not split again."""
-    return pack(sketch_of(first_lemmas(words, morph)))
+    (``indexer.fields.add_extracted``), so the body is not split again.
+
+    Each spelling's lemma number is cached (one dictionary lookup a word, which is most of
+    the cost); the sketch equals ``sketch_of(first_lemmas(words, morph))``.
+
+    >>> morph = MorphFilter()
+    >>> words = "ЦБ повысил ключевую ставку до 21%".split()
+    >>> unpack(packed_sketch(words, morph)) == sketch_of(first_lemmas(words, morph))
+    True
+    """
+    entry = _spelling_ids.get(id(morph))
+    if entry is None or entry[0] is not morph or len(entry[1]) > FIRST_SIZE:
+        entry = _spelling_ids[id(morph)] = (morph, {})
+    ids = entry[1]
+    for word in set(words).difference(ids):  # most were seen before
+        terms = morph.terms(word)
+        ids[word] = lemma_id(terms[0][0]) if terms else 0
+    numbers = np.fromiter(map(ids.__getitem__, words), dtype=np.uint64, count=len(words))
+    return pack(_bottom_k(numbers[numbers != 0]))
 
 
 def sketch_of(words) -> tuple:
@@ -109,15 +161,36 @@ def sketch_of(words) -> tuple:
 
     >>> len(sketch_of(["a", "b", "c", "d"])), sketch_of([])
     (2, ())
+    >>> sketch_of(["цб", "повысить", "ставка"])  # the same in every process and version
+    (1391533845,)
     """
-    if not words:
+    return _bottom_k(np.fromiter(map(lemma_id, words), dtype=np.uint64, count=len(words)))
+
+
+# A shingle's hash: its three lemma numbers combined with odd multipliers (so
+# the order counts), then MurmurHash3's 64-bit finaliser; the top 32 bits.
+# numpy's uint64 arithmetic wraps modulo 2**64, as the finaliser wants. With
+# each spelling's number cached, the sketches of 600 news articles took 0.19
+# CPU s against 0.55 with a BLAKE2b digest of each shingle's bytes (measured),
+# which had been a third of extraction's cost.
+_MIX = tuple(np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F))
+_FMIX = tuple(np.uint64(c) for c in (33, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 32))
+
+
+def _bottom_k(numbers: np.ndarray) -> tuple:
+    """The ``SKETCH_SIZE`` smallest shingle hashes of a sequence of lemma numbers."""
+    if not len(numbers):
         return ()
-    encoded = [word.encode("utf-8") for word in words]  # each word once, not in 3 shingles
-    shingles = {b" ".join(encoded[n:n + SHINGLE])
-                for n in range(max(1, len(encoded) - SHINGLE + 1))}
-    blake2b = hashlib.blake2b
-    hashes = {int.from_bytes(blake2b(s, digest_size=4).digest(), "big") for s in shingles}
-    return tuple(sorted(hashes)[:SKETCH_SIZE])
+    if len(numbers) < SHINGLE:  # one shingle of the whole, padded with 0 (no lemma's number)
+        numbers = np.concatenate([numbers, np.zeros(SHINGLE - len(numbers), np.uint64)])
+    shift, first, second, top = _FMIX
+    h = numbers[:-2] * _MIX[0] + numbers[1:-1] * _MIX[1] + numbers[2:]
+    h ^= h >> shift
+    h *= first
+    h ^= h >> shift
+    h *= second
+    h ^= h >> shift
+    return tuple(np.unique((h >> top).astype(np.uint32))[:SKETCH_SIZE].tolist())
 
 
 def similarity(a: tuple, b: tuple) -> float:
@@ -185,6 +258,9 @@ class StoryField(FieldType):
     def to_column_value(self, value):
         if isinstance(value, bytes):  # made by packed_sketch with the extracted fields
             return value
+        morph = _own_morph(self.analyzer)
+        if morph is not None:
+            return packed_sketch(WORD_RE.findall(value), morph)
         return pack(sketch_of(lemma_words(value, self.analyzer)))
 
     def from_column_value(self, value):

@@ -180,14 +180,16 @@ def test_an_unknown_region_in_a_query_is_an_error(sample_index):
         sample_index.search("region:Атлантида")
 
 
-def test_a_format_1_index_opens_for_searching_only(tmp_path, sample_index_dir):
+# 1: before the story sketches, 2: before regions and industries, 3: sketches hashed otherwise
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_an_older_index_opens_for_searching_only(tmp_path, sample_index_dir, version):
     import shutil
 
     from indexer import build_index
 
     old = tmp_path / "old"
     shutil.copytree(sample_index_dir, old)
-    (old / MARKER_FILE).write_text(json.dumps({"format": 1, "engine": "whoosh"}))
+    (old / MARKER_FILE).write_text(json.dumps({"format": version, "engine": "whoosh"}))
     with open_index(old) as index:
         assert index.search("никель", limit=1).total > 0
     with pytest.raises(IndexCorrupted, match="older poisk .* --rebuild"):

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 import re
 import shlex
 
@@ -9,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from indexer import build_index, russian_analyzer
-from indexer.stories import lemma_words, same_story, similarity, sketch_of
+from indexer.stories import lemma_id, lemma_words, same_story, similarity, sketch_of
 from search import open_index
 from search.cli import cli
 from tests.conftest import ROOT
@@ -48,6 +49,51 @@ def test_a_long_article_is_estimated_from_its_sketch():
     exact = 1497 / (1998 + 500)  # shared shingles / all shingles
     assert len(sketch_of(words)) == 128
     assert abs(similarity(sketch_of(words), sketch_of(edited)) - exact) < 0.15
+
+
+def reference_sketch(words: list) -> tuple:
+    """The sketch's hashes as documented in indexer/stories.py, in plain Python integers."""
+    mask = 2 ** 64 - 1
+
+    def fmix(h):
+        h ^= h >> 33
+        h = h * 0xFF51AFD7ED558CCD & mask
+        h ^= h >> 33
+        h = h * 0xC4CEB9FE1A85EC53 & mask
+        return h ^ h >> 33
+
+    numbers = [lemma_id(w) for w in words] + [0] * (3 - len(words))
+    return tuple(sorted({fmix(a * 0x9E3779B97F4A7C15 + b * 0xC2B2AE3D27D4EB4F + c & mask) >> 32
+                         for a, b, c in zip(numbers, numbers[1:], numbers[2:])})[:128])
+
+
+# words -> the sketch: the same in every process, Python and numpy version (the sketches of an
+# index are compared with those its next run writes). Pinned values, and the formula again.
+@pytest.mark.parametrize("words, sketch", [
+    ("цб повысить ставка", (1391533845,)),
+    ("уголь", (1259987271,)),
+    ("уголь кузбасс", (4097127020,)),
+    ("кузбасс уголь", (2634467229,)),  # the order counts
+    ("цб повысить ставка цб повысить ставка", (1293183058, 1391533845, 3314771175)),
+])
+def test_sketch_hashes_are_stable(words, sketch):
+    assert sketch_of(words.split()) == sketch == reference_sketch(words.split())
+
+
+def test_long_sketches_follow_the_formula():
+    words = [f"слово{n % 700}" for n in range(3000)]
+    assert sketch_of(words) == reference_sketch(words)
+
+
+def test_a_lemma_number_does_not_depend_on_the_process():
+    import subprocess
+    import sys
+
+    code = "from indexer.stories import lemma_id; print(lemma_id('никель'))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert outs == {f"{lemma_id('никель')}\n"}
 
 
 @pytest.mark.parametrize("a, b, a_date, b_date, same", [
