@@ -68,6 +68,35 @@ def test_bar_chart(counts, chart):
     assert bar_chart(trend, width=7 + 3 + len(str(max(counts))) + 8).split("\n") == chart
 
 
+# counts per period from 2024-01-01 (a Monday), the period -> the terminal chart, exactly:
+# three or more empty periods in a row are one line, fewer still show as zeros.
+@pytest.mark.parametrize("counts, by, chart", [
+    ([2, 0, 0, 0, 1], "month",
+     ["2024-01  ████████ 2", "…        3 months with none (2024-02 to 2024-04)", "2024-05  ████ 1"]),
+    ([2, 0, 0, 1], "month", ["2024-01  ████████ 2", "2024-02   0", "2024-03   0",
+                             "2024-04  ████ 1"]),
+    # leading and trailing stretches (a series widened by --since and --until)
+    ([0, 0, 0, 0, 1, 0, 0, 0], "week",
+     ["…         4 weeks with none (2024-W01 to 2024-W04)", "2024-W05  ████████ 1",
+      "…         3 weeks with none (2024-W06 to 2024-W08)"]),
+    ([1] + [0] * 40 + [1, 0, 1], "day",
+     ["2024-01-01  ████████ 1", "…           40 days with none (2024-01-02 to 2024-02-10)",
+      "2024-02-11  ████████ 1", "2024-02-12   0", "2024-02-13  ████████ 1"]),
+    ([0, 0, 0], "month", ["…        3 months with none (2024-01 to 2024-03)"]),
+])
+def test_bar_chart_collapses_empty_stretches(counts, by, chart):
+    step = {"month": None, "week": 7, "day": 1}[by]
+
+    def start(n):
+        return D(2024, n + 1, 1) if step is None else D(2024, 1, 1) + datetime.timedelta(n * step)
+
+    dates = [start(n) for n, count in enumerate(counts) for _ in range(count)]
+    trend = make_trend("q", dates, by=by, since=start(0), until=start(len(counts) - 1))
+    assert len(trend.points) == len(counts)  # the series keeps every period
+    label = len(trend.points[0].label)
+    assert bar_chart(trend, width=label + 3 + len(str(max(counts))) + 8).split("\n") == chart
+
+
 @pytest.mark.parametrize("query, options", [
     ("металл", {}),
     ("*", {}),
@@ -127,9 +156,23 @@ COAL = """\
 """
 
 
-def test_trend_command_output_is_exact(run):
-    result = run("уголь", "--since", "2026-04-01")
-    assert (result.exit_code, result.output) == (0, COAL)
+COAL_SINCE_OCTOBER = """\
+4 articles for 'уголь' by month:
+
+2025-10  █████████████████████████████████████████████████████████████████████ 1
+2025-11   0
+2025-12  █████████████████████████████████████████████████████████████████████ 1
+…        4 months with none (2026-01 to 2026-04)
+2026-05  █████████████████████████████████████████████████████████████████████ 1
+2026-06  █████████████████████████████████████████████████████████████████████ 1
+"""
+
+
+@pytest.mark.parametrize("since, output", [("2026-04-01", COAL),
+                                           ("2025-10-01", COAL_SINCE_OCTOBER)])
+def test_trend_command_output_is_exact(run, since, output):
+    result = run("уголь", "--since", since)
+    assert (result.exit_code, result.output) == (0, output)
 
 
 def test_trend_json_and_csv(run):
