@@ -4,7 +4,8 @@ costs an indexing run.
     python -m bench.fields                      # quality on bench/labels/regions-industries.tsv
     python -m bench.fields --speed 2000         # and indexing with and without extraction
     python -m bench.fields --labels held-out    # on the held-out sample (labelled unseen)
-    python -m bench.fields --draw 100           # draw the held-out sample, texts to label
+    python -m bench.fields --draw 100           # draw the held-out sample, ids to label
+    python -m bench.fields --draw 60 --labels blind --texts   # a fresh sample, with its texts
 
 The labels (``bench/labels/regions-industries.tsv``, rules in ``bench/labels/README.md``)
 give ids of the shared corpora and the labels read by hand; no corpus text is stored.
@@ -28,10 +29,14 @@ from indexer.sources import read_sources
 LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels")
 LABELS = os.path.join(LABEL_DIR, "regions-industries.tsv")
 HELD_OUT = os.path.join(LABEL_DIR, "held-out.tsv")
-LABEL_SETS = {"tuned": LABELS, "held-out": HELD_OUT}
-# The held-out sample: drawn after the tuned one, with its own seed, from the
-# same four strata, leaving out every article of the tuned sample.
+BLIND = os.path.join(LABEL_DIR, "blind.tsv")
+LABEL_SETS = {"tuned": LABELS, "held-out": HELD_OUT, "blind": BLIND}
+# Each sample after the first is drawn with its own seed from the same four
+# strata, leaving out every article of the samples drawn before it: the
+# held-out one after the tuned one, the blind one (labelled from the texts
+# alone, committed before the extractors ever ran on them) after both.
 HELD_OUT_SEED = 20261127
+SEEDS = {"tuned": 20261126, "held-out": HELD_OUT_SEED, "blind": 20261207}
 KEYWORD_RE = re.compile(r"област|край|республик|губернатор|завод|шахт|нефт|газ|энерг|уг(?:о)?л"
                         r"|металл|комбинат|урожай|порт", re.IGNORECASE)
 TOPICS = ("regions", "energy", "ng_energiya", "economics", "business")
@@ -232,10 +237,13 @@ def main(argv=None):
     parser.add_argument("--corpus", default=DEFAULT_CORPUS)
     parser.add_argument("--labels", choices=sorted(LABEL_SETS), default="tuned",
                         help="tuned: the sample the gazetteer was corrected on; held-out: the "
-                             "sample labelled after, never tuned on")
+                             "sample labelled after, never tuned on; blind: labelled last, its "
+                             "figures taken once")
     parser.add_argument("--draw", type=int, metavar="N",
-                        help="print a fresh sample of N articles (N/4 per stratum, seed "
-                             f"{HELD_OUT_SEED}, none of the tuned sample) as label rows")
+                        help="print the sample --labels names afresh: N articles (N/4 per "
+                             "stratum, its seed, none of the samples before it) as label rows")
+    parser.add_argument("--texts", action="store_true",
+                        help="with --draw: print each article's text as its labeller reads it")
     parser.add_argument("--speed", type=int, metavar="DOCS", help="also measure indexing speed")
     parser.add_argument("--cost", type=int, metavar="DOCS",
                         help="measure what extraction costs indexing, in CPU time, one process")
@@ -243,8 +251,16 @@ def main(argv=None):
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.draw:
-        for stratum, ids in draw(args.corpus, args.draw // 4, exclude=set(read_labels())).items():
-            print("\n".join(f"{doc_id}\t{stratum}\t\t" for doc_id in ids))
+        names = list(LABEL_SETS)
+        before = set().union(*(read_labels(LABEL_SETS[n]) for n in names[:names.index(args.labels)]))
+        strata = draw(args.corpus, args.draw // 4, SEEDS[args.labels], exclude=before)
+        texts = labelled_texts(args.corpus, {i for ids in strata.values() for i in ids}) \
+            if args.texts else {}
+        for stratum, ids in strata.items():
+            for doc_id in ids:
+                print(f"{doc_id}\t{stratum}\t\t")
+                if doc_id in texts:
+                    print(texts[doc_id], end="\n\n")
         return
     if args.cost:
         figures = cost(args.corpus, args.cost, args.work)
