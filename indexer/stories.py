@@ -153,7 +153,7 @@ def packed_sketch(words: list, morph: MorphFilter) -> bytes:
         terms = morph.terms(word)
         ids[word] = lemma_id(terms[0][0]) if terms else 0
     numbers = np.fromiter(map(ids.__getitem__, words), dtype=np.uint64, count=len(words))
-    return pack(_bottom_k(numbers[numbers != 0]))
+    return _bottom_k(numbers[numbers != 0]).astype(">u4").tobytes()  # as pack() writes it
 
 
 def sketch_of(words) -> tuple:
@@ -164,7 +164,8 @@ def sketch_of(words) -> tuple:
     >>> sketch_of(["цб", "повысить", "ставка"])  # the same in every process and version
     (1391533845,)
     """
-    return _bottom_k(np.fromiter(map(lemma_id, words), dtype=np.uint64, count=len(words)))
+    numbers = np.fromiter(map(lemma_id, words), dtype=np.uint64, count=len(words))
+    return tuple(_bottom_k(numbers).tolist())
 
 
 # A shingle's hash: its three lemma numbers combined with odd multipliers (so
@@ -177,10 +178,10 @@ _MIX = tuple(np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F))
 _FMIX = tuple(np.uint64(c) for c in (33, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 32))
 
 
-def _bottom_k(numbers: np.ndarray) -> tuple:
-    """The ``SKETCH_SIZE`` smallest shingle hashes of a sequence of lemma numbers."""
+def _bottom_k(numbers: np.ndarray) -> np.ndarray:
+    """The ``SKETCH_SIZE`` smallest shingle hashes of a sequence of lemma numbers, sorted."""
     if not len(numbers):
-        return ()
+        return np.zeros(0, np.uint32)
     if len(numbers) < SHINGLE:  # one shingle of the whole, padded with 0 (no lemma's number)
         numbers = np.concatenate([numbers, np.zeros(SHINGLE - len(numbers), np.uint64)])
     shift, first, second, top = _FMIX
@@ -190,7 +191,7 @@ def _bottom_k(numbers: np.ndarray) -> tuple:
     h ^= h >> shift
     h *= second
     h ^= h >> shift
-    return tuple(np.unique((h >> top).astype(np.uint32))[:SKETCH_SIZE].tolist())
+    return np.unique((h >> top).astype(np.uint32))[:SKETCH_SIZE]
 
 
 def similarity(a: tuple, b: tuple) -> float:
@@ -235,7 +236,7 @@ def pack(sketch: tuple) -> bytes:
     >>> unpack(pack((1, 2 ** 32 - 1)))
     (1, 4294967295)
     """
-    return b"".join(_PACK.pack(h) for h in sketch)
+    return struct.pack(f">{len(sketch)}I", *sketch)
 
 
 def unpack(raw: bytes) -> tuple:

@@ -85,6 +85,16 @@ def test_long_sketches_follow_the_formula():
     assert sketch_of(words) == reference_sketch(words)
 
 
+def test_the_packed_sketch_of_spellings_is_the_sketch_of_their_lemmas(analyzer):
+    from indexer.analysis import WORD_RE
+    from indexer.stories import packed_sketch, unpack
+
+    text = " ".join(f"{NICKEL} {n} {OTHER} {REWRITE}" for n in range(40))  # over 128 shingles
+    packed = unpack(packed_sketch(WORD_RE.findall(text), analyzer.items[1]))
+    assert len(packed) == 128
+    assert packed == sketch_of(lemma_words(text, analyzer))
+
+
 def test_a_lemma_number_does_not_depend_on_the_process():
     import subprocess
     import sys
