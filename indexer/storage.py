@@ -21,6 +21,7 @@ from indexer.analysis import russian_analyzer
 from indexer.fields import schema_fields
 from indexer.errors import IndexCorrupted, IndexNotFound
 from indexer.sources import INDEX_MARKER
+from indexer.mapped import install as _install_mapped_parts
 from indexer.unpickling import admit_schema, install as _install_restricted_unpickling
 
 __all__ = [
@@ -59,6 +60,7 @@ OPEN_RETRY_SECONDS = 0.05
 
 
 _install_restricted_unpickling()
+_install_mapped_parts()
 
 
 def default_index_dir():

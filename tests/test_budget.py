@@ -213,3 +213,27 @@ def test_the_hostile_benchmark_runs_every_case_and_reports_the_worst(sample_inde
         if row["case"] != "hypothesis":
             assert re.fullmatch(r"\d+ found|QuerySyntaxError: .*", row["outcome"]), row
     assert "worst CPU time: " in capsys.readouterr().out
+
+
+def test_a_merged_segment_is_read_from_its_memory_map_not_copied(tmp_path):
+    """Whoosh copied each part of a compound segment it opened (postings, terms, stored
+    articles) into the process: 207 of the 229 MB a fresh process held after one search
+    on the mixed index. A search here allocates about a tenth of the segment (1.1 of 11.8 MB;
+    with the copies 12.8 MB)."""
+    import tracemalloc
+
+    from indexer import index_articles
+    from indexer.sources import Article
+    articles = [Article(id=f"a{n}", headline=f"Сводка {n}",
+                        body=" ".join(f"w{n}x{k} никель" for k in range(300)))
+                for n in range(200)]
+    assert index_articles(articles, tmp_path / "ix", workers=0).added == 200
+    (segment,) = tmp_path.glob("ix/*.seg")
+    tracemalloc.start()
+    try:
+        with open_index(tmp_path / "ix") as index:
+            assert index.search("никель", limit=10).total == 200
+            allocated, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert allocated < segment.stat().st_size / 4, (allocated, segment.stat().st_size)
