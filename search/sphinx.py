@@ -35,7 +35,7 @@ from search.api import (
     DID_YOU_MEAN_GAIN, FEW_RESULTS, MAX_LIMIT, MAX_OFFERS, SORTS, DateArg, Document, Hit,
     IndexStats, SearchResult, _offered, filter_arguments)
 from search.compile import Ranking
-from search.query import add_filters, parse_query
+from search.query import Loose, Not, add_filters, parse_query
 from search.rewrite import Rewrite, Rewriter, searched_text
 from search.snippets import Span, body_snippets, find_matches
 from search.spelling import Speller, edit_distance, edits1
@@ -47,13 +47,31 @@ __all__ = ["EngineVocabulary", "SphinxIndex", "SpellingFilter"]
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
 # The query words each field matched, times the field's weight (the headline
-# counts 1.5 times the body, as in the folder index), then BM25. Chosen on a
+# counts 1.5 times the body, as in the folder index; a less likely lemma half
+# as much: dev headlines MRR@10 0.859 against 0.850), then BM25. Chosen on a
 # third of the XQuAD-ru questions (397, MRR@10 in one run, 2 shards): this 0.921,
 # (lcs + word count) 0.908, lcs*10 + BM25 0.891, Sphinx's sph04 0.857, its
-# default proximity_bm25 (lcs*1000 + BM25) 0.842, plain BM25 0.761.
-FIELD_WEIGHTS = ("headline=15, lead=10, body=10, headline_alt=15, body_alt=10, "
+# default proximity_bm25 (lcs*1000 + BM25) 0.842, plain BM25 0.761. Sphinx
+# 2.2's bm25a() and bm25f() (with index_field_lengths = 1) ranked far worse on the
+# dev headlines (MRR@10 0.08-0.70 against 0.85, any k1, IDF or scale tried).
+FIELD_WEIGHTS = ("headline=15, lead=10, body=10, headline_alt=8, body_alt=5, "
                  "headline_forms=15, body_forms=10, meta=1")
-RANKER = "expr('sum(word_count*user_weight)*100+bm25')"
+PLAIN_RANKER = "expr('sum(word_count*user_weight)*100+bm25')"
+# Queries of 2..Ranking.all_words_max words: the folder index's all-words tier
+# first, by the distinct query lemmas the article holds anywhere (a word's
+# lemma alternatives count apart: Sphinx cannot group them). Dev tags nDCG@10
+# 0.563 against 0.545 without it (folder index 0.572).
+TIER_RANKER = "expr('doc_word_count*10000+sum(word_count*user_weight)*100+bm25')"
+# Enough matches kept per shard for any page poisk serves (MAX_LIMIT).
+MIN_MATCHES = 1000
+
+
+def ranker(compiled: SphinxQuery, ranking: Ranking) -> str:
+    """The ``OPTION ranker=`` of a compiled query: the all-words tier for 2..``all_words_max``
+    words, as on a folder index."""
+    return TIER_RANKER if 1 < compiled.words <= ranking.all_words_max else PLAIN_RANKER
+
+
 # The document count sets which words are too common for synonyms (Ranking.common_share);
 # it is asked again after this many seconds, not on every search.
 COUNT_SECONDS = 10.0
@@ -123,8 +141,9 @@ class SphinxIndex:
         rows, meta = self._query(
             f"SELECT {COLUMNS}, {offsets}WEIGHT() AS score FROM {{name}} "
             f"WHERE {_where(compiled)} "
-            f"ORDER BY {order} LIMIT {offset}, {limit} OPTION ranker={RANKER}, "
-            f"field_weights=({FIELD_WEIGHTS}), max_matches={max(1000, offset + limit)}")
+            f"ORDER BY {order} LIMIT {offset}, {limit} OPTION "
+            f"ranker={ranker(compiled, self.ranking)}, field_weights=({FIELD_WEIGHTS}), "
+            f"max_matches={max(MIN_MATCHES, offset + limit)}")
         hits = tuple(self._hit(row, compiled, snippets) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
         total = int(dict(meta).get("total_found", 0))
@@ -219,10 +238,15 @@ class SphinxIndex:
 
     def _compile(self, query, filters, rewriter) -> tuple:
         tree = parse_query(query)
-        if rewriter.correct or rewriter.synonyms is not None:
-            rewriter.speller.reader.prefetch(_query_terms(self.analyzer, query))
+        vocabulary = rewriter.speller.reader
+        words = sum(not isinstance(i, Not) for i in tree.items) if isinstance(tree, Loose) else 1
+        # Rewriting and the common-word rule ask the words' frequencies: one round trip.
+        if rewriter.correct or rewriter.synonyms is not None or \
+                words >= self.ranking.common_min_words:
+            vocabulary.prefetch(_query_terms(self.analyzer, query))
         tree, rewrites = rewriter.rewrite(tree)
-        return SphinxCompiler(self.analyzer).compile(add_filters(tree, filters)), rewrites
+        compiler = SphinxCompiler(self.analyzer, self.ranking, vocabulary)
+        return compiler.compile(add_filters(tree, filters)), rewrites
 
     def _better_spellings(self, query, filters, rewriter, total):
         """Queries with a rare word respelt that find several times as many articles."""
@@ -260,7 +284,7 @@ class SphinxIndex:
 
     def _query(self, sql):
         """Rows of one statement and the engine's ``SHOW META`` after it, in one round trip."""
-        rows, meta = self._execute(None, sql.format(name=self.url.name) + "; SHOW META")
+        rows, meta = self._execute(None, sql.replace("{name}", self.url.name) + "; SHOW META")
         return rows, meta
 
     def _shard_rows(self, host, port, sql, args=None):

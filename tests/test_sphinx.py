@@ -71,7 +71,7 @@ SAME_AS_WHOOSH = [
     "=металлов", "редкозем*", "никель AND палладий", "никель OR кобальт", "никель -уголь",
     "(никель OR медь) AND Норильск", "title:никель", "source:dv-vedomosti", "date:2026-03",
     "металл date:2026", "Улан-Удэ", "стали", "енисейский", "литий НЕ Тува",
-    "никель OR NOT металл", "-уголь", "*",
+    "никель OR NOT металл", "-уголь", "*", "металл компания Норильск",
 ]
 
 
@@ -89,6 +89,23 @@ def test_same_articles_and_snippets_as_the_folder_index(sample_cluster, sample_i
         assert (hit.snippets, hit.headline_highlights) == \
             (want.snippets, want.headline_highlights)
     assert not got.partial
+
+
+def test_a_very_common_word_of_a_long_query_only_ranks(sample_cluster):
+    """As on a folder index (Ranking.common_share): металл and компания are each in a third
+    of the 30 articles, so in a three-word query they rank Норильск's articles and find none
+    of their own."""
+    got = sample_cluster.search("металл компания Норильск", limit=50)
+    assert {h.id for h in got.hits} == {h.id for h in sample_cluster.search("Норильск").hits}
+    assert sample_cluster.search("металл компания", limit=50).total > 10
+
+
+@pytest.mark.parametrize("query", ["никель Норильск", "уголь Кузбасс", "литий Тува",
+                                   "медь палладий никель", "завод металл"])
+def test_articles_with_all_the_words_come_first(sample_cluster, sample_index, query):
+    hits = [h.id for h in sample_cluster.search(query, limit=50).hits]
+    every_word = {h.id for h in sample_index.search(" AND ".join(query.split()), limit=50).hits}
+    assert every_word and set(hits[:len(every_word)]) == every_word
 
 
 # Queries as people type them: the same rewriting as on the folder index (layout, typos,
