@@ -129,13 +129,14 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     """A page and its SHOW META are one statement; the words' frequencies, one per shard."""
     import pymysql.cursors
 
-    statements = []
+    statements, sent = [], []
     original = pymysql.cursors.Cursor.execute
     monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
                         lambda self, sql, args=None: statements.append(sql.split()[0])
-                        or original(self, sql, args))
-    sample_cluster.search("никель", synonyms=False, corrections=False)
+                        or sent.append(sql) or original(self, sql, args))
+    sample_cluster.search("никель", synonyms=False, corrections=False, limit=5, offset=10)
     assert statements == ["SELECT"]
+    assert "LIMIT 10, 5 " in sent[0] and "max_matches=15" in sent[0]  # shards send the page only
     sample_cluster.search("редкоземельные металлы")  # the document count is kept for a while
     statements.clear()
     sample_cluster.search("редкоземельные металлы")
@@ -371,6 +372,21 @@ def test_cluster_mistakes_are_one_line_errors(args, message):
     assert "Traceback" not in done.output and len(done.output.strip().splitlines()) == 1
 
 
+def test_a_cluster_made_by_an_older_poisk_says_to_make_it_again(tmp_path, monkeypatch):
+    import search.cluster
+
+    old = search.cluster.SHARD_INDEX.replace("    rt_attr_string = headline_offsets\n", "")
+    monkeypatch.setattr(search.cluster, "SHARD_INDEX", old)
+    cluster = init_cluster(tmp_path / "old", shards=1, port=free_port_range(2))
+    start_cluster(cluster)
+    try:
+        with open_index(cluster.url) as index, pytest.raises(PoiskError, match=(
+                "unknown column: headline_offsets.*make the cluster again")):
+            index.search("никель")
+    finally:
+        stop_cluster(cluster)
+
+
 def test_cluster_init_refuses_a_folder_in_use(tmp_path):
     runner = CliRunner()
     args = ["cluster", "init", "--dir", str(tmp_path / "c"), "--port", "19000"]
@@ -402,9 +418,11 @@ def test_corpus_slice_top10_overlap(make_cluster, tmp_path):
     with open_index(cluster.url) as engine, open_index(tmp_path / "ix") as folder:
         for query in queries:
             got, expected = engine.search(query), folder.search(query)
-            # The folder index lets a very common word of a long query only
-            # score the others' matches; Sphinx matches it like any word.
-            assert got.total >= expected.total
+            # Both let a very common word of a long query only rank the others'
+            # matches, but count "very common" apart: a folder index counts a lemma
+            # where the indexer found it a full reading, Sphinx any reading (день,
+            # деть), so the totals differ either way.
+            assert (got.total > 0) == (expected.total > 0)
             top = {h.id for h in expected.hits}
             overlaps.append(len(top & {h.id for h in got.hits}) / max(1, len(top)))
     mean = sum(overlaps) / len(overlaps)
