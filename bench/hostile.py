@@ -9,7 +9,8 @@ unknown words; the first of them in the process reads the lexicon), then
 lets Hypothesis search for slow queries built from the query language's
 pieces and frequent words (``hypothesis.target`` steers it towards the
 slowest). Each query runs in this process on one open index, top 10 with
-snippets, as ``poisk search`` does; its time is wall-clock and its memory the
+snippets, as ``poisk search`` does, and the issue's cases also as ``poisk facets``
+and ``poisk trend`` do (every match counted); its time is wall-clock and its memory the
 peak allocated memory (``allocated``) above the size before it, sampled every 5 ms; its CPU
 time (the thread's) is reported beside, as other busy processes inflate the
 wall-clock time. Then a few cases each in a fresh process (``COLD_CASES``),
@@ -129,12 +130,17 @@ class PeakMemory:
         return (self.peak - self.base) / 2**20
 
 
-def measure(index, query):
-    """(seconds, MB, outcome, CPU seconds) of one search, top 10 with snippets."""
+COUNTING = ("facets", "trend")  # Index methods that count every match of a query
+
+
+def measure(index, query, command="search"):
+    """(seconds, MB, outcome, CPU seconds) of one search, top 10 with snippets (or of
+    ``index.facets``/``index.trend``: every match counted)."""
     with PeakMemory() as memory:
         started, cpu_started = time.perf_counter(), time.thread_time()
         try:
-            result = index.search(query, limit=10)
+            result = index.search(query, limit=10) if command == "search" else \
+                getattr(index, command)(query)
             outcome = f"{result.total} found" + (", partial" if result.partial else "")
         except Exception as error:  # PoiskError: a refused query is an answer too
             outcome = f"{type(error).__name__}: {str(error)[:70]}"
@@ -177,8 +183,11 @@ def main(argv=None):
     with open_index(args.index) as index:
         measure(index, "никель")  # warm: dictionaries, searcher, caches
         rows = []
-        for name, query in LEXICON_CASES + issue_cases():
-            seconds, mb, outcome, cpu = measure(index, query)
+        cases = [(name, query, "search") for name, query in LEXICON_CASES + issue_cases()]
+        cases += [(f"{command}: {name}", query, command)
+                  for command in COUNTING for name, query in issue_cases()]
+        for name, query, command in cases:
+            seconds, mb, outcome, cpu = measure(index, query, command)
             rows.append({"case": name, "chars": len(query), "seconds": round(seconds, 3),
                          "cpu_seconds": round(cpu, 3), "mb": round(mb, 1), "outcome": outcome})
             print(f"{name:28} {len(query):5} chars {seconds:6.2f} s {cpu:6.2f} s CPU {mb:7.1f} MB"

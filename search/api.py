@@ -393,7 +393,11 @@ class Index:
                 raise
             except Exception as error:  # reading the page's stored articles
                 raise _SnapshotFailed from error
-        counted = self._facets(searcher, query, compiled) if facets else None
+        counted = None
+        if facets:  # every match counted, in a budget of its own
+            with time_limit(self.budget.seconds):
+                _, docnums, counts_partial = self._all_matches(query, filters, compiled)
+            counted = count_facets(query, searcher.reader(), docnums, partial=counts_partial)
         offers = _offered(query, rewrites)
         if corrections and total < FEW_RESULTS and not offers:
             offers = self._better_spellings(query, filters, rewriter, total)
@@ -472,25 +476,41 @@ class Index:
         >>> facets.total, facets.counts["regions"]
         (2, [('Республика Саха (Якутия)', 2), ('Красноярский край', 1), ('Мурманская область', 1)])
         """
-        tree, _, _ = self._rewrite(parse_query(query),
-                                   filter_arguments(source, tags, since, until, **fields))
+        filters = filter_arguments(source, tags, since, until, **fields)
+        with time_limit(self.budget.seconds):
+            searcher, docnums, partial = self._all_matches(query, filters)
+        return count_facets(query, searcher.reader(), docnums, limit, partial=partial)
+
+    def _all_matches(self, query, filters, compiled=None):
+        """(searcher, every matching document number in document order, partial): the
+        matches of ``query`` under ``filters`` (or of its ``compiled`` form), unscored and
+        unlimited, for facets and trends.
+
+        Call it within ``time_limit``: a query that runs out of time gives the
+        matches found until then, and ``partial`` says so.
+        """
         searcher = self._searcher()
-        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        return self._facets(searcher, query, compiled, limit)
-
-    def _facets(self, searcher, query, compiled, limit=10):
-        return count_facets(query, searcher.reader(), self._all_matches(searcher, compiled),
-                            limit)
-
-    def _all_matches(self, searcher, compiled):
-        """Every matching document number, unscored and unlimited, in document order."""
+        if compiled is None:
+            tree = deduplicate(parse_query(query))
+            within_limits(tree, self.budget)
+            try:
+                tree, _, _ = self._rewrite(tree, filters)
+                compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
+                                         self.budget).compile(tree)
+            except SearchTimeout:  # out of time while correcting or expanding
+                return searcher, [], True
+        collector = TimedCollector(collectors.UnsortedCollector())
         try:
-            return searcher.search(compiled.query, limit=None, scored=False).docs()
+            searcher.search_with_collector(FixedMatchers(compiled.query), collector)
+            partial = False
+        except SearchTimeout:
+            partial = True
         except PoiskError:
             raise
         except Exception as error:
             raise IndexCorrupted(f"the index at {self.path} failed to answer ({error}); "
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
+        return searcher, sorted(collector.child.results().docs()), partial
 
     def _page(self, searcher, query, sort, offset, limit, group, timed_out, checked=None):
         """(total, the page's ``Story`` values): ranked matches, grouped into stories or not.
@@ -570,12 +590,10 @@ class Index:
         filters = filter_arguments(source, tags, since, until, **fields)
         dates = next((n for n in filters if isinstance(n, DateRange)), DateRange(None, None))
         first, last = dates.start, dates.end
-        tree, _, _ = self._rewrite(parse_query(query), filters)
-        searcher = self._searcher()
-        compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader()).compile(tree)
-        docnums = self._all_matches(searcher, compiled)
+        with time_limit(self.budget.seconds):
+            searcher, docnums, partial = self._all_matches(query, filters)
         dates, undated = column_dates(searcher.reader(), docnums)
-        return make_trend(query, dates, by, first, last, undated)
+        return make_trend(query, dates, by, first, last, undated, partial=partial)
 
     def get(self, doc_id: str) -> Document | None:
         """The stored article with this id, or ``None``.

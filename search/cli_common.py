@@ -11,7 +11,7 @@ from indexer import DEFAULT_INDEX_DIR, INDEX_ENV_VAR
 from indexer.fields import FIELDS
 from search.terminal import colour_wanted, page, terminal_width
 
-__all__ = ["Output", "filter_options", "index_option", "output_options"]
+__all__ = ["Output", "filter_options", "index_option", "note_partial_counts", "output_options"]
 
 index_option = click.option(
     "--index", "index_dir", metavar="DIR", envvar=INDEX_ENV_VAR,
@@ -102,3 +102,10 @@ def output_options(*formats):
 
 
 ALIAS_HELP = {"json": ": one JSON object per line, for other tools.", "csv": "."}
+
+
+def note_partial_counts(counts) -> None:
+    """On stderr, after the output: counts (``Facets``, ``Trend``) cut short by the time budget."""
+    if counts.partial:
+        click.echo("Note: the query ran out of its time budget; these counts are of the "
+                   "articles found until then (a more specific query is faster).", err=True)

@@ -35,6 +35,7 @@ class Facets:
     counts: dict
     months: tuple
     undated: int = 0
+    partial: bool = False  # the query ran out of its time budget: the matches found until then
 
     def to_dict(self) -> dict:
         """The counts as JSON values (``poisk facets --json``).
@@ -44,7 +45,7 @@ class Facets:
         """
         return {"query": self.query, "total": self.total,
                 **{name: dict(pairs) for name, pairs in self.counts.items()},
-                "months": dict(self.months), "undated": self.undated}
+                "months": dict(self.months), "undated": self.undated, "partial": self.partial}
 
 
 def facet_fields() -> tuple:
@@ -56,14 +57,14 @@ def facet_fields() -> tuple:
     return tuple(spec for spec in FIELDS if spec.facet)
 
 
-def count_facets(query: str, reader, docnums, limit: int = 10) -> Facets:
+def count_facets(query: str, reader, docnums, limit: int = 10, partial: bool = False) -> Facets:
     """The facets of the documents ``docnums`` of ``reader`` (the matches of ``query``)."""
     matched = set(docnums)
     counts = {spec.name: _value_counts(reader, spec, matched)[:limit] for spec in facet_fields()}
     dates, undated = column_dates(reader, docnums)
     months = Counter(day.strftime("%Y-%m") for day in dates)
     return Facets(query=query, total=len(matched), counts=counts,
-                  months=tuple(sorted(months.items())), undated=undated)
+                  months=tuple(sorted(months.items())), undated=undated, partial=partial)
 
 
 def _value_counts(reader, spec, matched):

@@ -6,7 +6,8 @@ import click
 
 from indexer.fields import FIELDS
 from search.api import open_index
-from search.cli_common import filter_options, index_option, output_options
+from search.cli_common import filter_options, index_option, note_partial_counts, \
+    output_options
 
 __all__ = ["facets_command"]
 
@@ -37,11 +38,11 @@ def facets_command(words, index_dir, since, until, sources, tags, limit, out, **
                               tags=tags, **fields)
     if out.format == "json":
         out.json(facets.to_dict())
-        return
-    if not facets.total:
+    elif not facets.total:
         click.echo(f"Nothing found for {query!r}.")
-        return
-    out.text(_facets_text(facets))
+    else:
+        out.text(_facets_text(facets))
+    note_partial_counts(facets)
 
 
 def _facets_text(facets):

@@ -74,6 +74,7 @@ class Trend:
     by: str
     points: tuple
     undated: int = 0
+    partial: bool = False  # the query ran out of its time budget: the matches found until then
 
     @property
     def total(self) -> int:
@@ -106,7 +107,8 @@ def period_start(day: datetime.date, by: str) -> datetime.date:
 
 
 def make_trend(query: str, dates, by: str = "month", since: datetime.date | None = None,
-               until: datetime.date | None = None, undated: int = 0) -> Trend:
+               until: datetime.date | None = None, undated: int = 0,
+               partial: bool = False) -> Trend:
     """A ``Trend`` from the dates of the matching articles.
 
     The series runs from ``since`` (or the first date) to ``until`` (or the
@@ -131,7 +133,7 @@ def make_trend(query: str, dates, by: str = "month", since: datetime.date | None
             raise PoiskError(f"more than {MAX_POINTS} {by}s in the series: narrow it with "
                              "--since/--until or count by a longer period (--by month)")
         start = _next(start, by)
-    return Trend(query=query, by=by, points=tuple(points), undated=undated)
+    return Trend(query=query, by=by, points=tuple(points), undated=undated, partial=partial)
 
 
 def column_dates(reader, docnums) -> tuple:

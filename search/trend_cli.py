@@ -6,7 +6,8 @@ import io
 import click
 
 from search.api import open_index
-from search.cli_common import filter_options, index_option, output_options
+from search.cli_common import filter_options, index_option, note_partial_counts, \
+    output_options
 from search.trend import PERIODS, bar_chart, write_png
 
 
@@ -47,6 +48,7 @@ def trend_command(words, index_dir, by, since, until, sources, tags, png, out, *
         click.echo(out.getvalue(), nl=False)
     else:
         _print_chart(query, trend, png, out.width)
+    note_partial_counts(trend)
 
 
 def _print_chart(query, trend, png, width):

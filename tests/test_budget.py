@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -142,6 +143,50 @@ def test_the_command_line_says_when_results_are_partial(sample_index_dir, monkey
                              "partial (a more specific query is faster).\n")
 
 
+COUNTING = ["facets", "trend"]  # the commands that count every match, not a page
+
+
+@pytest.mark.parametrize("command", COUNTING)
+@pytest.mark.parametrize("query, message", REFUSED[:1], ids=["400 prefixes"])
+def test_counting_commands_refuse_a_flood_as_search_does(sample_index, sample_index_dir, command,
+                                                        query, message):
+    with pytest.raises(QuerySyntaxError) as error:
+        getattr(sample_index, command)(query)
+    assert str(error.value) == message
+    result = CliRunner().invoke(cli, [command, "--index", str(sample_index_dir), "--", query])
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+
+
+@pytest.mark.parametrize("query, same_as", DEDUPLICATED[:1], ids=["500 по*"])
+def test_facets_and_trends_search_identical_items_once(sample_index, query, same_as):
+    assert sample_index.facets(query) == replace(sample_index.facets(same_as), query=query)
+    assert sample_index.trend(query) == replace(sample_index.trend(same_as), query=query)
+
+
+@pytest.mark.parametrize("command", COUNTING)
+def test_counts_out_of_time_are_marked_partial(sample_index, command):
+    with open_index(sample_index.path, budget=Budget(seconds=0)) as index:
+        counts = getattr(index, command)("металл")
+    full = getattr(sample_index, command)("металл")
+    assert (counts.partial, counts.total, full.partial) == (True, 0, False) and full.total > 0
+
+
+def test_facets_of_a_search_out_of_time_are_marked_partial(sample_index):
+    with open_index(sample_index.path, budget=Budget(seconds=0)) as index:
+        assert index.search("металл", facets=True).facets.partial
+    assert not sample_index.search("металл", facets=True).facets.partial
+
+
+@pytest.mark.parametrize("command", COUNTING)
+def test_the_command_line_says_when_counts_are_partial(sample_index_dir, monkeypatch, command):
+    monkeypatch.setattr(search.api, "Budget", lambda: Budget(seconds=0))
+    result = CliRunner().invoke(cli, [command, "--index", str(sample_index_dir), "металл"])
+    assert result.exit_code == 0
+    assert result.stderr == ("Note: the query ran out of its time budget; these counts are of "
+                             "the articles found until then (a more specific query is "
+                             "faster).\n")
+
+
 def _walk(query):
     yield query
     for child in query.children():
@@ -207,6 +252,8 @@ def test_the_hostile_benchmark_runs_every_case_and_reports_the_worst(sample_inde
     hostile.main(["--index", str(sample_index_dir), "--examples", "5", "--out", str(out)])
     rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
     warm = [name for name, _ in hostile.LEXICON_CASES + hostile.issue_cases()]
+    warm += [f"{command}: {name}" for command in hostile.COUNTING
+             for name, _ in hostile.issue_cases()]
     cold = [f"cold: {name}" for name, _ in hostile.cold_cases()]
     assert [row["case"] for row in rows if row["case"] != "hypothesis"] == warm + cold
     for row in rows:
