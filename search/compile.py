@@ -614,8 +614,8 @@ class _ExactForms(wq.WrappingQuery):
         if isinstance(m, NullMatcherClass) or not m.is_active():
             return m
         if not self.deferrable:  # under NOT: checked where the rest of the query asks
-            return FilterMatcher(m, checked_on_demand(searcher, self._has_forms))
-        later = form_filter(searcher, self._has_forms)
+            return FilterMatcher(m, checked_on_demand(searcher, self.has_forms))
+        later = form_filter(searcher, self.has_forms)
         if later is DEFERRED:
             return m
         if later is not None:
@@ -623,11 +623,12 @@ class _ExactForms(wq.WrappingQuery):
         kept = set()
         for n in self.child.matcher(searcher).all_ids():
             check_time()  # each candidate's text is read and analysed
-            if self._has_forms(searcher.stored_fields(n)):
+            if self.has_forms(searcher.stored_fields(n)):
                 kept.add(n)
         return FilterMatcher(m, kept)
 
-    def _has_forms(self, stored):
+    def has_forms(self, stored: dict) -> bool:
+        """Whether a stored article (its fields) has the required forms."""
         return self._check(*(stored.get(name) for name in self.fields))
 
 

@@ -44,7 +44,7 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from search.budget import check_time
-from search.compile import _AndNot, _Rescored
+from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
 
 __all__ = ["PostingCache", "RankedMatches", "TermScorer"]
@@ -136,8 +136,9 @@ class TermScorer:
 
         ``lazy``: span queries are taken as matching wherever all their words
         do, which gives each document its score if it matches (an upper bound
-        of the exact one). ``within``: the documents where span queries are
-        checked exactly (sorted document numbers; None for all).
+        of the exact one). ``within``: the documents where span queries and
+        excluded ``=forms`` are checked exactly (sorted document numbers; None
+        for all).
         """
         if isinstance(node, FixedMatchers):
             return self.evaluate(node.child, lazy, within)
@@ -158,6 +159,8 @@ class TermScorer:
             return mask, scores + np.where(mask & bmask, bscores, 0.0)
         if type(node) in (wq.Or, wq.DisjunctionMax, wq.And) or _is_plain_or(node):
             return self._compound(node, lazy, within)
+        if isinstance(node, _ExactForms) and not node.deferrable:
+            return self._exact_forms(node, lazy, within)
         if isinstance(node, spans.SpanNear2) and lazy:
             self.approximated = True
             return self._all_of(node.qs, lazy, within)
@@ -192,10 +195,24 @@ class TermScorer:
     def _and_not(self, node, lazy, within):
         mask, scores = self.evaluate(node.a, lazy, within)
         if isinstance(node, _AndNot) or type(node) is wq.AndNot:
-            excluded, _ = self.evaluate(node.b, False, None)  # exactly, everywhere
+            # Exactly, but only where it matters: where the positive part matches
+            # (`никель -=года` checked the stored text of every article with
+            # `год` in any form, 1.5 s of CPU on the 8.9k news index).
+            excluded, _ = self.evaluate(node.b, False, np.flatnonzero(mask))
             mask = mask & ~excluded
             return mask, np.where(mask, scores, 0.0)
         return self._by_whoosh(node, within)
+
+    def _exact_forms(self, node, lazy, within):
+        """The candidates of an ``=form`` node under NOT whose stored text has the forms,
+        checked only for the documents in ``within`` (None: every candidate)."""
+        mask, scores = self.evaluate(node.child, lazy, within)
+        candidates = np.flatnonzero(mask) if within is None else within[mask[within]]
+        kept = np.zeros(self.size, dtype=bool)
+        for docnum in candidates.tolist():
+            check_time()  # each candidate's text is read and looked through
+            kept[docnum] = node.has_forms(self.searcher.stored_fields(docnum))
+        return kept, np.where(kept, scores, 0.0)
 
     def _nothing(self):
         return np.zeros(self.size, dtype=bool), np.zeros(self.size)

@@ -14,7 +14,7 @@ from indexer import build_index
 from indexer.build import delete_documents
 from search import Ranking, open_index
 from search.api import _collector
-from search.compile import QueryCompiler, _Rescored
+from search.compile import QueryCompiler, _ExactForms, _Rescored
 from search.matchers import FixedMatchers
 from search.query import parse_query
 from search.scoring import TermScorer
@@ -47,6 +47,8 @@ QUERIES = [
     "никель OR кобальт",
     "никель NOT уголь",
     "никель -уголь",
+    "никель -=года",                            # an exact form excluded
+    "металл NOT =металлов",
     "(никель OR медь) AND Норильск",
     "title:никель",
     "body:\"медный завод\"",
@@ -170,6 +172,21 @@ def test_a_rule_changed_in_one_path_only_is_caught(index, monkeypatch, mutation)
         monkeypatch.setattr(TermScorer, "live", property(
             lambda self: np.ones(self.size, dtype=bool)))
     assert _differences(index)
+
+
+def test_an_excluded_form_is_checked_only_where_the_rest_matches(index, monkeypatch):
+    """`никель -=года`: the stored text is read for articles with никель, not for every
+    article with год in some form (1.5 s of CPU on the 8.9k news index)."""
+    searcher = index._searcher()
+    checked = []
+    has_forms = _ExactForms.has_forms
+    monkeypatch.setattr(_ExactForms, "has_forms",
+                        lambda self, stored: checked.append(stored["id"]) or has_forms(self, stored))
+    with_word = {searcher.stored_fields(n)["id"] for n, _ in
+                 TermScorer(searcher).rank(_compiled(index, "никель")).top(100)[1]}
+    TermScorer(searcher).rank(_compiled(index, "никель -=года"))
+    year = TermScorer(searcher).rank(_compiled(index, "год")).total
+    assert checked and set(checked) <= with_word and year > len(with_word)
 
 
 def test_an_empty_index_answers_nothing(tmp_path):
