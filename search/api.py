@@ -27,8 +27,8 @@ from indexer.errors import IndexCorrupted, PoiskError, QuerySyntaxError
 from indexer.manticore import is_engine_url
 from indexer.storage import LOCK_FILE, IndexPath, open_whoosh_index, resolve_index_dir
 from indexer.stories import same_story, similarity
-from search.budget import Budget, SearchTimeout, TimedCollector, deduplicate, expired, \
-    time_limit, within_limits
+from search.budget import GRACE_SECONDS, Budget, SearchTimeout, TimedCollector, deduplicate, \
+    expired, time_limit, within_limits
 from search.compile import QueryCompiler, Ranking
 from search.exact import CheckedRanking
 from search.matchers import FixedMatchers
@@ -528,6 +528,9 @@ class Index:
                 return total, top
             if sort == "relevance" and self.ranking.term_at_a_time:
                 return ranked_by_terms(n)
+            return collected(n)
+
+        def collected(n):
             collector = _collector(n, sort)
             try:
                 searcher.search_with_collector(FixedMatchers(query), collector)
@@ -538,14 +541,24 @@ class Index:
                                   for k in range(results.scored_length())]
 
         def ranked_by_terms(n):
-            try:
-                if not matches:  # a larger window of stories reuses the scores
+            if not matches:  # a larger window of stories reuses the scores
+                try:
                     scorer = TermScorer(searcher, self._postings, self._local.generation)
                     matches.append(scorer.rank(query))
-                return matches[0].top(n)
-            except SearchTimeout:
+                except SearchTimeout:
+                    # Nothing ranked in time: what Whoosh's matchers collect (in
+                    # document order) in a grace period, rather than no hits.
+                    timed_out.append(n)
+                    with time_limit(GRACE_SECONDS):
+                        found = collected(max(1, searcher.doc_count_all()))
+                    matches.append(found)
+            if isinstance(matches[0], tuple):
+                total, top = matches[0]
+                return total, top[:n]
+            total, top = matches[0].top(n)
+            if matches[0].timed_out:
                 timed_out.append(n)
-                return 0, []
+            return total, top
         if group:
             return page_of_stories(ranked, searcher.reader(), offset, limit)
         total, top = ranked(offset + limit)

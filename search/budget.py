@@ -32,8 +32,8 @@ from whoosh import query as wq
 from indexer.errors import QuerySyntaxError
 from search.query import AllOf, AnyOf, Loose, Not, Phrase, Word
 
-__all__ = ["Budget", "CappedPrefix", "SearchTimeout", "TimedCollector", "check_time",
-           "compound_parts", "deduplicate", "expired", "prefix_terms", "time_limit", "within_limits"]
+__all__ = ["Budget", "CappedPrefix", "GRACE_SECONDS", "SearchTimeout", "TimedCollector",
+           "check_time",           "compound_parts", "deduplicate", "expired", "prefix_terms", "time_limit", "within_limits"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,12 @@ class Budget:
     # Looking for a better spelling to offer ("did you mean") when a search finds
     # few articles: each respelt query is searched once more.
     offer_seconds: float = 0.2
+
+
+# Ranking that ran out of time gets this much more (CPU seconds) to find one page
+# of what it can: the =form checks of its best candidates, or Whoosh's matchers
+# collecting in document order where term-at-a-time scoring had ranked nothing.
+GRACE_SECONDS = 0.1
 
 
 class SearchTimeout(Exception):

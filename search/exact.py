@@ -20,7 +20,7 @@ import re
 from whoosh.matching import FilterMatcher
 
 from indexer.analysis import EXACT_MARK, find_words, normal_text
-from search.budget import SearchTimeout, check_time, time_limit
+from search.budget import GRACE_SECONDS, SearchTimeout, check_time, time_limit
 
 __all__ = ["CheckedRanking", "DEFERRED", "FormCheck", "OnDemandMatcher", "checked_on_demand",
            "form_filter", "unchecked"]
@@ -99,7 +99,6 @@ DEFERRED = "deferred"  # an ``_ExactForms`` matcher passes every candidate unche
 BATCH = 16             # candidates checked at a time, in rank order, at least
 FIRST_SHARE = 0.8      # of the best-ranked candidates, about this share has the forms
 SAMPLE = 48            # unchecked candidates checked evenly spread, to estimate the total
-GRACE_SECONDS = 0.1    # to check one page of candidates when ranking them ran out of time
 _checks = contextvars.ContextVar("poisk_form_checks", default=None)
 
 

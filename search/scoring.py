@@ -43,7 +43,7 @@ from whoosh.query import spans
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from search.budget import check_time
+from search.budget import SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
 
@@ -386,6 +386,7 @@ class RankedMatches:
         self.docs = np.flatnonzero(mask)
         self.scores = scores[self.docs]
         self.exact = None  # known final scores (NaN: not yet)
+        self.timed_out = False  # the bonus checks ran out of time: ranked by what is known
         self.upper = self.scores
         if bonus is not None:
             scorer.approximated = False
@@ -398,10 +399,20 @@ class RankedMatches:
                 self.scores = self.upper
 
     def top(self, n: int) -> tuple:
-        """(total, [(docnum, score)] of the best ``n``), best first, ties by document number."""
+        """(total, [(docnum, score)] of the best ``n``), best first, ties by document number.
+
+        Out of time while checking the bonus (``timed_out``), the page holds
+        what is known: checked documents with their bonus, the others without.
+        """
         if self.exact is None:
             return self.total, _best(self.docs, self.scores, n)
-        return self.total, self._refined(n)
+        if not self.timed_out:
+            try:
+                return self.total, self._refined(n)
+            except SearchTimeout:
+                self.timed_out = True
+        known = np.where(np.isnan(self.exact), self.scores, self.exact)
+        return self.total, _best(self.docs, known, n)
 
     def _refined(self, n):
         order = np.lexsort((self.docs, -self.upper))  # the order of the upper bounds

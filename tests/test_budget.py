@@ -103,10 +103,32 @@ def test_a_compound_of_280_parts_matches_by_its_distinct_parts(sample_index):
 
 
 def test_a_search_out_of_time_returns_what_it_found_marked_partial(sample_index):
+    """Term-at-a-time scoring out of time before it ranked anything: the page is what
+    Whoosh's matchers collect in a grace period (it was no hits at all)."""
     with open_index(sample_index.path, budget=Budget(seconds=0)) as index:
-        result = index.search("металл")
-    assert (result.partial, result.total, result.hits) == (True, 0, ())
-    assert not sample_index.search("металл").partial
+        result = index.search("металл", limit=3)
+    full = sample_index.search("металл", limit=100)
+    assert not full.partial
+    assert result.partial and 0 < len(result.hits) and result.total <= full.total
+    assert {h.id for h in result.hits} <= {h.id for h in full.hits}
+
+
+def test_out_of_time_checking_the_bonus_ranks_what_is_known(sample_index):
+    """The proximity bonus checked for none of the candidates: the page still comes,
+    ranked without it, with the exact total (it raised, and the search gave no hits)."""
+    from search.budget import time_limit
+    from search.compile import QueryCompiler
+    from search.query import parse_query
+    from search.scoring import TermScorer
+    searcher = sample_index._searcher()
+    query = QueryCompiler(sample_index.analyzer, reader=searcher.reader()).compile(
+        parse_query("редкоземельные металлы")).query
+    matches = TermScorer(searcher).rank(query)
+    total, top = TermScorer(searcher).rank(query).top(5)
+    with time_limit(0):
+        late_total, late_top = matches.top(5)
+    assert matches.timed_out and late_total == total and len(late_top) == len(top) == 5
+    assert {d for d, _ in late_top} <= {d for d, _ in matches.top(total)[1]}
 
 
 def test_snippets_out_of_time_leave_the_later_hits_bare(sample_index):
