@@ -40,6 +40,7 @@ QUERIES = [
     "флюгегехаймен",                            # nothing at all
     '"глубокая переработка"',                   # a phrase
     '"переработка сырья"~3',                    # a phrase with slop
+    '"переработка глубокая"',                   # a phrase's words in the other order
     "=металлов",                                # an exact form
     "редкозем*",                                # a prefix
     "никель~",                                  # fuzzy
@@ -112,7 +113,8 @@ def _same(old, new):
 def test_the_table_finds_something(index):
     searcher = index._searcher()
     empty = [q for q in QUERIES if not TermScorer(searcher).rank(_compiled(index, q)).total]
-    assert empty == ["флюгегехаймен", "уголь district:СФО tag:нет-такого"], empty
+    assert empty == ["флюгегехаймен", '"переработка глубокая"',
+                     "уголь district:СФО tag:нет-такого"], empty
 
 
 def test_same_ranking_as_whoosh(index):
@@ -172,6 +174,40 @@ def test_a_rule_changed_in_one_path_only_is_caught(index, monkeypatch, mutation)
         monkeypatch.setattr(TermScorer, "live", property(
             lambda self: np.ones(self.size, dtype=bool)))
     assert _differences(index)
+
+
+def _frequent_body_terms(searcher, n):
+    reader = searcher.reader()
+    counts = sorted(((reader.doc_frequency("body", t), t) for t in reader.lexicon("body")
+                     if not t.startswith("~".encode())), reverse=True)
+    return [t.decode("utf-8") for _, t in counts[:n]]
+
+
+def test_spans_found_in_bulk_are_whooshs_spans(index):
+    """Phrases and proximity over the body's commonest words, in order and not, several
+    slops and lengths: the same documents and scores as Whoosh's span matcher."""
+    from whoosh import query as wq
+    from whoosh.query import spans
+    searcher = index._searcher()
+    words = _frequent_body_terms(searcher, 8)
+    scorer = TermScorer(searcher)
+    checked = matched = 0
+    for first in words:
+        for second in words:
+            for third in (None, *words[:3]):
+                places = [first, second] + ([third] if third else [])
+                for ordered in (True, False):
+                    for slop in (1, 2, 4):
+                        node = spans.SpanNear2([wq.Term("body", w) for w in places],
+                                               slop=slop, ordered=ordered)
+                        if not ordered and third:
+                            continue  # left to Whoosh's matcher
+                        new, old = scorer._near(node, None), scorer._by_whoosh(node, None)
+                        assert (new[0] == old[0]).all(), (places, ordered, slop)
+                        assert np.allclose(new[1], old[1]), (places, ordered, slop)
+                        checked += 1
+                        matched += int(new[0].sum())
+    assert checked > 500 and matched > 100
 
 
 def test_an_excluded_form_is_checked_only_where_the_rest_matches(index, monkeypatch):
