@@ -31,7 +31,6 @@ other can overtake the page.
 (10, 3)
 """
 
-import bisect
 import threading
 from array import array
 from collections import OrderedDict
@@ -39,7 +38,6 @@ from collections import OrderedDict
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
-from whoosh.matching import FilterMatcher
 from whoosh.query import spans
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
@@ -47,6 +45,7 @@ from whoosh.util.numeric import byte_to_length
 from search.budget import SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
+from search.postings import block_ids, term_positions, unfiltered
 
 __all__ = ["PostingCache", "RankedMatches", "TermScorer"]
 
@@ -225,9 +224,7 @@ class TermScorer:
             check_time()
             local = (docs[lo:hi] - offset).tolist()
             for fieldname, text in terms:
-                if (fieldname, text) not in reader:
-                    continue
-                for docnum, positions in _doc_positions(reader.postings(fieldname, text), local):
+                for docnum, positions in term_positions(reader, fieldname, text, local):
                     keys.append(np.asarray(positions, dtype=np.int64) + ((docnum + offset) << 32))
         return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
 
@@ -522,41 +519,6 @@ def _spanned(keys, slop, ordered, mindist):
     return np.unique(ends >> 32)
 
 
-def _doc_positions(matcher, docs):
-    """(document, positions) of a posting list for those of ``docs`` (sorted segment
-    document numbers) it holds, decoding only the blocks and postings they are in."""
-    if isinstance(matcher, FilterMatcher):  # deleted documents: not among ``docs``
-        matcher = matcher.child
-        matcher.reset()
-    if type(matcher) is not W3LeafMatcher:
-        for docnum in docs:
-            if not matcher.is_active():
-                return
-            matcher.skip_to(docnum)
-            if matcher.is_active() and matcher.id() == docnum:
-                yield docnum, matcher.value_as("positions")
-        return
-    # Whoosh 2.7.5's block reading (whoosh/codec/whoosh3.py): a block is skipped on
-    # its header's last id, and only a block holding a wanted document is unpickled.
-    k, decode = 0, matcher.format.decode_positions
-    while matcher.is_active() and k < len(docs):
-        last = matcher._maxid
-        if docs[k] <= last:
-            if matcher._ids is None:
-                matcher._read_ids()
-            ids, values = matcher._ids, None
-            while k < len(docs) and docs[k] <= last:
-                at = bisect.bisect_left(ids, docs[k])
-                if at < len(ids) and ids[at] == docs[k]:
-                    if values is None:
-                        matcher._read_values()
-                        values = matcher._values
-                    yield docs[k], decode(values[at])
-                k += 1
-        if k < len(docs):
-            matcher._next_block()
-
-
 def _holds(ids, docnum):
     at = np.searchsorted(ids, docnum)  # ids: segment by segment, each in order
     return at < len(ids) and ids[at] == docnum
@@ -587,24 +549,19 @@ def _is_plain_or(node):
 
 def _postings(matcher):
     """(segment document numbers, weights) of a posting list, read a block at a time."""
-    if isinstance(matcher, FilterMatcher):
-        # Deleted documents: the scorer's live mask drops them. Back to the
-        # first posting, which the filter may have skipped.
-        matcher = matcher.child
-        matcher.reset()
+    matcher = unfiltered(matcher)  # deleted documents: the scorer's live mask drops them
     ids, weights = array("q"), array("d")
     if type(matcher) is W3LeafMatcher:
-        # Whoosh 2.7.5's own block reading (whoosh/codec/whoosh3.py), without the
-        # per-posting method calls of the matcher interface. Weights are float32.
-        blocks = []
+        # Whoosh 2.7.5's own block reading (search.postings). Weights are float32.
+        blocks, weight_blocks = [], []
         while matcher.is_active():
-            matcher._read_ids()
+            blocks.append(block_ids(matcher))
             matcher._read_weights()
-            ids.extend(matcher._ids)
-            blocks.append(_float32(matcher._weights))
+            weight_blocks.append(_float32(matcher._weights))
             matcher._next_block()
-        tf = np.concatenate(blocks) if blocks else np.zeros(0)
-        return np.frombuffer(ids, dtype=np.int64), tf
+        if not blocks:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(blocks), np.concatenate(weight_blocks)
     while matcher.is_active():
         ids.append(matcher.id())
         weights.append(matcher.weight())

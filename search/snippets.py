@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from indexer.analysis import find_words, word_spans
 from indexer.errors import PoiskError
+from search.postings import term_positions
 
 __all__ = ["Snippet", "Span", "body_snippets", "find_matches", "indexed_matches", "make_snippets",
            "page_positions", "pieces", "render", "repeated_headline_end"]
@@ -138,15 +139,8 @@ def page_positions(reader, docnums, fields, terms):
         local = sorted(n - base for n in docnums if base <= n < end)
         for field in fields if local else ():
             for term in terms:
-                if (field, term) not in leaf:
-                    continue
-                postings = leaf.postings(field, term)
-                for n in local:
-                    if not postings.is_active():  # e.g. every posting was deleted
-                        break
-                    postings.skip_to(n)
-                    if postings.is_active() and postings.id() == n:
-                        found[base + n, field].update(postings.value_as("positions"))
+                for n, positions in term_positions(leaf, field, term, local):
+                    found[base + n, field].update(positions)
     return found
 
 
