@@ -45,7 +45,7 @@ from whoosh.util.numeric import byte_to_length
 from search.budget import SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
-from search.postings import block_ids, term_positions, unfiltered
+from search.postings import block_ids, doc_positions, unfiltered
 
 __all__ = ["PostingCache", "RankedMatches", "TermScorer"]
 
@@ -115,6 +115,7 @@ class TermScorer:
         self.generation = generation
         self.context = searcher.context()
         self.approximated = False  # a lazy evaluation took a span query as matching
+        self._matchers = {}  # (segment, field, term) -> posting list read for positions
         self._live = None
 
     def rank(self, query) -> "RankedMatches":
@@ -216,7 +217,7 @@ class TermScorer:
         """Sorted keys ``docnum << 32 | position`` of ``terms`` (one phrase place: any of
         them) in the documents ``docs`` (sorted document numbers)."""
         keys = []
-        for sub, offset in self.segments:
+        for number, (sub, offset) in enumerate(self.segments):
             reader = sub.reader()
             lo, hi = np.searchsorted(docs, [offset, offset + reader.doc_count_all()])
             if lo == hi:
@@ -224,9 +225,24 @@ class TermScorer:
             check_time()
             local = (docs[lo:hi] - offset).tolist()
             for fieldname, text in terms:
-                for docnum, positions in term_positions(reader, fieldname, text, local):
+                matcher = self._opened(number, reader, fieldname, text)
+                for docnum, positions in doc_positions(matcher, local) if matcher else ():
                     keys.append(np.asarray(positions, dtype=np.int64) + ((docnum + offset) << 32))
         return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+
+    def _opened(self, number, reader, fieldname, text):
+        """A term's posting list in segment ``number`` (None: not there), looked up once per
+        search and back at its start on each use: the bonus is checked in rounds."""
+        key = (number, fieldname, text)
+        if key not in self._matchers:
+            try:
+                self._matchers[key] = unfiltered(reader.postings(fieldname, text))
+            except TermNotFound:
+                self._matchers[key] = None
+        matcher = self._matchers[key]
+        if matcher is not None:
+            matcher.reset()
+        return matcher
 
     def _and_not(self, node, lazy, within):
         mask, scores = self.evaluate(node.a, lazy, within)
