@@ -9,6 +9,9 @@ summed in numpy, a block is skipped on its header alone, and a posting's value
 """
 
 import bisect
+import threading
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -70,16 +73,43 @@ def doc_positions(matcher, docs):
     while matcher.is_active() and k < len(docs):
         last = matcher._maxid  # the block header's last document number
         if docs[k] <= last:
-            ids, values = None, None
+            ids, values = _decoded_block(matcher)
             while k < len(docs) and docs[k] <= last:
-                if ids is None:
-                    ids = block_ids(matcher).tolist()
                 at = bisect.bisect_left(ids, docs[k])
                 if at < len(ids) and ids[at] == docs[k]:
-                    if values is None:
-                        matcher._read_values()
-                        values = matcher._values
                     yield docs[k], decode(values[at])
                 k += 1
         if k < len(docs):
             matcher._next_block()
+
+
+# Posting blocks read for positions, kept decoded (document numbers, values) across
+# searches, the least recently used dropped first: the proximity bonus is checked on a
+# page's candidates in rounds, and the page's snippets then read the same blocks again.
+# Keyed by the posting file of a segment reader (gone with it) and the block's offset.
+CACHED_BLOCKS = 2048
+_blocks: OrderedDict = OrderedDict()
+_blocks_lock = threading.Lock()
+
+
+def _decoded_block(matcher):
+    """(document numbers as a list, encoded values) of the matcher's current block."""
+    postfile = matcher._postfile
+    key = (id(postfile), matcher._dataoffset)
+    with _blocks_lock:
+        entry = _blocks.get(key)
+        if entry is not None and entry[0]() is postfile:
+            _blocks.move_to_end(key)
+            return entry[1], entry[2]
+    ids = block_ids(matcher).tolist()
+    matcher._read_values()
+    values = matcher._values
+    try:
+        owner = weakref.ref(postfile)
+    except TypeError:  # a file object that cannot be referred to weakly: not cached
+        return ids, values
+    with _blocks_lock:
+        _blocks[key] = (owner, ids, values)
+        while len(_blocks) > CACHED_BLOCKS:
+            _blocks.popitem(last=False)
+    return ids, values

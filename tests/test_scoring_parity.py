@@ -210,6 +210,25 @@ def test_spans_found_in_bulk_are_whooshs_spans(index):
     assert checked > 500 and matched > 100
 
 
+def test_a_posting_block_read_for_positions_is_decoded_once(index, monkeypatch):
+    """The bonus's rounds and the page's snippets read the same blocks: the second read
+    comes from the decoded blocks kept (search/postings.py), equal to the first."""
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+    from search import postings
+    leaf, _ = index._searcher().reader().leaf_readers()[0]
+    term = max(leaf.lexicon("body"), key=lambda t: leaf.doc_frequency("body", t))
+    docs = sorted(leaf.postings("body", term).all_ids())
+    opened = [leaf.postings("body", term) for _ in range(2)]  # (a deletion filter reads ahead)
+    reads = []
+    original = W3LeafMatcher._read_data
+    monkeypatch.setattr(W3LeafMatcher, "_read_data", lambda self: reads.append(1) or original(self))
+    monkeypatch.setattr(postings, "_blocks", type(postings._blocks)())
+    first = list(postings.doc_positions(opened[0], docs))
+    read_once = len(reads)
+    assert list(postings.doc_positions(opened[1], docs)) == first
+    assert first and read_once and len(reads) == read_once
+
+
 def test_an_excluded_form_is_checked_only_where_the_rest_matches(index, monkeypatch):
     """`никель -=года`: the stored text is read for articles with никель, not for every
     article with год in some form (1.5 s of CPU on the 8.9k news index)."""
