@@ -28,6 +28,10 @@ MAX_COORDINATED = 12
 # Feminine singular adjective endings, and the nouns such a list may leave out.
 FEMININE = ("ая", "ой", "ую", "ей")
 ELLIPTIC = frozenset(("область",))
+# Adjective endings: a capitalised adjective before a street's noun names the street even
+# where its lemmas include a town's ("на Кузнецком мосту" is in Moscow, not Кузнецк).
+ADJECTIVE = ("ий", "ый", "ой", "ая", "яя", "ое", "ее", "ого", "его", "ому", "ему", "ом", "ем",
+             "ую", "юю", "ей")
 
 # The first lemmas of every lexicon's names, and the lemmas their contexts ask
 # for: a word that has none of them starts no name and is no name's context;
@@ -186,10 +190,16 @@ class Lexicon:
     is one that must not be there.
     """
 
-    def __init__(self, entries, terms=None, not_before=()):
+    def __init__(self, entries, terms=None, not_before=(), features=(), time_words=()):
         # A one-word lower-case name (an adjective) followed by one of these is
         # some other thing's name: "на Карельском бульваре" is a street of Moscow.
         self.not_before = frozenset(not_before)
+        # A one-word name of either case followed by one of these names a feature
+        # or a species: "Балтийское море" ("Балтийском" is also a form of Балтийск).
+        self.features = frozenset(features)
+        # A name after "по" after a number or one of these words is a time zone:
+        # "в 19:17 по Москве", "в 10 часов по Екатеринбургу".
+        self.time_words = frozenset(time_words)
         merged = {}
         for entry in entries:
             text, value, context, after = (*entry, (), ())[:4]
@@ -247,8 +257,13 @@ class Lexicon:
         size = len(name.lemmas)
         if at + size > len(words.surfaces):
             return 0
-        if (size == 1 and not name.proper[0] and at + 1 < len(words.surfaces)
-                and words.item(at + 1)[1] & self.not_before):
+        if size == 1 and at + 1 < len(words.surfaces):
+            following = words.item(at + 1)[1]
+            if following & self.features or following & self.not_before and (
+                    not name.proper[0] or words.surfaces[at].endswith(ADJECTIVE)):
+                return 0
+        if self.time_words and at > 1 and "по" in before and (
+                words.surfaces[at - 2][0].isdigit() or words.item(at - 2)[1] & self.time_words):
             return 0
         for k in range(1, size):
             capital, lemmas = words.item(at + k)

@@ -29,6 +29,15 @@ GAZETTEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "re
 STREETS = ("улица", "бульвар", "проспект", "переулок", "площадь", "шоссе", "вокзал", "набережная",
            "проезд", "тупик", "мост", "вал")
 
+# A subject's adjective or name followed by one of these names a sea, a lake, a river, a
+# mountain range or a species named after the region, not the region: "Балтийское море"
+# (Калининградская область), "амурский тигр" (Амурская область), "камчатский краб".
+# Not "бассейн": "Кузнецкий бассейн" is Kuzbass.
+FEATURES = ("море", "озеро", "река", "залив", "пролив", "хребет", "тигр", "леопард", "краб",
+            "лосось", "осетр")
+# Words of time before "по": "в 10 часов по Москве" is Moscow time (as is "в 19:17 по Москве").
+TIME_WORDS = ("час", "минута", "время", "утро", "вечер", "полдень", "полночь")
+
 DISTRICT_NAME = "*"  # a row naming a federal district itself
 NO_SUBJECT = "-"     # a row of phrases that name no subject
 
@@ -45,7 +54,8 @@ def _gazetteer():
         value = ("district", district) if subject == DISTRICT_NAME else (
             None if subject == NO_SUBJECT else ("subject", subject))
         entries.extend(_entry(name.strip(), value) for name in names.split(";") if name.strip())
-    return (Lexicon(entries, not_before=STREETS), district_of,
+    return (Lexicon(entries, not_before=STREETS, features=FEATURES, time_words=TIME_WORDS),
+            district_of,
             tuple(dict.fromkeys(district_of.values())))
 
 
