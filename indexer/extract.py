@@ -32,6 +32,12 @@ ELLIPTIC = frozenset(("область",))
 # where its lemmas include a town's ("на Кузнецком мосту" is in Moscow, not Кузнецк).
 ADJECTIVE = ("ий", "ый", "ой", "ая", "яя", "ое", "ее", "ого", "его", "ому", "ему", "ом", "ем",
              "ую", "юю", "ей")
+# Endings no form of a town in -ск has (Петровск, -а, -у, -ом, -е), only its adjective's: a
+# capitalised "Петровский пассаж", "Мариинского театра", "Октябрьской революции" is no town.
+ADJECTIVE_ONLY = ("ий", "ый", "ой", "ая", "яя", "ое", "ее", "ого", "его", "ому", "ему", "ую",
+                  "юю", "ые", "ие", "ых", "их", "ым", "им", "ей")
+# "-ом" after these is the adjective too ("в Петровском пассаже"): the town's is "в Петровске".
+LOCATIVE = frozenset(("в", "во", "на", "о", "об", "при"))
 
 # The first lemmas of every lexicon's names, and the lemmas their contexts ask
 # for: a word that has none of them starts no name and is no name's context;
@@ -262,6 +268,10 @@ class Lexicon:
             if following & self.features or following & self.not_before and (
                     not name.proper[0] or words.surfaces[at].endswith(ADJECTIVE)):
                 return 0
+        if size == 1 and name.proper[0] and name.lemmas[0].endswith("ск") and (
+                words.surfaces[at].endswith(ADJECTIVE_ONLY)
+                or words.surfaces[at].endswith("ом") and before & LOCATIVE):
+            return 0
         if self.time_words and at > 1 and "по" in before and (
                 words.surfaces[at - 2][0].isdigit() or words.item(at - 2)[1] & self.time_words):
             return 0
