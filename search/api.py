@@ -221,7 +221,8 @@ class Index:
         self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
         self.analyzer = self.schema["body"].analyzer
         self.ranking = ranking or Ranking()
-        self._weighting = scoring.BM25F(B=self.ranking.b, K1=self.ranking.k1)
+        self._weighting = scoring.BM25F(B=self.ranking.b, K1=self.ranking.k1,
+                                         **self.ranking.field_b())
         self._local = threading.local()
         self._searchers = []
         self._lock = threading.Lock()

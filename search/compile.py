@@ -33,6 +33,11 @@ WORD_FIELDS = ("headline", "lead", "body")  # a plain word also scores in the le
 STORED_TEXT = {"headline": "headline", "lead": "body", "body": "body"}  # where =form is checked
 MIN_PREFIX_CHARS = 2
 CHECK_EVERY = 256  # documents stepped over between two looks at the time budget
+# Interrogative words by their likeliest lemma: a question ("Какой указ поставил
+# протестантизм вне закона") asks with them, the answer does not hold them. Snowball's
+# stop list (Whoosh, tantivy) drops "какой", "кто", "зачем"; poisk's keeps them because
+# it lemmatises, so "каких", "каком", "кем" all matched documents as one word.
+QUESTION_LEMMAS = frozenset("какой каковой кто что сколько почему зачем куда откуда чей".split())
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Ranking:
     lead_boost: float = 1.0       # and a match in the lead (first paragraph)
     k1: float = 2.0               # BM25 term-frequency saturation
     b: float = 0.75               # BM25 length normalisation
+    headline_b: float | None = None  # the same for one field (None: b)
+    lead_b: float | None = None
     word_bonus: float = 0.06      # long queries: added per matched word, times the word's IDF
                                   # (0.3 at an IDF of 5, the constant it replaced)
     all_words_max: int = 4        # queries of up to this many words rank by words matched first:
@@ -64,9 +71,21 @@ class Ranking:
                                   # matchers, which False uses)
     nouns_in_queries: bool = True  # "выплавка стали": the noun is meant, the verb counts
                                    # weak_reading (see QueryCompiler._meant_nouns)
+    question_words: bool = False  # True: "какой", "кто", "сколько" ... dropped from a query that
+                                  # has other words (QUESTION_LEMMAS; XQuAD MRR@10 +0.005 on both
+                                  # halves, but test Recall@10 -0.0017: off)
     weak_matches_count: bool = True  # False: a word matched through a weak reading alone does
                                      # not count for the bonus above (QueryCompiler._counted;
                                      # ambiguity set 0.34 -> 0.43, XQuAD dev MRR@10 -0.001: off)
+
+    def field_b(self) -> dict[str, float]:
+        """Whoosh's per-field length normalisation (``BM25F(headline_B=...)``).
+
+        >>> Ranking(lead_b=0.3).field_b()
+        {'lead_B': 0.3}
+        """
+        chosen = {"headline": self.headline_b, "lead": self.lead_b}
+        return {f"{name}_B": b for name, b in chosen.items() if b is not None}
 
     def matched_word_bonus(self, words: int, idf: float) -> float:
         """What a document gains for holding one word of a query of ``words`` words.
@@ -166,6 +185,8 @@ class QueryCompiler:
     def _loose(self, node, compiled, bonuses):
         positive = [i for i in node.items if not isinstance(i, Not)]
         negative = [i.item for i in node.items if isinstance(i, Not)]
+        if self.ranking.question_words:
+            positive = [i for i in positive if not self._is_question_word(i)] or positive
         words, common, found = [], [], 0
         for item in positive:
             q = self._node(item, compiled, bonuses)
@@ -312,6 +333,14 @@ class QueryCompiler:
         lemmas = [t for terms in self._analyze(item.text) for t, _, part in terms["lemma"]]
         return any(self.reader.doc_frequency(f, WEAK_MARK + t)
                    for f in TEXT_FIELDS for t in lemmas)
+
+    def _is_question_word(self, item):
+        """A plain word whose likeliest lemma is an interrogative one ("каких": какой)."""
+        if not isinstance(item, Word) or item.exact or item.prefix or item.field:
+            return False
+        positions = self._analyze(item.text)
+        return (len(positions) == 1 and bool(positions[0]["lemma"])
+                and positions[0]["lemma"][0][0] in QUESTION_LEMMAS)
 
     def _is_common(self, item):
         if self.reader is None or not isinstance(item, Word) or item.exact or item.prefix:

@@ -200,3 +200,51 @@ def test_a_query_word_is_read_by_its_neighbours(readings, query, options, first)
 @pytest.mark.parametrize("query, options, first", _table(WITHOUT))
 def test_without_the_reading_rules_another_sense_comes_first(readings, query, options, first):
     assert _first(readings, query, options) == first
+
+
+# With Ranking(question_words=True), question words ("какой", "кто", "сколько" in any
+# form) are dropped from a query that has other words: the answer does not hold them,
+# and the all-words tier would count them. "asked" repeats the question's words, "answer" answers it.
+QUESTIONS = [
+    ("answer", "Указ", "Король подписал указ в 1685 году."),
+    ("asked", "Какой указ?", "Какой указ и каким королём?"),
+    ("who", "Спорт", "Кто победил? Кем гордятся болельщики? Матч выиграл Зенит, "
+                     "а в другом городе прошёл фестиваль уличной музыки."),
+    ("winner", "Спорт", "Матч выиграл Зенит."),
+]
+
+# query | Ranking fields | the article that must come first (the rule is off by default)
+QUESTION_FIRST = """
+Какой король подписал указ       | question_words=True  | answer
+Кто выиграл матч                 | question_words=True  | winner
+какой                            | question_words=True  | asked
+Какой король подписал указ       |                      | asked
+Кто выиграл матч                 |                      | who
+"""
+
+
+@pytest.fixture(scope="module")
+def questions(tmp_path_factory):
+    path = tmp_path_factory.mktemp("questions") / "ix"
+    index_articles([Article(id=i, headline=h, body=b) for i, h, b in QUESTIONS], path, workers=0)
+    return path
+
+
+@pytest.mark.parametrize("query, options, first", _table(QUESTION_FIRST))
+def test_question_words_are_not_searched_for(questions, query, options, first):
+    assert _first(questions, query, options) == first
+
+
+
+def test_a_field_can_have_its_own_length_normalisation(tmp_path):
+    # Ranking(lead_b=...) reaches Whoosh's BM25F as lead_B, headline_b as headline_B:
+    # with b 0 a field's length no longer matters, so the scores change.
+    articles = [Article(id="short", headline="Никель", body="Никель подорожал.\nИтоги дня."),
+                Article(id="long", headline="Никель и медь на бирже в Лондоне",
+                        body="Никель подорожал на бирже в Лондоне за неделю.\nИтоги дня.")]
+    index_articles(articles, tmp_path / "ix", workers=0)
+
+    def scores(**fields):
+        with open_index(tmp_path / "ix", ranking=Ranking(**fields)) as opened:
+            return [h.score for h in opened.search("никель", snippets=False).hits]
+    assert scores(lead_b=0.0) != scores() != scores(headline_b=0.0) != scores(lead_b=0.0)
