@@ -32,8 +32,9 @@ from whoosh import query as wq
 from indexer.errors import QuerySyntaxError
 from search.query import AllOf, AnyOf, Loose, Not, Phrase, Word
 
-__all__ = ["Budget", "CappedPrefix", "GRACE_SECONDS", "SearchTimeout", "TimedCollector",
-           "check_time",           "compound_parts", "deduplicate", "expired", "prefix_terms", "time_limit", "within_limits"]
+__all__ = ["Budget", "CHECK_EVERY", "CappedPrefix", "GRACE_SECONDS", "SearchTimeout",
+           "TimedCollector", "check_time", "compound_parts", "deduplicate", "expired",
+           "prefix_terms", "time_limit", "within_limits"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class Budget:
 # of what it can: the =form checks of its best candidates, or Whoosh's matchers
 # collecting in document order where term-at-a-time scoring had ranked nothing.
 GRACE_SECONDS = 0.1
+# Documents (or terms) visited between two looks at the clock in a loop: a look
+# costs ~0.1 us, a document ~10-50 us.
+CHECK_EVERY = 256
 
 
 class SearchTimeout(Exception):
@@ -194,7 +198,7 @@ def prefix_terms(reader, field_name, prefix, budget):
         for scanned, (term, info) in enumerate(leaf.iter_prefix(field_name, prefix)):
             if scanned >= budget.max_scanned_terms:
                 break
-            if scanned % 256 == 0:
+            if scanned % CHECK_EVERY == 0:
                 check_time()
             found.append((info.doc_frequency(), term))
         for frequency, term in heapq.nlargest(budget.max_expansions, found):
@@ -229,8 +233,6 @@ class TimedCollector(collectors.WrappingCollector):
     stays in the child's results.
     """
 
-    CHECK_EVERY = 256  # matches; a check costs ~0.1 us, a match ~10-50 us
-
     def __init__(self, child):
         super().__init__(child)
         self._seen = 0
@@ -245,7 +247,7 @@ class TimedCollector(collectors.WrappingCollector):
 
     def collect(self, sub_docnum):
         self._seen += 1
-        if self._seen % self.CHECK_EVERY == 0:
+        if self._seen % CHECK_EVERY == 0:
             check_time()
         return self.child.collect(sub_docnum)
 

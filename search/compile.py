@@ -21,7 +21,8 @@ from whoosh.query import spans
 
 from indexer.analysis import WEAK_MARK, MorphFilter, normal_word
 from indexer.errors import QuerySyntaxError
-from search.budget import Budget, CappedPrefix, check_time, compound_parts, prefix_terms
+from search.budget import CHECK_EVERY, Budget, CappedPrefix, check_time, compound_parts, \
+    prefix_terms
 from search.exact import DEFERRED, FormCheck, OnDemandMatcher, checked_on_demand, form_filter
 from search.query import (
     AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
@@ -32,7 +33,6 @@ TEXT_FIELDS = ("headline", "body")
 WORD_FIELDS = ("headline", "lead", "body")  # a plain word also scores in the lead
 STORED_TEXT = {"headline": "headline", "lead": "body", "body": "body"}  # where =form is checked
 MIN_PREFIX_CHARS = 2
-CHECK_EVERY = 256  # documents stepped over between two looks at the time budget
 # Interrogative words by their likeliest lemma: a question ("Какой указ поставил
 # протестантизм вне закона") asks with them, the answer does not hold them. Snowball's
 # stop list (Whoosh, tantivy) drops "какой", "кто", "зачем"; poisk's keeps them because

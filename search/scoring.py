@@ -31,6 +31,7 @@ other can overtake the page.
 (10, 3)
 """
 
+import itertools
 import threading
 from array import array
 from collections import OrderedDict
@@ -42,7 +43,7 @@ from whoosh.query import spans
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from search.budget import SearchTimeout, check_time
+from search.budget import CHECK_EVERY, SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
 from search.postings import block_ids, doc_positions, unfiltered
@@ -386,17 +387,23 @@ class TermScorer:
             check_time()
             if within is None:
                 matcher = fix_matchers(node.matcher(sub, self.context))
-                while matcher.is_active():
+                for visited in itertools.count(1):
+                    if not matcher.is_active():
+                        break
                     docnum = matcher.id() + offset
                     mask[docnum], scores[docnum] = True, matcher.score()
                     matcher.next()
+                    if visited % CHECK_EVERY == 0:
+                        check_time()
                 continue
             count = sub.reader().doc_count_all()
             here = within[(within >= offset) & (within < offset + count)]
             if not len(here):
                 continue  # no matcher built (its postings opened) for nothing
             matcher = fix_matchers(node.matcher(sub, self.context))
-            for docnum in here:
+            for visited, docnum in enumerate(here, 1):
+                if visited % CHECK_EVERY == 0:
+                    check_time()
                 local = int(docnum) - offset
                 if not matcher.is_active():
                     break
