@@ -321,14 +321,16 @@ def test_cli_shows_twenty_problems_then_counts_the_rest(tmp_path, monkeypatch):
     assert re.fullmatch(SUMMARY_RE + "\n", result.stdout).groups() == ("1", "25")
 
 
+def five_news_then(*records):
+    """A JSON Lines file of five good news records (n0..n4) and then ``records``."""
+    return jsonl(*({"id": f"n{i}", "title": "Никель", "text": f"Выпуск никеля, отчёт {i}."}
+                   for i in range(5)), *records)
+
+
 def test_strict_stops_at_the_first_bad_record_and_keeps_what_came_before(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "news.jsonl").write_bytes(jsonl(
-        *({"id": f"n{i}", "title": "Никель", "text": f"Выпуск никеля, отчёт {i}."}
-          for i in range(5)),
-        b"{broken",
-        {"id": "after", "title": "Медь", "text": "Не будет прочитан."},
-    ))
+    (tmp_path / "news.jsonl").write_bytes(
+        five_news_then(b"{broken", {"id": "after", "title": "Медь", "text": "Не будет прочитан."}))
     result = CliRunner().invoke(cli, ["index", "news.jsonl", "--index", "ix", "--strict",
                                       "--batch-size", "2"])
     assert result.exit_code == 1
@@ -347,11 +349,7 @@ def test_strict_rebuild_stopped_at_a_bad_record_keeps_the_old_index_and_says_so(
                                                                                    monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "old.jsonl").write_bytes(jsonl({"id": "old", "title": "Медь", "text": "Старое."}))
-    (tmp_path / "news.jsonl").write_bytes(jsonl(
-        *({"id": f"n{i}", "title": "Никель", "text": f"Выпуск никеля, отчёт {i}."}
-          for i in range(5)),
-        b"{broken",
-    ))
+    (tmp_path / "news.jsonl").write_bytes(five_news_then(b"{broken"))
     assert CliRunner().invoke(cli, ["index", "old.jsonl", "--index", "ix"]).exit_code == 0
     result = CliRunner().invoke(cli, ["index", "news.jsonl", "--index", "ix", "--strict",
                                       "--rebuild", "--batch-size", "2"])
