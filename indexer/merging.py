@@ -23,6 +23,7 @@ from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 
 from indexer.errors import IndexLocked
+from indexer.sidecar import write_sidecars
 
 __all__ = ["SEGMENTS_PER_TIER", "merge_segments", "optimize_index", "remove_stray_files",
            "tiered_merge"]
@@ -121,6 +122,8 @@ def merge_segments(ix, everything=False):
 def optimize_index(index_dir, wait=0.0):
     """Merge every segment of the index at ``index_dir`` into one: (segments before, after).
 
+    The merged segment gets its postings sidecar (``indexer.sidecar``).
+
     >>> import tempfile, pathlib
     >>> from indexer import build_index
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -139,9 +142,11 @@ def optimize_index(index_dir, wait=0.0):
         remove_stray_files(index_dir)
         ix = open_whoosh_index(index_dir)
         try:
-            return merge_segments(ix, everything=True)
+            counts = merge_segments(ix, everything=True)
         finally:
             ix.close()
+        write_sidecars(index_dir)
+        return counts
 
 
 def remove_stray_files(index_dir):

@@ -18,6 +18,8 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import FilterMatcher
 from whoosh.reading import TermNotFound
 
+from indexer.sidecar import sidecar
+
 __all__ = ["block_ids", "doc_positions", "term_positions", "unfiltered"]
 
 
@@ -42,7 +44,15 @@ def block_ids(matcher: W3LeafMatcher) -> np.ndarray:
 
 def term_positions(reader, fieldname: str, text, docs):
     """``doc_positions`` of a term in one segment's ``reader``; nothing if it lacks the term
-    (looked up once: asking ``(field, text) in reader`` first cost a second lookup)."""
+    (looked up once: asking ``(field, text) in reader`` first cost a second lookup), from
+    the segment's sidecar (``indexer.sidecar``) when it has one."""
+    side = sidecar(reader)
+    if side is not None:
+        btext = text if isinstance(text, bytes) else reader.schema[fieldname].to_bytes(text)
+        found = side.find(fieldname, btext)
+        if found is None:
+            return iter(())
+        return ((doc, positions.tolist()) for doc, positions in side.doc_positions(found, docs))
     try:
         matcher = reader.postings(fieldname, text)
     except TermNotFound:

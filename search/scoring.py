@@ -43,6 +43,7 @@ from whoosh.query import spans
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
+from indexer.sidecar import sidecar
 from search.budget import CHECK_EVERY, SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
@@ -224,6 +225,13 @@ class TermScorer:
             if lo == hi:
                 continue
             check_time()
+            side = sidecar(reader)
+            if side is not None:  # the segment's positions as arrays (indexer.sidecar)
+                for fieldname, text in terms:
+                    found = side.find(fieldname, text)
+                    if found is not None:
+                        keys.append(side.position_keys(found, docs[lo:hi] - offset, offset))
+                continue
             local = (docs[lo:hi] - offset).tolist()
             for fieldname, text in terms:
                 matcher = self._opened(number, reader, fieldname, text)
@@ -297,9 +305,16 @@ class TermScorer:
         segments = []
         for number, (sub, offset) in enumerate(self.segments):
             check_time()
+            reader = sub.reader()
+            side = sidecar(reader)
+            if side is not None:  # the segment's postings as arrays (indexer.sidecar)
+                found = side.find(fieldname, btext)
+                if found is not None:
+                    segments.append((number, sub, offset, *side.postings(found)))
+                continue
             try:
                 segments.append((number, sub, offset,
-                                 *_postings(sub.reader().postings(fieldname, btext))))
+                                 *_postings(reader.postings(fieldname, btext))))
             except TermNotFound:  # not in this segment
                 continue
         ids, values = [], []

@@ -1,0 +1,128 @@
+"""Posting sidecars (indexer/sidecar.py): the same postings as Whoosh's, the same searches.
+
+The sample articles are indexed as several segments with deletions; a copy of
+the folder gets sidecars. Every posting of every term, its weight and its
+positions must be Whoosh's; every query of the parity table must give the
+same page, scores and snippets with and without them; and a search must then
+read no posting block of Whoosh's.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from whoosh.codec.whoosh3 import W3LeafMatcher
+
+from indexer import build_index
+from indexer.build import delete_documents
+from indexer.merging import optimize_index
+from indexer.sidecar import SUFFIX, sidecar, write_sidecars
+from indexer.storage import open_whoosh_index
+from search import open_index
+from tests.test_scoring_parity import DATA, DELETED, QUERIES
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    plain = tmp_path_factory.mktemp("sidecar") / "plain"
+    build_index([DATA], plain, batch_size=7, workers=0)  # several segments
+    assert delete_documents(DELETED, plain) == len(DELETED)
+    with_sidecars = plain.parent / "with"
+    shutil.copytree(plain, with_sidecars)
+    written = write_sidecars(with_sidecars)
+    assert written > 1
+    return plain, with_sidecars
+
+
+def _whoosh_postings(leaf, field, term):
+    matcher = leaf.postings(field, term)
+    if hasattr(matcher, "child"):  # deleted documents kept, as the sidecar keeps them
+        matcher = matcher.child
+        matcher.reset()
+    found = []
+    while matcher.is_active():
+        positions = matcher.value_as("positions") if matcher.supports("positions") else None
+        found.append((matcher.id(), float(np.float32(matcher.weight())), positions))
+        matcher.next()
+    return found
+
+
+def test_every_posting_is_whooshs(folders):
+    reader = open_whoosh_index(folders[1]).reader()
+    checked = 0
+    for leaf, _ in reader.leaf_readers():
+        side = sidecar(leaf)
+        assert side is not None
+        for field in leaf.indexed_field_names():
+            for term in leaf.lexicon(field):
+                number = side.find(field, term)
+                docs, weights = side.postings(number)
+                expected = _whoosh_postings(leaf, field, term)
+                assert [(d, w) for d, w, _ in expected] == list(zip(docs.tolist(),
+                                                                    weights.tolist()))
+                if expected[0][2] is not None:
+                    got = [p.tolist() for _, p in side.doc_positions(number, docs)]
+                    assert got == [p for _, _, p in expected], (field, term)
+                    keys = side.position_keys(number, docs, 7)
+                    assert keys.tolist() == [((d + 7) << 32) | p for d, _, ps in expected
+                                             for p in ps]
+                checked += 1
+        assert side.find("body", "флюгегехаймен".encode()) is None
+        assert side.find("nofield", b"x") is None
+    assert checked > 1000
+
+
+@pytest.fixture(scope="module")
+def both(folders):
+    with open_index(folders[0]) as plain, open_index(folders[1]) as fast:
+        yield plain, fast
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_same_page_and_snippets_with_sidecars(both, text):
+    pages = [index.search(text, limit=5, offset=1) for index in both]
+    assert [h.to_dict() for h in pages[0]] == [h.to_dict() for h in pages[1]]
+    assert pages[0].total == pages[1].total
+
+
+@pytest.mark.parametrize("text", ["никель", "редкоземельные металлы", '"глубокая переработка"'])
+def test_a_search_reads_no_posting_block(both, monkeypatch, text):
+    """Scores, the phrase and bonus checks and the snippets all come from the sidecar."""
+    reads = []
+    original = W3LeafMatcher._read_data
+    monkeypatch.setattr(W3LeafMatcher, "_read_data", lambda self: reads.append(1) or original(self))
+    plain, fast = both
+    plain.refresh()  # no term scores kept from an earlier search
+    fast.refresh()
+    assert fast.search(text, limit=5).hits[0].snippets
+    assert reads == []
+    plain.search(text, limit=5)
+    assert reads  # Whoosh's blocks are what the plain index reads
+
+
+def test_a_sidecar_not_matching_its_segment_is_not_read(folders, tmp_path):
+    copy = tmp_path / "ix"
+    shutil.copytree(folders[1], copy)
+    layouts = sorted(copy.glob("*" + SUFFIX + ".json"))
+    layout = json.loads(layouts[0].read_text())
+    layout["documents"] += 1  # another segment's
+    layouts[0].write_text(json.dumps(layout))
+    layouts[1].unlink()  # a sidecar whose writing stopped before its layout
+    reader = open_whoosh_index(copy).reader()
+    opened = [sidecar(leaf) is not None for leaf, _ in reader.leaf_readers()]
+    assert opened.count(False) == 2
+    with open_index(copy) as index, open_index(folders[0]) as plain:
+        assert [h.to_dict() for h in index.search("никель металл")] == \
+            [h.to_dict() for h in plain.search("никель металл")]
+
+
+def test_optimize_writes_the_merged_segments_sidecar(folders, tmp_path):
+    copy = tmp_path / "ix"
+    shutil.copytree(folders[1], copy)
+    before = {p.name for p in copy.glob("*" + SUFFIX + "*")}
+    assert optimize_index(copy)[1] == 1
+    after = {p.name for p in copy.glob("*" + SUFFIX + "*")}
+    assert len(after) == 2 and not after & before  # the merged segments' went with them
+    reader = open_whoosh_index(copy).reader()
+    assert sidecar(reader.leaf_readers()[0][0]) is not None
