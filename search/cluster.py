@@ -15,6 +15,7 @@ the ones Sphinx 2.2.11 and Manticore share.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -30,6 +31,11 @@ __all__ = ["Cluster", "Node", "free_port_range", "init_cluster", "load_cluster",
 
 DEFAULT_DIR = ".poisk-cluster"
 DEFAULT_PORT = 9306
+# A shard's RAM chunk (rt_mem_limit): when full it is written out as one more disk chunk, and
+# every query searches every chunk (Sphinx 2.2 merges chunks only on OPTIMIZE INDEX). An
+# article of bench.scale (13 KB of JSON) took 53 KB of a shard's RAM chunk (its stored text and
+# offset tables, word lists; 3,475 articles): about 5,000 articles per 256M.
+DEFAULT_MEMORY = "256M"
 CLUSTER_FILE = "cluster.json"
 START_SECONDS = 15
 STOP_SECONDS = 15
@@ -68,7 +74,7 @@ SHARD_INDEX = """index {shard}
     dict = keywords
     min_prefix_len = 2
     charset_table = {charset}
-    rt_mem_limit = 256M
+    rt_mem_limit = {memory}
 }}
 
 index {name}_shards
@@ -143,13 +149,16 @@ class Cluster:
 
 
 def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0.0.1",
-                 name="poisk") -> Cluster:
+                 name="poisk", memory=DEFAULT_MEMORY) -> Cluster:
     """Write the configurations of ``shards`` searchd nodes into ``folder``.
 
-    Node k answers SphinxQL on ``port + k`` and agents on ``port + shards + k``.
+    Node k answers SphinxQL on ``port + k`` and agents on ``port + shards + k``;
+    ``memory`` is each shard's RAM chunk (``rt_mem_limit``, as ``512M`` or ``2G``).
     """
     if not 1 <= shards <= 64:
         raise PoiskError("--shards must be 1..64")
+    if not re.fullmatch(r"[1-9][0-9]*[MG]", memory):
+        raise PoiskError(f"--memory {memory!r}: write a size in megabytes or gigabytes, as 512M or 2G")
     if os.path.exists(os.path.join(folder, CLUSTER_FILE)):
         raise PoiskError(f"{folder} already holds a cluster; start it with `poisk cluster "
                          "start` or choose another --dir")
@@ -165,7 +174,7 @@ def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0
                            for other in nodes if other is not node)
         with open(cluster.config(number), "w", encoding="utf-8") as f:
             f.write(SHARD_INDEX.format(shard=node.shard, data=data, charset=CHARSET_TABLE,
-                                       name=name, agents=agents, host=host,
+                                       name=name, agents=agents, host=host, memory=memory,
                                        mysql_port=node.mysql_port, api_port=node.api_port))
     with open(os.path.join(cluster.folder, CLUSTER_FILE), "w", encoding="utf-8") as f:
         json.dump({"name": name, "host": host, "nodes": [asdict(n) for n in nodes]}, f,

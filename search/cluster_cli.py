@@ -7,7 +7,7 @@ every command.
 import click
 
 from search.cluster import (
-    DEFAULT_DIR, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
+    DEFAULT_DIR, DEFAULT_MEMORY, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
     stop_cluster)
 
 dir_option = click.option("--dir", "folder", default=DEFAULT_DIR, show_default=True,
@@ -26,10 +26,12 @@ def cluster_group():
 @click.option("--port", type=click.IntRange(1, 65535 - 128), default=DEFAULT_PORT,
               show_default=True, help="SphinxQL port of the first server (the others follow).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-def init_command(shards, folder, port, host):
+@click.option("--memory", default=DEFAULT_MEMORY, show_default=True, metavar="SIZE",
+              help="Each shard's RAM chunk (rt_mem_limit); a full one becomes a disk chunk.")
+def init_command(shards, folder, port, host, memory):
     """Write the searchd configurations of a new cluster."""
     try:
-        cluster = init_cluster(folder, shards=shards, port=port, host=host)
+        cluster = init_cluster(folder, shards=shards, port=port, host=host, memory=memory)
     except OSError as error:  # a folder that cannot be written (a PoiskError needs no help)
         raise click.ClickException(f"cannot write the cluster into {folder}: {error}") from None
     click.echo(f"{shards} shards in {cluster.folder}; start them with `poisk cluster start`; "

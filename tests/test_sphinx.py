@@ -397,6 +397,23 @@ def test_cluster_init_refuses_a_folder_in_use(tmp_path):
     assert load_cluster(tmp_path / "c").url == "manticore://127.0.0.1:19000/poisk"
 
 
+def test_cluster_init_sets_each_shards_ram_chunk(tmp_path):
+    runner = CliRunner()
+    port = free_port_range(4)
+    done = runner.invoke(cli, ["cluster", "init", "--dir", str(tmp_path / "c"), "--port",
+                               str(port), "--memory", "64M"])
+    assert done.exit_code == 0, done.output
+    cluster = start_cluster(load_cluster(tmp_path / "c")) and load_cluster(tmp_path / "c")
+    try:
+        with open_index(cluster.url) as index:
+            status = dict(index._shard_rows("127.0.0.1", port + 1, "SHOW INDEX poisk_1 STATUS"))
+        assert status["mem_limit"] == str(64 * 2**20)
+    finally:
+        stop_cluster(cluster)
+    done = runner.invoke(cli, ["cluster", "init", "--dir", str(tmp_path / "d"), "--memory", "lots"])
+    assert done.exit_code == 1 and "--memory 'lots': write a size" in done.output
+
+
 def _corpus_slice(count):
     with gzip.open(CORPUS / "ru-kw-news.jsonl.gz", "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in itertools.islice(f, count)]
