@@ -42,7 +42,7 @@ from search.spelling import Speller, edit_distance, edits1
 from search.sphinxql import SphinxCompiler, SphinxQuery
 from search.synonyms import Synonyms, default_file
 
-__all__ = ["EngineVocabulary", "SphinxIndex", "SpellingFilter"]
+__all__ = ["EngineVocabulary", "GuessedVocabulary", "SphinxIndex", "SpellingFilter"]
 
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
@@ -132,20 +132,19 @@ class SphinxIndex:
             raise PoiskError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
         # The filters are query nodes, as in search.api (one definition of a filter).
         filters = filter_arguments(source, tags, since, until, **fields)
-        rewriter = self.rewriter(synonyms, corrections)
+
+        def page(compiled):
+            return self._page_sql(compiled, sort, snippets, offset, limit)
+
+        guess = self._guess(query, filters, synonyms, corrections)
+        rows, meta = self._query(page(guess)) if guess else (None, None)
+        # The page's SHOW META tells how many articles hold each of its words:
+        # what the rewriting asks (without a round trip when the guess named them all).
+        rewriter = self.rewriter(synonyms, corrections,
+                                 EngineVocabulary(self, _keyword_docs(meta or ())))
         compiled, rewrites = self._compile(query, filters, rewriter)
-        order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
-        offsets = "headline_offsets, body_offsets, " if snippets else ""
-        # max_matches: each shard keeps and sends only the page's rows (its stored
-        # text among them). At 1,000, Sphinx's default, a short query cost searchd
-        # 99 ms of CPU on 10,000 articles against 5 ms at 20 (total_found counts
-        # every match either way).
-        rows, meta = self._query(
-            f"SELECT {COLUMNS}, {offsets}WEIGHT() AS score FROM {{name}} "
-            f"WHERE {_where(compiled)} "
-            f"ORDER BY {order} LIMIT {offset}, {limit} OPTION "
-            f"ranker={ranker(compiled, self.ranking)}, field_weights=({FIELD_WEIGHTS}), "
-            f"max_matches={offset + limit}")
+        if guess is None or page(compiled) != page(guess):
+            rows, meta = self._query(page(compiled))
         hits = tuple(self._hit(row, compiled, snippets) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
         total = int(dict(meta).get("total_found", 0))
@@ -157,9 +156,10 @@ class SphinxIndex:
                             searched=searched_text(query, rewrites), rewrites=rewrites,
                             did_you_mean=offers)
 
-    def rewriter(self, synonyms: bool = True, corrections: bool = True) -> Rewriter:
+    def rewriter(self, synonyms: bool = True, corrections: bool = True,
+                 vocabulary: "EngineVocabulary | None" = None) -> Rewriter:
         """The ``search.rewrite.Rewriter`` of this index: its vocabulary is the engine's."""
-        vocabulary = EngineVocabulary(self)
+        vocabulary = vocabulary or EngineVocabulary(self)
         speller = Speller(vocabulary, self.analyzer, vocabulary)
         # As on a folder index, very common words get no synonyms; with neither
         # synonyms nor corrections no word's frequency is needed.
@@ -237,6 +237,39 @@ class SphinxIndex:
         return count
 
     # -- plumbing ---------------------------------------------------------
+
+    def _guess(self, query, filters, synonyms, corrections):
+        """The compiled query of a short query (under ``Ranking.common_min_words`` words) as it
+        is when every word is in the index and none is too common for synonyms, made
+        without asking the engine; None for longer queries (the common-word rule most
+        often applies to them).
+
+        ``search`` sends the guess's page at once and then compiles the query again
+        with the frequencies its ``SHOW META`` gave: when both compile the same (no typo,
+        no wrong layout), the page stands, in one round trip instead of three (the
+        words' frequencies on each shard, then the page)."""
+        tree = parse_query(query)
+        words = sum(not isinstance(i, Not) for i in tree.items) if isinstance(tree, Loose) else 1
+        if words >= self.ranking.common_min_words:
+            return None
+        try:
+            return self._compile(query, filters, self.rewriter(
+                synonyms, corrections, GuessedVocabulary(self)))[0]
+        except PoiskError:
+            return None  # said by the real compile (stop words only, a bad date range)
+
+    def _page_sql(self, compiled, sort, snippets, offset, limit):
+        order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
+        offsets = "headline_offsets, body_offsets, " if snippets else ""
+        # max_matches: each shard keeps and sends only the page's rows (its stored
+        # text among them). At 1,000, Sphinx's default, a short query cost searchd
+        # 99 ms of CPU on 10,000 articles against 5 ms at 20 (total_found counts
+        # every match either way).
+        return (f"SELECT {COLUMNS}, {offsets}WEIGHT() AS score FROM {{name}} "
+                f"WHERE {_where(compiled)} "
+                f"ORDER BY {order} LIMIT {offset}, {limit} OPTION "
+                f"ranker={ranker(compiled, self.ranking)}, field_weights=({FIELD_WEIGHTS}), "
+                f"max_matches={offset + limit}")
 
     def _compile(self, query, filters, rewriter) -> tuple:
         tree = parse_query(query)
@@ -359,9 +392,9 @@ class EngineVocabulary:
     where a folder index counts the headline and the body apart (the larger one).
     """
 
-    def __init__(self, index: SphinxIndex) -> None:
+    def __init__(self, index: SphinxIndex, known: dict | None = None) -> None:
         self.index = index
-        self._df: dict = {}
+        self._df: dict = dict(known or {})
 
     def doc_count_all(self) -> int:
         return self.index.document_count()
@@ -398,6 +431,21 @@ class EngineVocabulary:
         the exact forms (``никеля``), a folder index's lexicon only lemmas."""
         return any(t.text == term for spelling in (term, term.capitalize())  # names keep more
                    for t in self.index.analyzer(spelling, mode="query") if t.kind != "exact")
+
+
+class GuessedVocabulary(EngineVocabulary):
+    """A vocabulary that asks the engine nothing but the document count: every word is in
+    one article (so none is a typo or too common for synonyms), none is one edit away
+    (``SphinxIndex._guess``)."""
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        return 1
+
+    def prefetch(self, terms: Iterable[str]) -> None:
+        pass
+
+    def near(self, word: str, limit: int) -> list:
+        return []
 
 
 class SpellingFilter:
@@ -454,6 +502,14 @@ def _query_terms(analyzer, query):
 def _spans(text, offsets):
     """The words of ``text`` that start at these offsets (a ``term_offsets`` table's)."""
     return [Span(*WORD_RE.match(text, at).span()) for at in offsets]
+
+
+def _keyword_docs(meta) -> dict:
+    """{token: documents holding it} from a ``SHOW META`` (``keyword[i]``, ``docs[i]``), summed
+    over the shards that answered, as ``SphinxIndex.keyword_docs`` counts."""
+    meta = dict(meta)
+    return {word: int(meta.get(f"docs[{key[8:-1]}]", 0)) for key, word in meta.items()
+            if key.startswith("keyword[")}
 
 
 def _where(compiled: SphinxQuery) -> str:

@@ -139,7 +139,14 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     assert "LIMIT 10, 5 " in sent[0] and "max_matches=15" in sent[0]  # shards send the page only
     sample_cluster.search("редкоземельные металлы")  # the document count is kept for a while
     statements.clear()
+    # A short query of known words: the frequencies its rewriting asks come with its page.
     sample_cluster.search("редкоземельные металлы")
+    assert statements == ["SELECT"]
+    statements.clear()
+    sample_cluster.search("никкель")  # a typo: its page is sent again once corrected
+    assert statements[0] == "SELECT" and statements[-1] == "SELECT" and "CALL" in statements
+    statements.clear()
+    sample_cluster.search("редкоземельные металлы Норильск")  # 3 words: the common-word rule
     assert statements == ["CALL", "CALL", "SELECT"]
 
 
