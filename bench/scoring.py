@@ -10,9 +10,12 @@ stories grouped, as ``poisk search`` runs it. Both paths get the same warm-up
 budget, so neither is cut short. Reported per group and path: CPU
 (``time.thread_time``) and wall percentiles in ms, and how many queries gave
 the same total and the same top 10 (ids and scores) both ways. The process's
-peak RSS (``ru_maxrss``) closes the report.
+peak RSS (``ru_maxrss``) closes the report, with the resident memory at the end split
+into anonymous memory and mapped file pages.
 
 ``--taat-only``: the term-at-a-time path alone (no agreement count).
+``--snippets-first``: each query runs with snippets first, then without, so
+the figures with snippets are those of a query's first run.
 The process's peak RSS then is that of one open index searching.
 
 ``--relevance``: instead, the held-out half of the bench's tag sets (``tag``
@@ -65,15 +68,16 @@ def same(a, b):
     return a.total == b.total and [(h.id, h.score) for h in a] == [(h.id, h.score) for h in b]
 
 
-def measure(indexes, queries, warmup):
+def measure(indexes, queries, warmup, snippets_first=False):
+    order = (True, False) if snippets_first else (False, True)
     for text in queries[:warmup]:
-        for snippets in (False, True):
+        for snippets in order:
             for name in indexes:
                 timed(indexes[name], text, snippets)
     samples = {(name, snippets): ([], []) for name in indexes for snippets in (False, True)}
     agree = answered = 0
     for text in queries:
-        for snippets in (False, True):
+        for snippets in order:
             results = {}
             for name in indexes:
                 results[name], cpu, wall = timed(indexes[name], text, snippets)
@@ -115,6 +119,19 @@ def relevance(indexes, corpus, sets=("tag", "tag+dict")):
     return report
 
 
+def memory_split():
+    """The process's resident memory now, in MiB: anonymous (its own) and file pages (the
+    index's mapped files, shared with other processes and dropped first under pressure).
+    Linux only (``/proc/self/status``); None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            fields = dict(line.split(":", 1) for line in status)
+    except OSError:
+        return None
+    return {name: round(int(fields[name].split()[0]) / 1024)
+            for name in ("VmRSS", "RssAnon", "RssFile") if name in fields}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split(
         "\n\n")[0])
@@ -127,6 +144,9 @@ def main(argv=None):
     parser.add_argument("--taat-only", action="store_true",
                         help="time the term-at-a-time path alone (large indexes, where "
                         "Whoosh's matchers take seconds a query)")
+    parser.add_argument("--snippets-first", action="store_true",
+                        help="each query's first run with snippets, then without (the "
+                        "snippets' figures are a first run's, not a repeated query's)")
     args = parser.parse_args(argv)
     import os
     load_before = os.getloadavg()
@@ -135,12 +155,14 @@ def main(argv=None):
         print(json.dumps(relevance(indexes, args.corpus), ensure_ascii=False, indent=1))
         return
     report = {"index": args.index, "documents": indexes["taat"].doc_count,
+              "snippets_first": args.snippets_first,
               "queries_per_group": args.queries, "load_average_before": load_before}
     for group, queries in query_groups(args.corpus, args.queries).items():
         print(f"{group}: {len(queries)} queries x {2 * len(indexes)} ...", file=sys.stderr)
-        report[group] = measure(indexes, queries, args.warmup)
+        report[group] = measure(indexes, queries, args.warmup, args.snippets_first)
     report["load_average_after"] = os.getloadavg()
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report["rss_at_end_mib"] = memory_split()
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 

@@ -384,8 +384,13 @@ class TermScorer:
             key = (self.generation, "live")
             live = self.cache.get(key)
             if live is None:
-                live = np.zeros(self.size, dtype=bool)
-                live[np.fromiter(self.searcher.reader().all_doc_ids(), dtype=np.int64)] = True
+                live = np.ones(self.size, dtype=bool)
+                for sub, offset in self.segments:
+                    reader = sub.reader()
+                    if reader.has_deletions():  # (all_doc_ids for every segment: 60 ms
+                        # of a first search's CPU on the mixed index, 27k documents)
+                        live[offset:offset + reader.doc_count_all()] = False
+                        live[np.fromiter(reader.all_doc_ids(), dtype=np.int64) + offset] = True
                 self.cache.put(key, live)
             self._live = live
         return self._live
