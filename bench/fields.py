@@ -128,7 +128,8 @@ def quality(corpus, labels_file=LABELS):
     texts = labelled_texts(corpus, set(labels))
     predicted = {}
     for doc_id, text in texts.items():
-        words = Words(text)
+        headline, _, body = text.partition("\n")  # as indexing reads them (the lead counts)
+        words = Words(headline, body=body)
         predicted[doc_id] = (set(regions.subjects(words)), set(industries.industries(words)))
     report = {"articles": len(labels), "strata": dict(Counter(s for s, _, _ in labels.values()))}
     for which, name in ((0, "regions"), (1, "industries")):

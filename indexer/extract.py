@@ -16,7 +16,10 @@ Two-word names that share their last word also match coordinated: "над Бря
 from dataclasses import dataclass
 from itertools import compress, count
 
-from indexer.analysis import WORD_RE, MorphFilter, normal_word
+import functools
+import re
+
+from indexer.analysis import WORD_RE, MorphFilter, morph_analyzer, normal_word
 
 __all__ = ["Lexicon", "Name", "Words", "word_terms"]
 
@@ -38,6 +41,15 @@ ADJECTIVE_ONLY = ("ий", "ый", "ой", "ая", "яя", "ое", "ее", "ог�
                   "юю", "ые", "ие", "ых", "их", "ым", "им", "ей")
 # "-ом" after these is the adjective too ("в Петровском пассаже"): the town's is "в Петровске".
 LOCATIVE = frozenset(("в", "во", "на", "о", "об", "при"))
+
+# Guillemets and curly quotes open and close a name: «Тосно» is a football club, «Вечерняя
+# Москва» a newspaper. Straight quotes are left alone: they do not say which side they are.
+QUOTES_RE = re.compile(r"[«»“”„]")
+OPENING = frozenset("«„“")
+# Ranks and titles written before a surname: "генерала Суровикина" is a man, not Суровикино.
+RANKS = frozenset(("генерал", "генерал-полковник", "генерал-лейтенант", "генерал-майор",
+                   "полковник", "подполковник", "майор", "капитан", "лейтенант", "адмирал",
+                   "маршал", "сержант", "господин", "г-н"))
 
 # The first lemmas of every lexicon's names, and the lemmas their contexts ask
 # for: a word that has none of them starts no name and is no name's context;
@@ -92,15 +104,30 @@ class Words:
 
     def __init__(self, text: str, terms=None, body: str | None = None):
         self.terms = terms or word_terms()
-        self.surfaces = WORD_RE.findall(text)
+        # quoted: the position of the first word inside a quote -> the position after its last
+        self.surfaces, self.quoted = [], {}
+        self._split(text)
         # With a body, ``text`` is the headline: the body's words follow its own.
         self.body_from = len(self.surfaces)
         if body is not None:
-            self.surfaces += WORD_RE.findall(body)
+            self._split(body)
         self.found = {}  # lexicon -> the names it found here (each lexicon looks once)
         self._starts = None
         self._starts_of = None  # the _first_lemmas they were found with
         self._places = None  # (the starts they were found with, positions)
+
+    def _split(self, text: str) -> None:
+        if not QUOTES_RE.search(text):  # most texts: one pass in C
+            self.surfaces += WORD_RE.findall(text)
+            return
+        opened = None
+        for mark, piece in zip(["»"] + QUOTES_RE.findall(text), QUOTES_RE.split(text)):
+            if mark in OPENING and not (mark == "“" and opened is not None):  # „name“
+                opened = len(self.surfaces)
+            elif opened is not None:
+                self.quoted[opened] = len(self.surfaces)
+                opened = None
+            self.surfaces += WORD_RE.findall(piece)
 
     def item(self, at: int) -> tuple:
         """The word at ``at`` as (capitalised, its lemmas and its compound parts' lemmas)."""
@@ -169,6 +196,22 @@ class Name:
     not_after: frozenset = frozenset()
 
 
+def _person(words: Words, at: int) -> bool:
+    """Whether the word at ``at`` comes before a surname: a first name, a patronymic or a rank
+    ("Сергей Суровикин", "генерала Суровикина"). Not an initial: "С." and "В" sentence-initial
+    read alike once the full stop is gone."""
+    surface = words.surfaces[at]
+    return (not words.item(at)[1].isdisjoint(RANKS)
+            or surface[0].isupper() and _first_name(surface))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _first_name(surface: str) -> bool:
+    """Whether pymorphy3's likeliest reading of a word is a first name or a patronymic."""
+    tag = morph_analyzer().parse(surface)[0].tag
+    return "Name" in tag or "Patr" in tag
+
+
 def top_lemma(word: str, terms=None) -> str:
     """The most likely lemma of a word, as the analyzer gives it.
 
@@ -196,7 +239,12 @@ class Lexicon:
     is one that must not be there.
     """
 
-    def __init__(self, entries, terms=None, not_before=(), features=(), time_words=()):
+    def __init__(self, entries, terms=None, not_before=(), features=(), time_words=(),
+                 places=()):
+        # A lexicon of places: a name that fills a quote is an organisation's («Тосно», a club)
+        # unless one of these words comes before it (КПП «Верхний Ларс»), and a name after a
+        # first name, a rank or an initial is a surname (генерал Суровикин, not Суровикино).
+        self.places = frozenset(places)
         # A one-word lower-case name (an adjective) followed by one of these is
         # some other thing's name: "на Карельском бульваре" is a street of Moscow.
         self.not_before = frozenset(not_before)
@@ -226,6 +274,10 @@ class Lexicon:
 
     def find(self, words: Words) -> list:
         """The names found, in text order; a word belongs to one name at most."""
+        return [name for _, name in self.find_at(words)]
+
+    def find_at(self, words: Words) -> list:
+        """(position of its first word, name) of every name found, in text order."""
         found = words.found.get(self)
         if found is not None:
             return found
@@ -245,7 +297,7 @@ class Lexicon:
                 for name in starting[words.surfaces[at]]:
                     step = self._matches(name, words, at)
                     if step:
-                        found.append(name)
+                        found.append((at, name))
                         free = at + step
                         break
         words.found[self] = found
@@ -274,6 +326,9 @@ class Lexicon:
             return 0
         if self.time_words and at > 1 and "по" in before and (
                 words.surfaces[at - 2][0].isdigit() or words.item(at - 2)[1] & self.time_words):
+            return 0
+        if self.places and (words.quoted.get(at) == at + size and not before & self.places
+                            or size == 1 and name.proper[0] and at and _person(words, at - 1)):
             return 0
         for k in range(1, size):
             capital, lemmas = words.item(at + k)

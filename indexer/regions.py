@@ -38,6 +38,12 @@ FEATURES = ("море", "озеро", "река", "залив", "пролив", 
 # Words of time before "по": "в 10 часов по Москве" is Moscow time (as is "в 19:17 по Москве").
 TIME_WORDS = ("час", "минута", "время", "утро", "вечер", "полдень", "полночь")
 
+# A name filling a quote after one of these is the place: КПП «Верхний Ларс», аэропорт
+# «Внуково», месторождение «Сухой Лог»; after anything else it names a club, a newspaper or
+# a company («Тосно», «Вечерняя Москва»).
+PLACE_WORDS = ("кпп", "аэропорт", "порт", "станция", "месторождение", "рудник", "город",
+               "поселок", "посёлок", "село", "деревня", "район", "округ", "курорт", "вокзал")
+
 DISTRICT_NAME = "*"  # a row naming a federal district itself
 NO_SUBJECT = "-"     # a row of phrases that name no subject
 
@@ -54,7 +60,8 @@ def _gazetteer():
         value = ("district", district) if subject == DISTRICT_NAME else (
             None if subject == NO_SUBJECT else ("subject", subject))
         entries.extend(_entry(name.strip(), value) for name in names.split(";") if name.strip())
-    return (Lexicon(entries, not_before=STREETS, features=FEATURES, time_words=TIME_WORDS),
+    return (Lexicon(entries, not_before=STREETS, features=FEATURES, time_words=TIME_WORDS,
+                    places=PLACE_WORDS),
             district_of,
             tuple(dict.fromkeys(district_of.values())))
 

@@ -78,6 +78,21 @@ REGION_CASES = [
     ("Очередь на КПП «Верхний Ларс»", ("Республика Северная Осетия — Алания",)),
     # towns whose name is also a word are left out
     ("Клин клином вышибают", ()),
+    # a name filling a quote is a club's, a newspaper's, a company's, unless a word of place
+    # comes before it
+    ("Игроки «Тосно» вышли на поле", ()),
+    ("Задержки рейсов в аэропорту «Шереметьево»", ("Московская область",)),
+    # a town's name after a first name or a rank is a surname
+    ("Генерал Суровикин и Сергея Суровикина", ()),
+    ("Пожар в Суровикино", ("Волгоградская область",)),
+    # "в Москве и области": the region without its adjective
+    ("Снег в Москве и области", ("Московская область", "Москва")),
+    ("В Петербурге и области", ("Ленинградская область", "Санкт-Петербург")),
+    # places a reader knows to be in Moscow: districts, highways, courts
+    ("В Митино пошёл снег", ("Москва",)),
+    ("ДТП на Кутузовском проспекте", ("Москва",)),
+    ("Кража на Ленинградском шоссе", ("Москва",)),
+    ("Тверской районный суд арестовал блогера", ("Москва",)),
 ]
 
 
@@ -114,14 +129,14 @@ def test_the_gazetteer_has_the_89_subjects_in_8_districts():
     assert len(district_of) == 89 and len(districts) == 8
 
 
-# text -> industries (a decisive name and another sign, or several signs: THRESHOLD 5)
+# text -> industries (two decisive names, or one and more signs: THRESHOLD 6)
 INDUSTRY_CASES = [
     ("Угольщики Кузбасса нарастили добычу угля", ("уголь",)),
     ("Завод редкоземельных металлов начнет выпуск неодима", ("редкие и редкоземельные металлы",)),
     ("РУСАЛ увеличил выпуск алюминия", ("цветная металлургия",)),
     ("ММК снизил выплавку стали", ("черная металлургия",)),
     ("Роснефть и Газпром", ("нефть и газ",)),
-    ("Новая ТЭЦ даст тепло и электроэнергию", ("электроэнергетика",)),
+    ("Новая ТЭЦ даст энергосистеме тепло и электроэнергию", ("электроэнергетика",)),
     ("Росатом достроит АЭС", ("атомная отрасль",)),
     ("ФосАгро нарастила выпуск удобрений", ("химия и удобрения",)),
     ("Золотодобытчики нарастили золотодобычу", ("золото и драгметаллы",)),
@@ -140,13 +155,36 @@ INDUSTRY_CASES = [
     # a second industry counts at half the weight of the main one or more
     ("ГЭС, ТЭЦ и ГРЭС, энергосистема, электростанции и подстанции; угольщики и угольные разрезы",
      ("электроэнергетика",)),
-    ("Угольщики и угольные разрезы; ТЭЦ и электростанции", ("уголь", "электроэнергетика")),
+    ("Угольщики и угольные разрезы; ТЭЦ, ГРЭС и электростанции", ("уголь", "электроэнергетика")),
+    # a name counts up to three times
+    ("Поезд сошёл с рельсов, пассажиров поезда пересадили на другой поезд",
+     ("транспорт и логистика",)),
+    # words of food factories, heat supply, pipelines, taxis
+    ("Масложировой завод и мясокомбинат под обстрелом", ("сельское хозяйство",)),
+    ("Теплоэнергетика: котельные и теплосети", ("электроэнергетика",)),
+    ("Nord Stream проверит газопровод", ("нефть и газ",)),
+    ("Такси подорожало: поездки на такси и заказ такси", ("транспорт и логистика",)),
 ]
 
 
 @pytest.mark.parametrize("text, expected", INDUSTRY_CASES)
 def test_industries_of_a_text(text, expected):
     assert industries.industries(Words(text)) == expected
+
+
+# headline, body -> industries: one of an industry's names must be in the headline or the
+# first industries.LEAD words of the body
+FAR = "Курс рубля вырос на бирже. " * 8
+CENTRAL_CASES = [
+    ("Рубль укрепился", FAR + "Газпром, Роснефть и нефть.", ()),
+    ("Рубль укрепился", "Газпром, Роснефть и нефть. " + FAR, ("нефть и газ",)),
+    ("Рубль укрепился вслед за нефтью", FAR + "Газпром и Роснефть.", ("нефть и газ",)),
+]
+
+
+@pytest.mark.parametrize("headline, body, expected", CENTRAL_CASES)
+def test_industries_need_a_name_in_the_headline_or_lead(headline, body, expected):
+    assert industries.industries(Words(headline, body=body)) == expected
 
 
 # what a user types -> the indexed value
