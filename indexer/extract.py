@@ -45,6 +45,8 @@ LOCATIVE = frozenset(("в", "во", "на", "о", "об", "при"))
 # Guillemets and curly quotes open and close a name: «Тосно» is a football club, «Вечерняя
 # Москва» a newspaper. Straight quotes are left alone: they do not say which side they are.
 QUOTES_RE = re.compile(r"[«»“”„]")
+QUOTE_MARKS = frozenset("«»“”„")
+WORD_OR_QUOTE_RE = re.compile(rf"[«»“”„]|{WORD_RE.pattern}")
 OPENING = frozenset("«„“")
 # Ranks and titles written before a surname: "генерала Суровикина" is a man, not Суровикино.
 RANKS = frozenset(("генерал", "генерал-полковник", "генерал-лейтенант", "генерал-майор",
@@ -120,14 +122,20 @@ class Words:
         if not QUOTES_RE.search(text):  # most texts: one pass in C
             self.surfaces += WORD_RE.findall(text)
             return
-        opened = None
-        for mark, piece in zip(["»"] + QUOTES_RE.findall(text), QUOTES_RE.split(text)):
+        # One pass in C for the words and the quotes, then the quotes taken out by slices:
+        # the words of 600 news articles in 0.29-0.30 CPU s, against 0.30-0.32 with a
+        # findall per quoted piece and 0.23-0.27 not looking for quotes (load 17-19).
+        tokens = WORD_OR_QUOTE_RE.findall(text)
+        opened, done = None, 0
+        for at in compress(count(), map(QUOTE_MARKS.__contains__, tokens)):
+            self.surfaces += tokens[done:at]
+            done, mark = at + 1, tokens[at]
             if mark in OPENING and not (mark == "“" and opened is not None):  # „name“
                 opened = len(self.surfaces)
             elif opened is not None:
                 self.quoted[opened] = len(self.surfaces)
                 opened = None
-            self.surfaces += WORD_RE.findall(piece)
+        self.surfaces += tokens[done:]
 
     def item(self, at: int) -> tuple:
         """The word at ``at`` as (capitalised, its lemmas and its compound parts' lemmas)."""
