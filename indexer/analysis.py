@@ -232,6 +232,7 @@ class MorphFilter(Filter):
         self.cache_size = cache_size
         self._cache = {}
         self._weak = {}
+        self._index_texts = {}
 
     def __eq__(self, other):
         return type(self) is type(other) and self.policy == other.policy
@@ -241,6 +242,7 @@ class MorphFilter(Filter):
         state = self.__dict__.copy()
         state["_cache"] = {}
         state.pop("_weak", None)
+        state.pop("_index_texts", None)
         return state
 
     def __setstate__(self, state):
@@ -249,6 +251,7 @@ class MorphFilter(Filter):
         self.__dict__.update(state)
         self._cache = {}
         self._weak = {}
+        self._index_texts = {}
 
     def __call__(self, tokens):
         held = None  # a word whose weak readings wait for the next word
@@ -279,6 +282,42 @@ class MorphFilter(Filter):
             t.weight = weight
             t.part = part
             yield t
+
+    def index_terms(self, surfaces):
+        """The terms each word of ``surfaces`` is indexed under, in order: for each word
+        the texts ``__call__`` yields for it in ``mode="index"`` (the writer's fast path,
+        without a Token per term; ``indexer.writer``).
+
+        >>> MorphFilter().index_terms(["Цены", "на", "сталь"])
+        [('цена',), (), ('сталь',)]
+        """
+        return [self.context_texts(surfaces, at) if self.by_context(surface)
+                else self.index_texts(surface) for at, surface in enumerate(surfaces)]
+
+    def by_context(self, surface):
+        """Whether the words around ``surface`` decide how it is indexed ("стали")."""
+        return bool(self._readings(surface)[1])
+
+    def index_texts(self, surface):
+        """The texts a word not decided by its context is indexed under, cached."""
+        found = self._index_texts.get(surface)
+        if found is None:
+            if len(self._index_texts) >= self.cache_size:
+                self._index_texts.clear()
+            found = self._index_texts[surface] = self._texts(surface, self._readings(surface)[0])
+        return found
+
+    def context_texts(self, surfaces, at):
+        """The texts the word ``surfaces[at]`` is indexed under, given the words around it."""
+        following = surfaces[at + 1] if at + 1 < len(surfaces) else None
+        weak = self.weak_lemmas(surfaces[at], following,
+                                tuple(surfaces[max(0, at - CONTEXT_WORDS):at]))
+        return self._texts(surfaces[at], weak)
+
+    def _texts(self, surface, weak):
+        """What ``_emit`` makes of a word's terms when indexing, given its weak lemmas."""
+        return tuple(WEAK_MARK + text if part == 0 and text in weak else text
+                     for text, kind, _, part in self.terms(surface) if kind != "exact")
 
     def weak_lemmas(self, surface, following, preceding=()):
         """The lemmas of ``surface`` indexed as weak terms, given the word after it

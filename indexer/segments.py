@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, FileIndex, LockError, clean_files
-from whoosh.writing import SegmentWriter
 
 from indexer.errors import IndexLocked, PoiskError
 from indexer.extract import word_terms
 from indexer.fields import add_extracted
+from indexer.writer import SegmentWriter
 
 __all__ = ["SegmentResult", "SegmentPipeline", "commit_segment", "default_workers",
            "write_segment"]

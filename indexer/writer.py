@@ -1,0 +1,216 @@
+"""A leaner Whoosh segment writer: the same segment files, written with fewer Python calls.
+
+Whoosh's ``SegmentWriter`` analyses each text field into a Token per term, puts
+every posting into a sorting pool as a tuple, sorts the pool and then hands the
+postings one by one to the codec, which reads the document's field length back
+from disk for each of them. A profile of ``poisk index --workers 0`` on 2,000
+news (README, Benchmarks) put about a third of the run there and another third
+in the Token stream. ``SegmentWriter`` here:
+
+- analyses poisk's own text fields (``WordTokenizer() | MorphFilter()``) with
+  ``MorphFilter.index_terms``: one regex pass, the finished terms of each
+  spelling cached, no Token objects;
+- collects a segment's postings per field and term in memory, already in
+  document order (a batch is one segment, about 1,000 articles: Whoosh's own
+  pool held them in memory too, ``indexer.segments.WRITER_MB``), and writes each
+  term's postings as whole blocks through Whoosh's postings writer, with the
+  field lengths read once per document.
+
+The files are byte for byte those Whoosh's own writer makes of the same
+documents (``tests/test_writer.py`` compares them), so the index format is
+unchanged and any other field type or analyzer goes through Whoosh's own code.
+"""
+
+from array import array
+from itertools import groupby
+
+from whoosh import formats
+from whoosh.analysis import CompositeAnalyzer
+from whoosh.writing import SegmentWriter as WhooshSegmentWriter
+
+from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
+
+__all__ = ["SegmentWriter", "morph_filter"]
+
+
+def morph_filter(analyzer):
+    """The ``MorphFilter`` of poisk's own analyzer, or None for any other analyzer.
+
+    >>> from indexer.analysis import russian_analyzer
+    >>> type(morph_filter(russian_analyzer())).__name__, morph_filter(None)
+    ('MorphFilter', None)
+    """
+    items = getattr(analyzer, "items", ()) if isinstance(analyzer, CompositeAnalyzer) else ()
+    if len(items) == 2 and type(items[0]) is WordTokenizer and type(items[1]) is MorphFilter:
+        return items[1]
+    return None
+
+
+def _positions(morph, value):
+    """term -> its positions in ``value``, as ``Positions.word_values`` collects them
+    (a word whose terms repeat one text lists its position twice, as Whoosh does).
+
+    The words are grouped by spelling first (a sort and ``groupby``, both in C), so
+    the Python work is per distinct spelling rather than per word; the few words
+    decided by their neighbours ("стали") are analysed where they stand.
+
+    >>> from indexer.analysis import MorphFilter
+    >>> _positions(MorphFilter(), "Сталь и сталь; стали пить")
+    {'сталь': [0, 2], 'пить': [4], 'стать': [3], '~сталь': [3]}
+    """
+    surfaces = WORD_RE.findall(value)
+    poses = {}
+    by_context, index_texts = morph.by_context, morph.index_texts
+    for surface, group in groupby(sorted(range(len(surfaces)), key=surfaces.__getitem__),
+                                  key=surfaces.__getitem__):
+        at = list(group)
+        if by_context(surface):  # decided by the words around each occurrence
+            for pos in at:
+                for text in morph.context_texts(surfaces, pos):
+                    poses[text] = poses.get(text, []) + [pos]  # never extends a shared list
+            continue
+        for text in index_texts(surface):
+            found = poses.get(text)
+            if found is None:
+                poses[text] = at
+            elif found is at:  # the word's terms repeat a text: each position twice
+                poses[text] = sorted(at * 2)
+            else:
+                poses[text] = found + at
+    for found in poses.values():
+        found.sort()
+    return poses
+
+
+def fast_items(field, value):
+    """(term bytes, frequency, weight, value bytes) of a text field of poisk's analyzer, as
+    ``field.index(value)`` yields them (in another order); None where Whoosh's own code
+    must do it."""
+    morph = morph_filter(getattr(field, "analyzer", None))
+    fmt = field.format
+    if morph is None or not isinstance(value, str) or type(fmt) not in (formats.Positions,
+                                                                         formats.Frequency):
+        return None
+    boost = fmt.field_boost
+    poses = _positions(morph, value)
+    if type(fmt) is formats.Positions:
+        encode = fmt.encode
+        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p))
+                for text, p in poses.items()]
+    pack = formats.pack_uint
+    return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)))
+            for text, p in poses.items()]
+
+
+class SegmentWriter(WhooshSegmentWriter):
+    """Whoosh's ``SegmentWriter`` with poisk's text fields analysed without Tokens and the
+    postings written in bulk (see the module's docstring). Takes the same arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._postings = {}  # field -> term bytes -> [(docnum, weight, value bytes)]
+
+    def add_document(self, **fields):
+        """As ``whoosh.writing.SegmentWriter.add_document`` (Whoosh 2.7.5), postings kept here."""
+        self._check_state()
+        perdocwriter, schema, docnum = self.perdocwriter, self.schema, self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        # Analyse every field before anything is added: a document that fails
+        # leaves no postings behind.
+        analysed = {}
+        for fieldname in fieldnames:
+            value = fields.get(fieldname)
+            field = schema[fieldname]
+            if value is None or not field.indexed:
+                continue
+            if field.separate_spelling() or field.vector:
+                raise NotImplementedError(f"field {fieldname!r}: spelling and vectors are "
+                                          "not written by indexer.writer")
+            items = fast_items(field, value)
+            analysed[fieldname] = list(field.index(value)) if items is None else items
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if fieldname in analysed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    terms = self._postings.setdefault(fieldname, {})
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in analysed[fieldname]:
+                        if scorable:
+                            length += freq
+                        postings = terms.get(tbytes)
+                        if postings is None:
+                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
+                        else:
+                            postings.append((docnum, weight * fieldboost, vbytes))
+                customval = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None,
+                                       length)
+                column = field.column_type
+                if column and customval is not None:
+                    perdocwriter.add_column_value(fieldname, column,
+                                                  field.to_column_value(customval))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        self.perdocwriter.close()
+        lengths = self.per_document_reader() if self.codec.length_stats else None
+        try:
+            _write_postings(self.fieldwriter, self.schema, self._postings, lengths,
+                            self.docnum)
+        finally:
+            if lengths is not None:
+                lengths.close()
+        self._postings = {}
+        self.fieldwriter.close()
+
+
+def _write_postings(fieldwriter, schema, postings, lengths, doccount):
+    """Write every field's postings, fields and terms in sorted order (as Whoosh's pool
+    hands them over), each term's postings in blocks of the codec's size."""
+    for fieldname in sorted(postings):
+        terms = postings[fieldname]
+        if not terms:
+            continue  # the pool would hold nothing of it: Whoosh's field map leaves it out
+        field = schema[fieldname]
+        if lengths is not None:
+            length_of = [lengths.doc_field_length(n, fieldname) for n in range(doccount)]
+        else:
+            length_of = [0] * doccount
+        fieldwriter.start_field(fieldname, field)
+        writer = fieldwriter._postwriter
+        limit = writer._blocklimit
+        for tbytes in sorted(terms):
+            ids, weights, values = zip(*terms[tbytes])
+            fieldwriter.start_term(tbytes)
+            for start in range(0, len(ids), limit):
+                if start:
+                    writer._write_block()  # a full block, with more to come
+                _fill_block(writer, ids[start:start + limit], weights[start:start + limit],
+                            values[start:start + limit], length_of)
+            fieldwriter.finish_term()
+        fieldwriter.finish_field()
+
+
+def _fill_block(writer, ids, weights, values, length_of):
+    """Put one block's postings into Whoosh's postings writer at once, with the statistics
+    ``W3PostingsWriter.add_posting`` keeps one posting at a time."""
+    writer._ids = array("I", ids)
+    writer._weights = array("f", weights)
+    writer._values = [v for v in values if v]
+    writer._maxweight = max(0, max(weights))
+    lengths = [n for n in map(length_of.__getitem__, ids) if n]
+    writer._minlength = min(lengths) if lengths else None
+    writer._maxlength = max(lengths, default=0)

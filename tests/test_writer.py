@@ -1,0 +1,101 @@
+"""The lean segment writer (indexer.writer) writes the files Whoosh's own writer writes."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from whoosh.filedb.filestore import FileStorage
+from whoosh.writing import SegmentWriter as WhooshSegmentWriter
+
+from indexer.analysis import WORD_RE, russian_analyzer
+from indexer.extract import word_terms
+from indexer.fields import add_extracted, document_fields
+from indexer.sources import Article, read_sources
+from indexer.storage import create_index
+from indexer.writer import SegmentWriter
+
+from tests.conftest import DATA
+
+# Words the writer's fast path must treat as the Token path does: "стали" decided by
+# its neighbours (noun after "тонн", verb before "известны"), a weak reading
+# ("стекла"), compounds whose part has the whole word's lemma, acronyms, numbers,
+# stop words, Latin, ё, a stress mark.
+CRAFTED = [
+    Article(id="c1", headline="Цены на сталь", body="Выплавка стали выросла. Тонн стали "
+            "стало больше; они стали известны.\n\nСтекла и зеркала. ИИ в РФ, 1,5 млн."),
+    Article(id="c2", headline="", body="Улан-Удэ и бизнес-бизнес, Комсомольск-на-Амуре: "
+            "за\u0301мок, ёлка, Ростехе, nickel ＮＩＣＫＥＬ стали"),
+    Article(id="c3", headline="Стали", body="стали"),
+    Article(id="c4", headline="Только заголовок", body=""),
+]
+
+
+def _documents(articles, schema):
+    terms = word_terms(schema["body"].analyzer)
+    return [add_extracted(document_fields(a, "digest"), terms) for a in articles]
+
+
+def _segment_files(writer_class, folder, articles):
+    """name -> bytes of every file of one segment written by ``writer_class``."""
+    ix = create_index(folder)
+    schema = ix.schema
+    writer = writer_class(ix, _lk=False, limitmb=64)
+    writer.schema = schema
+    for fields in _documents(articles, schema):
+        writer.add_document(**fields)
+    segment = writer._finalize_segment()
+    writer._finish()
+    storage = segment.open_compound_file(FileStorage(str(folder)))
+    return {name.replace(segment.segid, "SEG"): storage.open_file(name).read()
+            for name in storage.list()}
+
+
+def test_segment_files_are_byte_for_byte_whooshs(tmp_path):
+    # 30 sample articles, then 140 more sharing their words: terms of more than one
+    # block (Whoosh's 128 postings a block) in every text field.
+    articles = list(read_sources([DATA])) + CRAFTED
+    articles += [Article(id=f"r{n}", headline=a.headline, body=a.body)
+                 for n, a in enumerate(articles * 5)][:140]
+    ours = _segment_files(SegmentWriter, tmp_path / "ours", articles)
+    whooshs = _segment_files(WhooshSegmentWriter, tmp_path / "whoosh", articles)
+    assert sorted(ours) == sorted(whooshs)
+    assert {name for name in ours if ours[name] != whooshs[name]} == set()
+    assert len(ours["MAIN_SEG.pst"]) > 100_000
+
+
+def _token_path(analyzer, text):
+    """Per word position, the texts the analyzer's Token stream gives it when indexing."""
+    by_position = [[] for _ in WORD_RE.findall(text)]
+    for token in analyzer(text, positions=True, mode="index"):
+        by_position[token.pos].append(token.text)
+    return [tuple(texts) for texts in by_position]
+
+
+WORDS = ("стали", "сталь", "тонн", "пить", "известны", "жертвами", "выросла", "на", "и",
+         "Стали", "стекла", "РФ", "ИИ", "Улан-Удэ", "акции", "1,5", "в", "мыла", "Верховец")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12))
+def test_index_terms_are_the_token_streams(words):
+    analyzer = russian_analyzer()
+    text = " ".join(words)
+    morph = analyzer.items[1]
+    assert morph.index_terms(WORD_RE.findall(text)) == _token_path(analyzer, text)
+
+
+@pytest.mark.parametrize("article", CRAFTED, ids=lambda a: a.id)
+def test_index_terms_of_crafted_articles(article):
+    analyzer = russian_analyzer()
+    morph = analyzer.items[1]
+    for text in (article.headline, article.body):
+        assert morph.index_terms(WORD_RE.findall(text)) == _token_path(analyzer, text)
+
+
+def test_a_failed_document_leaves_no_postings(tmp_path):
+    ix = create_index(tmp_path / "ix")
+    writer = SegmentWriter(ix, _lk=False)
+    writer.schema = ix.schema
+    with pytest.raises(ValueError):
+        writer.add_document(id="a", headline="Никель", body=42)  # not text
+    assert writer._postings == {}
+    writer.cancel()
