@@ -123,6 +123,8 @@ OBLIQUE_CASES = frozenset({"gent", "datv", "loct", "accs"})
 SUBJECT_WORDS = frozenset({"около", "свыше", "одна", "одной", "одним", "одно"})
 CONTEXT_WORDS = 3
 
+_UNKNOWN = object()  # a cache's marker for a word not looked at yet
+
 
 # Stress marks (acute and grave) written over Russian vowels in dictionaries and
 # textbooks: no composed Cyrillic letter carries them, so NFKC keeps them.
@@ -291,20 +293,25 @@ class MorphFilter(Filter):
         >>> MorphFilter().index_terms(["Цены", "на", "сталь"])
         [('цена',), (), ('сталь',)]
         """
-        return [self.context_texts(surfaces, at) if self.by_context(surface)
-                else self.index_texts(surface) for at, surface in enumerate(surfaces)]
-
-    def by_context(self, surface):
-        """Whether the words around ``surface`` decide how it is indexed ("стали")."""
-        return bool(self._readings(surface)[1])
+        index_texts = self.index_texts
+        return [self.context_texts(surfaces, at) if texts is None else texts
+                for at, texts in enumerate(map(index_texts, surfaces))]
 
     def index_texts(self, surface):
-        """The texts a word not decided by its context is indexed under, cached."""
-        found = self._index_texts.get(surface)
-        if found is None:
+        """The texts a word is indexed under, cached; None for a word its context decides
+        ("стали": ``context_texts``).
+
+        >>> f = MorphFilter()
+        >>> f.index_texts("Стекла"), f.index_texts("на"), f.index_texts("стали")
+        (('стекло', '~стечь'), (), None)
+        """
+        found = self._index_texts.get(surface, _UNKNOWN)
+        if found is _UNKNOWN:
             if len(self._index_texts) >= self.cache_size:
                 self._index_texts.clear()
-            found = self._index_texts[surface] = self._texts(surface, self._readings(surface)[0])
+            always, by_context = self._readings(surface)
+            found = self._index_texts[surface] = None if by_context else \
+                self._texts(surface, always)
         return found
 
     def context_texts(self, surfaces, at):

@@ -21,14 +21,22 @@ documents (``tests/test_writer.py`` compares them), so the index format is
 unchanged and any other field type or analyzer goes through Whoosh's own code.
 """
 
+import operator
+import zlib
 from array import array
 from itertools import groupby
+from pickle import dumps
 
 from whoosh import formats
 from whoosh.analysis import CompositeAnalyzer
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
 from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
+
+TERM_INFO = W3TermInfo._struct  # flags, weight, df, min/max length, max weight, ids
 
 __all__ = ["SegmentWriter", "morph_filter"]
 
@@ -60,16 +68,17 @@ def _positions(morph, value):
     """
     surfaces = WORD_RE.findall(value)
     poses = {}
-    by_context, index_texts = morph.by_context, morph.index_texts
+    index_texts = morph.index_texts
     for surface, group in groupby(sorted(range(len(surfaces)), key=surfaces.__getitem__),
                                   key=surfaces.__getitem__):
         at = list(group)
-        if by_context(surface):  # decided by the words around each occurrence
+        texts = index_texts(surface)
+        if texts is None:  # decided by the words around each occurrence
             for pos in at:
                 for text in morph.context_texts(surfaces, pos):
                     poses[text] = poses.get(text, []) + [pos]  # never extends a shared list
             continue
-        for text in index_texts(surface):
+        for text in texts:
             found = poses.get(text)
             if found is None:
                 poses[text] = at
@@ -192,8 +201,12 @@ def _write_postings(fieldwriter, schema, postings, lengths, doccount):
         fieldwriter.start_field(fieldname, field)
         writer = fieldwriter._postwriter
         limit = writer._blocklimit
+        one_block = _OneBlock(fieldwriter, field.format, length_of)
         for tbytes in sorted(terms):
             ids, weights, values = zip(*terms[tbytes])
+            if len(ids) <= limit:
+                one_block.write(tbytes, ids, weights, values)
+                continue
             fieldwriter.start_term(tbytes)
             for start in range(0, len(ids), limit):
                 if start:
@@ -214,3 +227,56 @@ def _fill_block(writer, ids, weights, values, length_of):
     lengths = [n for n in map(length_of.__getitem__, ids) if n]
     writer._minlength = min(lengths) if lengths else None
     writer._maxlength = max(lengths, default=0)
+
+
+class _OneBlock:
+    """Writes a term whose postings fit one block (most terms of a segment) in one go: the
+    bytes of ``W3PostingsWriter._write_block(last=True)`` and of its ``W3TermInfo``
+    (Whoosh 2.7.5, ``whoosh/codec/whoosh3.py``), without the per-posting calls."""
+
+    def __init__(self, fieldwriter, fmt, length_of):
+        writer = fieldwriter._postwriter
+        self.postfile = writer._postfile
+        self.compression = writer._compression
+        self.add_term = fieldwriter._tindex.add
+        self.field_id = pack_ushort(fieldwriter._fieldid)
+        self.fixed_size = fmt.fixed_value_size()
+        self.length_of = length_of
+
+    def write(self, tbytes, ids, weights, values):
+        postfile = self.postfile
+        start = postfile.tell()
+        postfile.write(WHOOSH3_HEADER_MAGIC)
+        floats = array("f", weights)
+        if all(w == 1.0 for w in floats):
+            mini_weights = None
+        elif all(w == floats[0] for w in floats):
+            mini_weights = floats[0]
+        else:
+            mini_weights = tuple(floats)
+        values = [v for v in values if v]
+        if self.fixed_size is None or self.fixed_size < 0:
+            mini_values = tuple(values)
+        elif self.fixed_size == 0:
+            mini_values = None
+        else:
+            mini_values = b"".join(values)
+        deltas = tuple(map(operator.sub, ids, (0,) + ids[:-1]))
+        data = dumps((deltas, mini_weights, mini_values), 2)
+        if self.compression:
+            data = zlib.compress(data, self.compression)
+        max_weight = max(0, max(weights))
+        lengths = [n for n in map(self.length_of.__getitem__, ids) if n]
+        min_length = min(lengths) if lengths else None
+        max_length = max(lengths, default=0)
+        info = dumps((len(ids), ids[-1], max_weight, self.compression,
+                      length_to_byte(min_length), length_to_byte(max_length)), 2)
+        postfile.write_int(-(len(info) + len(data)))
+        postfile.write(info)
+        postfile.write(data)
+        term_info = TERM_INFO.pack(False, 0 + sum(floats), len(ids),
+                                   0 if min_length is None else length_to_byte(min_length),
+                                   length_to_byte(max(0, max_length)), max(0, max_weight),
+                                   ids[0], ids[-1])
+        self.add_term(self.field_id + tbytes, term_info + pack_long(start)
+                      + pack_int(postfile.tell() - start))
