@@ -48,8 +48,8 @@ def parse_args(argv=None):
                         help="all queries, and the whole news corpus for the speed figures")
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help="comma-separated subset of %(default)s")
-    parser.add_argument("--only", choices=("relevance", "speed"),
-                        help="run one part only")
+    parser.add_argument("--only", choices=("relevance", "speed", "indexing"),
+                        help="run one part only (indexing: the first half of speed)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
     parser.add_argument("--processes", type=int, default=2,
                         help="parallel index builds and relevance runs (default: %(default)s)")
@@ -130,8 +130,8 @@ def run_relevance_part(args, engines, results):
     results["relevance_indexes"] = {f"{d}/{e}": meta for (e, d), meta in indexes.items()}
 
 
-def run_speed_part(args, engines, results):
-    """Indexing throughput and memory (one child per engine), then query latency."""
+def run_indexing_part(args, engines, results):
+    """Indexing throughput and memory, one child process per engine."""
     news = datasets(args.corpus)["news"]
     engines = [e for e in engines if e.name != "poisk-b"]  # the same engine, timed once
     articles = every_kth(load_articles(news.path), args.speed_docs)
@@ -148,6 +148,14 @@ def run_speed_part(args, engines, results):
         measured["words"] = words
         measured["words_per_s"] = round(words / measured["seconds"])
         results["indexing"][engine.name] = measured
+    results["load_average_after_indexing"] = os.getloadavg()
+
+
+def run_speed_part(args, engines, results):
+    """Indexing throughput and memory (one child per engine), then query latency."""
+    run_indexing_part(args, engines, results)
+    news = datasets(args.corpus)["news"]
+    engines = [e for e in engines if e.name != "poisk-b"]  # the same engine, timed once
     log("latency: making sure the news indexes exist ...")
     paths = ensure_indexes(args.work, [(e, news) for e in engines], args.processes)
     groups = latency_groups(args.corpus, args.latency_queries)
@@ -200,6 +208,8 @@ def main(argv=None):
             run_part("relevance", run_relevance_part, results, args, engines, results)
         if args.only in (None, "speed"):
             run_part("speed", run_speed_part, results, args, engines, results)
+        if args.only == "indexing":
+            run_part("indexing", run_indexing_part, results, args, engines, results)
     results["targets"] = targets(results)
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     results["out"] = out
