@@ -148,7 +148,7 @@ def run_indexing_part(args, engines, results):
         measured["words"] = words
         measured["words_per_s"] = round(words / measured["seconds"])
         results["indexing"][engine.name] = measured
-    results["load_average_after_indexing"] = os.getloadavg()
+    results["load_average_after_speed"] = os.getloadavg()  # again after latency, in speed
 
 
 def run_speed_part(args, engines, results):
