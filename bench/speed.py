@@ -176,13 +176,8 @@ def measure_throughput(searcher, queries, clients=8, snippets=True):
             "seconds": round(seconds, 2), "qps": round(len(queries) / seconds, 1)}
 
 
-def latency_table(searcher, query_groups, warmup=WARMUP_QUERIES):
-    """{group: {"search": stats, "snippets": stats}} after a warm-up on each group.
-
-    The warm-up runs the first ``warmup`` queries of each group both ways (it
-    loads the analyzer, the dictionaries and the index files); every query is
-    then measured, search alone first, then search with top-10 snippets.
-    """
+def warm_up(searcher, query_groups, warmup=WARMUP_QUERIES):
+    """The first ``warmup`` queries of each group, with and without snippets, unmeasured."""
     for queries in query_groups.values():
         for text in queries[:warmup]:
             for snippets in (False, True):
@@ -190,6 +185,16 @@ def latency_table(searcher, query_groups, warmup=WARMUP_QUERIES):
                     searcher.search(text, limit=10, snippets=snippets)
                 except Exception:
                     pass
+
+
+def latency_table(searcher, query_groups, warmup=WARMUP_QUERIES):
+    """{group: {"search": stats, "snippets": stats}} after a warm-up on each group.
+
+    The warm-up runs the first ``warmup`` queries of each group both ways (it
+    loads the analyzer, the dictionaries and the index files); every query is
+    then measured, search alone first, then search with top-10 snippets.
+    """
+    warm_up(searcher, query_groups, warmup)
     return {group: {"search": measure_latency(searcher, queries, False),
                     "snippets": measure_latency(searcher, queries, True)}
             for group, queries in query_groups.items()}

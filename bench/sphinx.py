@@ -34,7 +34,7 @@ from bench.engines import PoiskEngine, PoiskSphinxEngine, cluster_cpu
 from bench.indexes import ensure_index
 from bench.relevance import DEPTH, evaluate, metric_names, query_sets
 from bench.scale import synthetic_file
-from bench.speed import latency_table, measure_indexing, measure_throughput
+from bench.speed import measure_indexing, measure_latency, measure_throughput, warm_up
 
 SETS = ("title", "tag")
 
@@ -131,7 +131,7 @@ def speed(corpus, paths, queries, clients):
         cluster = getattr(searcher, "cluster", None)
         try:
             point = {"engine": engine.name, "load_average": os.getloadavg()}
-            point["latency"] = latency_table(searcher, groups)
+            point["latency"] = _latency(searcher, groups, cluster)
             point["throughput"] = {}
             for group, texts in groups.items():
                 engine_cpu = cluster_cpu(cluster) if cluster else 0.0
@@ -150,6 +150,23 @@ def speed(corpus, paths, queries, clients):
             searcher.close()
     results["load_average_after"] = os.getloadavg()
     return results
+
+
+def _latency(searcher, groups, cluster):
+    """``bench.speed.latency_table``'s figures, plus for a cluster its ``searchd`` processes'
+    CPU per query, as a mean over the group: ``/proc`` counts it in ticks of 10 ms, too
+    coarse for one query's percentiles."""
+    warm_up(searcher, groups)
+    table = {}
+    for group, queries in groups.items():
+        for mode, snippets in (("search", False), ("snippets", True)):
+            engine_cpu = cluster_cpu(cluster) if cluster else 0.0
+            figures = measure_latency(searcher, queries, snippets)
+            if cluster:
+                figures["searchd_cpu_ms_mean"] = round(
+                    1000 * (cluster_cpu(cluster) - engine_cpu) / len(queries), 1)
+            table.setdefault(group, {})[mode] = figures
+    return table
 
 
 def main(argv=None):
