@@ -501,3 +501,20 @@ def test_a_large_batch_is_analysed_in_worker_processes(make_cluster, tmp_path, m
     with open_index(cluster.url) as engine, open_index(folder) as expected:
         for query in ("никель", '"глубокая переработка"', "=металлов", "литий -Тува"):
             assert engine.search(query, limit=5).total == expected.search(query, limit=5).total
+
+
+def test_a_headline_length_query_ranks_its_words_by_idf(sample_cluster, monkeypatch):
+    """Over Ranking.all_words_max words, the ranker weighs each matched word by its IDF
+    (LONG_RANKER; bench.sphinx relevance measures what it gains), and searchd accepts it."""
+    import pymysql.cursors
+
+    from search.sphinx import LONG_RANKER
+
+    sent = []
+    original = pymysql.cursors.Cursor.execute
+    monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
+                        lambda self, sql, args=None: sent.append(sql) or original(self, sql, args))
+    hits = sample_cluster.search("Норильский никель увеличил выпуск палладия и меди").hits
+    assert hits and f"ranker={LONG_RANKER}," in sent[-1]
+    sample_cluster.search("Норильский никель")
+    assert LONG_RANKER not in sent[-1]
