@@ -32,9 +32,9 @@ __all__ = ["Cluster", "Node", "free_port_range", "init_cluster", "load_cluster",
 DEFAULT_DIR = ".poisk-cluster"
 DEFAULT_PORT = 9306
 # A shard's RAM chunk (rt_mem_limit): when full it is written out as one more disk chunk, and
-# every query searches every chunk (Sphinx 2.2 merges chunks only on OPTIMIZE INDEX). An
-# article of bench.scale (13 KB of JSON) took 53 KB of a shard's RAM chunk (its stored text and
-# offset tables, word lists; 3,475 articles): about 5,000 articles per 256M.
+# every query searches every chunk. An article of bench.scale (13 KB of JSON) took 53 KB of a
+# shard's RAM chunk (its stored text and offset tables, word lists; 3,475 articles): about
+# 5,000 articles per 256M.
 DEFAULT_MEMORY = "256M"
 CLUSTER_FILE = "cluster.json"
 START_SECONDS = 15
