@@ -17,8 +17,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from whoosh import collectors, scoring, sorting
+from whoosh import collectors, sorting
 from whoosh.fields import DATETIME
+from whoosh.searching import Searcher
 from whoosh.util.times import long_to_datetime
 
 from indexer.analysis import EXACT_MARK, word_spans
@@ -221,8 +222,8 @@ class Index:
         self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
         self.analyzer = self.schema["body"].analyzer
         self.ranking = ranking or Ranking()
-        self._weighting = scoring.BM25F(B=self.ranking.b, K1=self.ranking.k1,
-                                         **self.ranking.field_b())
+        self._weighting = self.ranking.weighting()
+        self._question_weighting = self.ranking.weighting(question=True)
         self._local = threading.local()
         self._searchers = []
         self._lock = threading.Lock()
@@ -367,6 +368,10 @@ class Index:
                 tree, rewriter, rewrites = self._rewrite(tree, filters, synonyms, corrections)
                 compiled = QueryCompiler(self.analyzer, self.ranking, searcher.reader(),
                                          self.budget).compile(tree)
+                if compiled.question and self.ranking.question_b is not None:
+                    # The same reader, scored with the question's b (Ranking.question_b).
+                    searcher = Searcher(searcher.reader(), weighting=self._question_weighting,
+                                        closereader=False)
                 by_terms = sort == "relevance" and self.ranking.term_at_a_time
                 ranker = TermScorer(searcher, self._postings, self._local.generation).rank \
                     if by_terms else None

@@ -297,8 +297,15 @@ class TermScorer:
         mask &= self.live  # Whoosh skips deleted documents
         return mask, np.where(mask, scores, 0.0)
 
+    def _key(self, fieldname, btext):
+        """A term's cache key: its scores depend on the weighting's k1 and b
+        (``Ranking.question_b`` scores some queries with another b)."""
+        weighting = self.searcher.weighting
+        return (self.generation, "term", fieldname, btext, weighting.K1,
+                weighting._field_B.get(fieldname, weighting.B))
+
     def _term_scores(self, fieldname, btext, scorable):
-        key = (self.generation, "term", fieldname, btext)
+        key = self._key(fieldname, btext)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -360,8 +367,7 @@ class TermScorer:
         held = set()
         for text in terms:
             for fieldname in fields:
-                cached = self.cache.get((self.generation, "term", fieldname,
-                                         text.encode("utf-8")))
+                cached = self.cache.get(self._key(fieldname, text.encode("utf-8")))
                 if cached is None or _holds(cached[0], docnum):
                     held.add(text)
                     break

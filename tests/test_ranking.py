@@ -1,5 +1,7 @@
 """The ranking rules of the README, each as a table: a small index, a query, the order it must give."""
 
+import ast
+
 import pytest
 
 from indexer.build import index_articles
@@ -187,7 +189,7 @@ def _table(text):
 
 
 def _first(path, query, options):
-    fields = {k: v == "True" for k, v in (o.split("=") for o in options.split())}
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
     with open_index(path, ranking=Ranking(**fields)) as index:
         return index.search(query, snippets=False).hits[0].id
 
@@ -202,9 +204,10 @@ def test_without_the_reading_rules_another_sense_comes_first(readings, query, op
     assert _first(readings, query, options) == first
 
 
-# With Ranking(question_words=True), question words ("какой", "кто", "сколько" in any
-# form) are dropped from a query that has other words: the answer does not hold them,
-# and the all-words tier would count them. "asked" repeats the question's words, "answer" answers it.
+# A question (its first word that is not a stop word is a question word: "какой", "кто",
+# "сколько" in any form; or it ends with "?") is searched without its question words:
+# the answer does not hold them, and the all-words tier would count them.
+# "asked" repeats the question's words, "answer" answers it.
 QUESTIONS = [
     ("answer", "Указ", "Король подписал указ в 1685 году."),
     ("asked", "Какой указ?", "Какой указ и каким королём?"),
@@ -213,13 +216,15 @@ QUESTIONS = [
     ("winner", "Спорт", "Матч выиграл Зенит."),
 ]
 
-# query | Ranking fields | the article that must come first (the rule is off by default)
+# query | Ranking fields | the article that must come first
 QUESTION_FIRST = """
-Какой король подписал указ       | question_words=True  | answer
-Кто выиграл матч                 | question_words=True  | winner
-какой                            | question_words=True  | asked
-Какой король подписал указ       |                      | asked
-Кто выиграл матч                 |                      | who
+Какой король подписал указ       |                  | answer
+В каком году король подписал указ |                 | answer
+Кто выиграл матч                 |                  | winner
+какой                            |                  | asked
+Какой король подписал указ       | question_b=None  | asked
+Кто выиграл матч                 | question_b=None  | who
+выиграл матч кто                 |                  | who
 """
 
 
@@ -234,6 +239,55 @@ def questions(tmp_path_factory):
 def test_question_words_are_not_searched_for(questions, query, options, first):
     assert _first(questions, query, options) == first
 
+
+# With Ranking(question_b=...), a question (a query with a question word and other words)
+# is also scored with that b for the body: a long article that repeats the asked words
+# ("long") is pushed down less for its length than with b 0.75, where the short
+# "brief" wins. A query without a question word keeps b 0.75.
+FILLER = " ".join(["Сибирские предприятия отчитались о работе за квартал."] * 8)
+ASKED = [
+    ("brief", "Новости дня", "Король подписал указ о налогах."),
+    ("long", "Новости года", FILLER + " Король подписал указ. Указ короля обсуждали, король "
+     "снова подписал указ, и ещё один указ короля. " + FILLER),
+    ("other", "Спорт", "Матч выиграл Зенит. " + FILLER),
+]
+
+# query | Ranking fields | the article that must come first
+QUESTION_B_FIRST = """
+Какой король подписал указ | question_b=0.5                      | long
+Кто подписал указ          | question_b=0.5                      | long
+Какой король подписал указ | question_b=0.5 term_at_a_time=False | long
+король подписал указ       | question_b=0.5                      | brief
+король подписал указ?      | question_b=0.5                      | long
+Какой король подписал указ |                                     | long
+Какой король подписал указ | question_b=None                     | brief
+Кто подписал указ          | question_b=None                     | brief
+"""
+
+
+@pytest.fixture(scope="module")
+def asked(tmp_path_factory):
+    path = tmp_path_factory.mktemp("asked") / "ix"
+    index_articles([Article(id=i, headline=h, body=b) for i, h, b in ASKED], path, workers=0)
+    return path
+
+
+@pytest.mark.parametrize("query, options, first", _table(QUESTION_B_FIRST))
+def test_a_question_is_scored_with_its_own_body_b(asked, query, options, first):
+    assert _first(asked, query, options) == first
+
+
+def test_term_scores_of_two_bs_are_cached_apart(asked):
+    # One Index answers questions (b 0.5) and other queries (b 0.75) from one
+    # cache of term scores: neither may be served the other's.
+    def scores(index, query):
+        return [(h.id, h.score) for h in index.search(query, snippets=False).hits]
+    with open_index(asked, ranking=Ranking(question_b=0.5)) as index:
+        plain, question = scores(index, "король подписал указ"), scores(index, "Кто подписал указ")
+        again = scores(index, "король подписал указ")
+    with open_index(asked, ranking=Ranking(question_b=0.5)) as fresh:
+        assert scores(fresh, "Кто подписал указ") == question
+    assert again == plain
 
 
 def test_a_field_can_have_its_own_length_normalisation(tmp_path):
