@@ -379,7 +379,7 @@ class Index:
                     searcher, FixedMatchers(compiled.query), lambda n: _collector(n, sort),
                     by_score=sort == "relevance", ranker=ranker)
                 total, page = self._page(searcher, compiled.query, sort, offset, limit, group,
-                                         timed_out, checked)
+                                         timed_out, checked, compiled.tail)
                 ids = column_values(searcher.reader(), "id",
                                     [n for story in page for n in story.similar], translate=True)
             except SearchTimeout:  # out of time before the search began (or while correcting)
@@ -518,12 +518,36 @@ class Index:
                                  "rebuild it with `poisk index --rebuild PATH...`") from error
         return searcher, sorted(collector.child.results().docs()), partial
 
-    def _page(self, searcher, query, sort, offset, limit, group, timed_out, checked=None):
+    def _page(self, searcher, query, sort, offset, limit, group, timed_out, checked=None,
+              tail=None):
         """(total, the page's ``Story`` values): ranked matches, grouped into stories or not.
 
         A search out of time ranks what it found so far and says so in ``timed_out``.
         ``checked``: the ``CheckedRanking`` of a query with =forms, which ranks instead.
+        ``tail``: the articles that may follow the first ``Ranking.tail_after`` hits
+        (``CompiledQuery.tail``), merged by score with the rest.
         """
+        first = self._ranking(searcher, query, sort, timed_out, checked)
+        after = self.ranking.tail_after
+        if tail is None or checked or sort != "relevance" or after is None:
+            ranked = first
+        else:
+            rest = self._ranking(searcher, tail, sort, timed_out)
+
+            def ranked(n):
+                total, top = first(n)
+                if n <= after:
+                    return total, top
+                more, others = rest(n - after)
+                merged = sorted(top[after:] + others, key=lambda hit: (-hit[1], hit[0]))
+                return total + more, top[:after] + merged[:n - after]
+        if group:
+            return page_of_stories(ranked, searcher.reader(), offset, limit)
+        total, top = ranked(offset + limit)
+        return total, [Story(docnum, score) for docnum, score in top[offset:]]
+
+    def _ranking(self, searcher, query, sort, timed_out, checked=None):
+        """``ranked(n)``: (total, the best ``n`` matches of ``query`` as (docnum, score))."""
         matches = []
 
         def ranked(n):
@@ -565,10 +589,7 @@ class Index:
             if matches[0].timed_out:
                 timed_out.append(n)
             return total, top
-        if group:
-            return page_of_stories(ranked, searcher.reader(), offset, limit)
-        total, top = ranked(offset + limit)
-        return total, [Story(docnum, score) for docnum, score in top[offset:]]
+        return ranked
 
     def similar(self, doc_id: str) -> tuple[Hit, ...]:
         """The articles that tell the same story as ``doc_id``, most alike first.

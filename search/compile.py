@@ -72,6 +72,9 @@ class Ranking:
                                   # matchers, which False uses)
     nouns_in_queries: bool = True  # "выплавка стали": the noun is meant, the verb counts
                                    # weak_reading (see QueryCompiler._meant_nouns)
+    tail_after: int | None = 10  # in a query of common_min_words words or more, articles that
+                                   # hold only its very common words are ranked after this
+                                   # many hits, among the rest by score (None: not at all)
     question_b: float | None = 0.5  # a question (QueryCompiler._is_question: it starts with a
                                     # question word or ends with "?") is searched without its
                                     # question words and with this b for the body (None: as
@@ -129,6 +132,7 @@ class CompiledQuery:
     prefixes: set = field(default_factory=set)
     negative: bool = False  # compiling what NOT excludes
     question: bool = False  # question words were left out (Ranking.question_b)
+    tail: object = None  # what may follow the first Ranking.tail_after hits (search.api)
     checked: bool = False   # it has =form nodes outside NOT (see search.exact.CheckedRanking)
 
 
@@ -160,6 +164,8 @@ class QueryCompiler:
         if main is None:
             raise QuerySyntaxError(
                 "nothing to search for: the query holds only stop words or punctuation")
+        if compiled.tail is not None:  # the articles only the common words find
+            compiled.tail = _AndNot(compiled.tail, main)
         if bonuses:
             main = wq.AndMaybe(main, _Or(bonuses))
         compiled.query = main
@@ -189,7 +195,7 @@ class QueryCompiler:
             parts = [q for q in (self._node(i, compiled, bonuses) for i in node.items) if q]
             return _combine(_Or, parts)
         if isinstance(node, Loose):
-            return self._loose(node, compiled, bonuses)
+            return self._loose(node, compiled, bonuses, top)
         if isinstance(node, Alternatives):  # synonyms and fuzzy spellings (search.rewrite)
             first = self._node(node.item, compiled, bonuses)
             others = [_Rescored(q, scale=node.weight) for q in
@@ -198,7 +204,7 @@ class QueryCompiler:
             return parts[0] if len(parts) == 1 else wq.DisjunctionMax(parts) if parts else None
         raise TypeError(f"unknown query node {node!r}")
 
-    def _loose(self, node, compiled, bonuses):
+    def _loose(self, node, compiled, bonuses, top=False):
         positive = [i for i in node.items if not isinstance(i, Not)]
         negative = [i.item for i in node.items if isinstance(i, Not)]
         if self.ranking.question_b is not None and self._is_question(positive):
@@ -231,6 +237,11 @@ class QueryCompiler:
         main = _combine(_Or, words)
         if required:
             main = wq.And([main, *required]) if main else _combine(wq.And, required)
+        if top and common and main is not None and self.ranking.tail_after is not None:
+            # Scored as the common words score in a match of the others (their bonus).
+            tail = _combine(_Or, common)
+            compiled.tail = self._exclude(wq.And([tail, *required]) if required else tail,
+                                          negative)
         return self._exclude(main, negative)
 
     def _counted(self, item, query, plus, compiled):

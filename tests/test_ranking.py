@@ -302,3 +302,50 @@ def test_a_field_can_have_its_own_length_normalisation(tmp_path):
         with open_index(tmp_path / "ix", ranking=Ranking(**fields)) as opened:
             return [h.score for h in opened.search("никель", snippets=False).hits]
     assert scores(lead_b=0.0) != scores() != scores(headline_b=0.0) != scores(lead_b=0.0)
+
+
+# Ranking(tail_after=N): in a query of three words or more, a word found in over 10% of the
+# articles only scores the articles the other words find; an article that holds only such
+# words ("common": россия, сша, here in 13 and 14 of 66 articles) is not a match, yet it may
+# be the one meant. With the rule it may enter after the first N hits, by its score among
+# the rest; the first N are untouched. "bob*" hold the rare word (бобслей) once in a long body.
+TAIL = [("common", "Россия и США", "Россия и США: переговоры России и США продолжатся.",
+         "rt")]
+TAIL += [(f"bob{i}", "Спорт", f"{LONG} Сборная выиграла бобслей. {LONG}", "tass")
+         for i in range(6)]
+TAIL += [(f"usa{i:02}", "Новости", "В России и США прошли выборы.", "tass") for i in range(12)]
+TAIL += [("russia", "Новости", "Россия.", "tass")]
+TAIL += [(f"plain{i:02}", "Погода", "В Сибири похолодало.", "tass") for i in range(46)]
+
+# query | Ranking fields | where "common" is among the first 8 hits (- : not there)
+TAIL_PLACE = """
+россия сша бобслей             | tail_after=3                       | 3
+россия сша бобслей             | tail_after=5                       | 5
+россия сша бобслей             | tail_after=3 term_at_a_time=False  | 3
+россия сша бобслей             | tail_after=None                    | -
+россия сша бобслей source:tass | tail_after=3                       | -
+россия сша бобслей -переговоры | tail_after=3                       | -
+россия сша бобслей -выборы     | tail_after=3                       | 3
+"""
+
+
+@pytest.fixture(scope="module")
+def tail(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tail") / "ix"
+    index_articles([Article(id=i, headline=h, body=b, source=s) for i, h, b, s in TAIL], path,
+                   workers=0)
+    return path
+
+
+@pytest.mark.parametrize("query, options, place", _table(TAIL_PLACE))
+def test_articles_with_only_common_words_follow_the_first_hits(tail, query, options, place):
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
+    with open_index(tail, ranking=Ranking(**fields)) as index:
+        ids = [hit.id for hit in index.search(query, limit=8, snippets=False,
+                                              group=False).hits]
+    with open_index(tail, ranking=Ranking(**{**fields, "tail_after": None})) as index:
+        before = [hit.id for hit in index.search(query, limit=8, snippets=False,
+                                                 group=False).hits]
+    assert str(ids.index("common") if "common" in ids else "-") == place, ids
+    cut = fields.get("tail_after") or 8
+    assert ids[:cut] == before[:cut]  # the first hits are untouched
