@@ -72,9 +72,10 @@ class Ranking:
                                   # matchers, which False uses)
     nouns_in_queries: bool = True  # "выплавка стали": the noun is meant, the verb counts
                                    # weak_reading (see QueryCompiler._meant_nouns)
-    tail_after: int | None = 10  # in a query of common_min_words words or more, articles that
-                                   # hold only its very common words are ranked after this
-                                   # many hits, among the rest by score (None: not at all)
+    tail_after: int | None = None  # e.g. 10: in a query of common_min_words words or more,
+                                   # articles that hold only its very common words follow
+                                   # this many hits, merged by score with the rest (None: not
+                                   # at all; off until its relevance is measured)
     question_b: float | None = 0.5  # a question (QueryCompiler._is_question: it starts with a
                                     # question word or ends with "?") is searched without its
                                     # question words and with this b for the body (None: as
