@@ -30,10 +30,16 @@ FIRST = """
 """
 
 
+def _indexed(tmp_path_factory, name, rows):
+    """A new index of (id, headline, body) rows, written in this process."""
+    path = tmp_path_factory.mktemp(name) / "ix"
+    index_articles([Article(id=i, headline=h, body=b) for i, h, b in rows], path, workers=0)
+    return path
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ranking") / "ix"
-    index_articles([Article(id=i, headline=h, body=b) for i, h, b in ARTICLES], path, workers=0)
+    path = _indexed(tmp_path_factory, "ranking", ARTICLES)
     with open_index(path) as opened:
         yield opened
 
@@ -172,8 +178,7 @@ READ_FIRST = """
 
 @pytest.fixture(scope="module")
 def readings(tmp_path_factory):
-    path = tmp_path_factory.mktemp("readings") / "ix"
-    index_articles([Article(id=i, headline=h, body=b) for i, h, b in READINGS], path, workers=0)
+    path = _indexed(tmp_path_factory, "readings", READINGS)
     return path
 
 
@@ -230,8 +235,7 @@ QUESTION_FIRST = """
 
 @pytest.fixture(scope="module")
 def questions(tmp_path_factory):
-    path = tmp_path_factory.mktemp("questions") / "ix"
-    index_articles([Article(id=i, headline=h, body=b) for i, h, b in QUESTIONS], path, workers=0)
+    path = _indexed(tmp_path_factory, "questions", QUESTIONS)
     return path
 
 
@@ -267,8 +271,7 @@ QUESTION_B_FIRST = """
 
 @pytest.fixture(scope="module")
 def asked(tmp_path_factory):
-    path = tmp_path_factory.mktemp("asked") / "ix"
-    index_articles([Article(id=i, headline=h, body=b) for i, h, b in ASKED], path, workers=0)
+    path = _indexed(tmp_path_factory, "asked", ASKED)
     return path
 
 
