@@ -178,8 +178,7 @@ READ_FIRST = """
 
 @pytest.fixture(scope="module")
 def readings(tmp_path_factory):
-    path = _indexed(tmp_path_factory, "readings", READINGS)
-    return path
+    return _indexed(tmp_path_factory, "readings", READINGS)
 
 
 # the same queries with a rule off | the article that would come first
@@ -235,8 +234,7 @@ QUESTION_FIRST = """
 
 @pytest.fixture(scope="module")
 def questions(tmp_path_factory):
-    path = _indexed(tmp_path_factory, "questions", QUESTIONS)
-    return path
+    return _indexed(tmp_path_factory, "questions", QUESTIONS)
 
 
 @pytest.mark.parametrize("query, options, first", _table(QUESTION_FIRST))
@@ -271,8 +269,7 @@ QUESTION_B_FIRST = """
 
 @pytest.fixture(scope="module")
 def asked(tmp_path_factory):
-    path = _indexed(tmp_path_factory, "asked", ASKED)
-    return path
+    return _indexed(tmp_path_factory, "asked", ASKED)
 
 
 @pytest.mark.parametrize("query, options, first", _table(QUESTION_B_FIRST))
