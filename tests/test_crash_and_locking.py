@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import pytest
 from click.testing import CliRunner
@@ -310,6 +311,8 @@ def test_searches_during_a_run_see_consistent_snapshots_and_never_fail(short_cor
         result = CliRunner().invoke(cli, ["search", "комбинат", "--index", str(index), "--json",
                                           "--limit", "1"])
         cli_results.add((result.exit_code, result.stderr))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            errors.append("cli: " + "".join(traceback.format_exception(*result.exc_info)))
         time.sleep(0.1)
     for thread in threads:
         thread.join()
