@@ -163,6 +163,8 @@ def main(argv=None):
     report["load_average_after"] = os.getloadavg()
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     report["rss_at_end_mib"] = memory_split()
+    from bench.resident import mapped_parts
+    report["mapped_index_mib"] = mapped_parts(args.index)
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 

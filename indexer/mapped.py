@@ -8,12 +8,27 @@ mixed index (one segment of 450 MB) held 229 MB, 207 MB of it those copies
 (tracemalloc); a larger index costs every searching process more. Here each
 part is read from the map itself: the pages are the file's, shared with every
 other process and given back under memory pressure.
+
+But a mapped page, once touched, stays in the process's resident memory, and
+the kernel maps whole folios of the page cache around each touch. The stored
+articles and the story sketches are read a document at a time at random
+places: after 200 1-3-word and 200 headline searches of the 100,000-article
+index they held 120 and 48 MiB of it (``bench/resident.py``). Those columns
+(``READ_COLUMNS``) are read with ``os.pread`` instead (``ReadPart``): nothing
+of them is mapped in, the kernel's page cache still serves them.
 """
+
+import os
+import weakref
 
 from whoosh.filedb import compound
 from whoosh.filedb.structfile import BufferFile
 
-__all__ = ["MappedPart", "install"]
+__all__ = ["MappedPart", "ReadPart", "install"]
+
+# Whoosh's column of stored fields and poisk's story sketches: large, and read a
+# document at a time (``<segment id>.<field>.col`` in the compound file).
+READ_COLUMNS = ("._stored.col", ".story.col")
 
 
 class _View:
@@ -30,27 +45,34 @@ class _View:
 
     def __init__(self, view):
         self._view = view
+        self._length = len(view)
         self._pos = 0
         self.closed = False
 
+    def _slice(self, start, end):
+        """Bytes ``start:end`` (``end`` within the part)."""
+        return self._view[start:end].tobytes()
+
     def read(self, size=-1):
         start = self._pos
-        data = self._view[start:None if size is None or size < 0 else start + size].tobytes()
+        end = self._length if size is None or size < 0 else min(self._length, start + size)
+        data = self._slice(start, end) if end > start else b""
         self._pos = start + len(data)
         return data
 
     def peek(self, size=1):
         """Up to ``PEEK`` bytes ahead, not consumed: the C unpickler reads through them and then
         skips what it used, in two calls instead of one per field."""
-        return self._view[self._pos:self._pos + min(max(size, 1), self.PEEK)].tobytes()
+        end = min(self._length, self._pos + min(max(size, 1), self.PEEK))
+        return self._slice(self._pos, end) if end > self._pos else b""
 
     def readline(self, size=-1):
-        start, limit = self._pos, len(self._view)
+        start, limit = self._pos, self._length
         if size is not None and size >= 0:
             limit = min(limit, start + size)
         end = start
         while end < limit:  # in steps: a memoryview has no find
-            chunk = self._view[end:min(end + 256, limit)].tobytes()
+            chunk = self._slice(end, min(end + 256, limit))
             newline = chunk.find(b"\n")
             if newline >= 0:
                 end += newline + 1
@@ -62,7 +84,7 @@ class _View:
         return iter(self.readline, b"")
 
     def seek(self, offset, whence=0):
-        base = (0, self._pos, len(self._view))[whence]
+        base = (0, self._pos, self._length)[whence]
         self._pos = max(0, base + offset)
         return self._pos
 
@@ -86,11 +108,83 @@ class MappedPart(BufferFile):
             self.file.read, self.file.readline, self.file.seek, self.file.tell)
 
 
+class _Read(_View):
+    """``_View``'s file over a stretch of a file descriptor, read with ``os.pread``."""
+
+    def __init__(self, fd, offset, length):
+        self._fd, self._offset = fd, offset
+        super().__init__(b"")
+        self._length = length
+
+    def _slice(self, start, end):
+        return os.pread(self._fd, end - start, self._offset + start)
+
+
+class ReadPart(MappedPart):
+    """A part of a compound segment read from its file with ``os.pread``: nothing mapped.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryFile() as handle:
+    ...     _ = handle.write(b"..abcdef"); handle.flush()
+    ...     part = ReadPart(handle.fileno(), 2, 4, "x.col")
+    ...     part.get(1, 2), part.get(3, 9), part.read(2), part.get_array(0, "B", 2).tolist()
+    (b'bc', b'd', b'ab', [97, 98])
+    """
+
+    def __init__(self, fd, offset, length, name=None):
+        super().__init__(b"", name=name)
+        self._buf = None
+        self.file = _Read(fd, offset, length)
+        self.read, self.readline, self.seek, self.tell = (
+            self.file.read, self.file.readline, self.file.seek, self.file.tell)
+
+    def get(self, position, length):
+        end = min(self.file._length, position + length)
+        return self.file._slice(position, end) if end > position else b""
+
+    def subset(self, position, length, name=None):
+        return BufferFile(self.get(position, length), name=name or self._name)
+
+
+def _open_file(storage, name, *args, **kwargs):
+    """``CompoundStorage.open_file``, reading ``READ_COLUMNS`` with ``os.pread``."""
+    fd = getattr(storage, "_poisk_fd", None)
+    if fd is not None and not storage.is_closed and name.endswith(READ_COLUMNS):
+        offset, length = storage.range(name)
+        return ReadPart(fd, offset, length, name=name)
+    return _whoosh_open_file(storage, name, *args, **kwargs)
+
+
+def _init(storage, dbfile, *args, **kwargs):
+    """``CompoundStorage.__init__``, keeping a descriptor of the mapped file for ``ReadPart``
+    (Whoosh closes its own once the file is mapped)."""
+    fd = os.dup(dbfile.fileno()) if hasattr(dbfile, "fileno") else None
+    try:
+        _whoosh_init(storage, dbfile, *args, **kwargs)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+    if fd is not None:
+        if storage._source is None:  # not mapped: Whoosh reads its parts from its own file
+            os.close(fd)
+        else:
+            storage._poisk_fd = fd
+            weakref.finalize(storage, os.close, fd)
+
+
+_whoosh_init = compound.CompoundStorage.__init__
+_whoosh_open_file = compound.CompoundStorage.open_file
+
+
 def install():
-    """Make Whoosh open the parts of mapped compound segments as ``MappedPart`` (idempotent).
+    """Make Whoosh open the parts of mapped compound segments as ``MappedPart``, and the
+    ``READ_COLUMNS`` as ``ReadPart`` (idempotent).
 
     >>> install()
     >>> compound.BufferFile is MappedPart
     True
     """
     compound.BufferFile = MappedPart
+    compound.CompoundStorage.__init__ = _init
+    compound.CompoundStorage.open_file = _open_file

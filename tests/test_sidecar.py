@@ -126,3 +126,54 @@ def test_optimize_writes_the_merged_segments_sidecar(folders, tmp_path):
     assert len(after) == 2 and not after & before  # the merged segments' went with them
     reader = open_whoosh_index(copy).reader()
     assert sidecar(reader.leaf_readers()[0][0]) is not None
+
+
+@pytest.mark.parametrize("span", [0, 10**9])  # a read per posting; one read of the stretch
+def test_positions_of_a_few_documents_far_apart(folders, monkeypatch, span):
+    monkeypatch.setattr("indexer.sidecar.GATHER_SPAN", span)
+    reader = open_whoosh_index(folders[1]).reader()
+    checked = 0
+    for leaf, _ in reader.leaf_readers():
+        side = sidecar(leaf)
+        for term in leaf.lexicon("body"):
+            expected = _whoosh_postings(leaf, "body", term)
+            if len(expected) < 3:
+                continue
+            few = [expected[0], expected[-1]]  # the first and the last document
+            docs = [d for d, _, _ in few]
+            got = [(d, p.tolist()) for d, p in side.doc_positions(side.find("body", term), docs)]
+            assert got == [(d, p) for d, _, p in few], term
+            keys = side.position_keys(side.find("body", term), docs, 0)
+            assert keys.tolist() == [(d << 32) | p for d, _, ps in few for p in ps]
+            checked += 1
+    assert checked > 100
+
+
+def test_searching_maps_only_the_term_table(folders):
+    """Postings and positions, stored articles and story sketches are read into the
+    process's memory, not mapped: a mapped page stays resident once touched (Linux: the
+    pages a process maps in are in /proc/self/pagemap)."""
+    from bench.resident import mapped_parts
+    from indexer.mapped import READ_COLUMNS, ReadPart
+
+    pytest.importorskip("fcntl")  # Linux and the like
+    with open_index(folders[1]) as index:
+        for text in QUERIES:
+            index.search(text, limit=10)
+        resident = mapped_parts(folders[1])
+    sidecars = {name: parts for name, parts in resident.items() if name.endswith(SUFFIX)}
+    assert sidecars  # the term tables are mapped and were searched
+    for parts in sidecars.values():
+        assert set(parts) <= {"keys", "key_starts", "post_starts", "shared", "total"}, parts
+    # The segment's stored articles and story sketches: read with pread (what a tiny
+    # segment's pages show is blurred by the kernel mapping pages around each touch).
+    reader = open_whoosh_index(folders[1]).reader()
+    read = []
+    for leaf, _ in reader.leaf_readers():
+        storage = leaf._perdoc._storage
+        for name in storage.list():
+            part = storage.open_file(name)
+            assert isinstance(part, ReadPart) == name.endswith(READ_COLUMNS), name
+            read.append(isinstance(part, ReadPart))
+    assert read.count(True) == 2 * len(reader.leaf_readers()) and read.count(False)
+
