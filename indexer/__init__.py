@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from indexer.errors import (
     IndexCorrupted, IndexLocked, IndexNotFound, PoiskError, QuerySyntaxError, SourceError)
+from indexer.startup import import_whoosh
+
+import_whoosh()  # before any module of poisk imports Whoosh: without urllib and asyncio
 
 if TYPE_CHECKING:  # type checkers see the names; at run time __getattr__ imports them
     from indexer.analysis import analyze, normal_word, russian_analyzer

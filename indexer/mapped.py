@@ -19,8 +19,12 @@ of them is mapped in, the kernel's page cache still serves them.
 """
 
 import os
+import struct
 import weakref
+from array import array
 
+import numpy as np
+from whoosh import columns
 from whoosh.filedb import compound
 from whoosh.filedb.structfile import BufferFile
 
@@ -173,6 +177,23 @@ def _init(storage, dbfile, *args, **kwargs):
             weakref.finalize(storage, os.close, fd)
 
 
+def _offsets_and_lengths(reader):
+    """``VarBytesColumn.Reader``'s offsets and lengths, the offsets (when not stored: up to
+    32,768 documents a segment) summed by numpy where Whoosh adds them up in a Python loop,
+    some 20 ms a column on the 27,000-article mixed index, paid by each first search."""
+    dbfile, count = reader._dbfile, reader._doccount
+    last = reader._basepos + reader._length - 1
+    code = chr(dbfile.get_byte(last))
+    if code == "X" or not count:  # offsets stored: Whoosh reads them as they are
+        return _whoosh_offsets_and_lengths(reader)
+    lengths = dbfile.get_array(last - struct.calcsize(code) * count, code, count)
+    ends = np.cumsum(np.frombuffer(lengths, dtype=np.dtype(code)), dtype=np.int64)
+    offsets = array("q")
+    offsets.frombytes(np.concatenate(([0], ends[:-1])).astype(np.int64).tobytes())
+    reader._offsets, reader._lengths = offsets, lengths
+
+
+_whoosh_offsets_and_lengths = columns.VarBytesColumn.Reader._read_offsets_and_lengths
 _whoosh_init = compound.CompoundStorage.__init__
 _whoosh_open_file = compound.CompoundStorage.open_file
 
@@ -188,3 +209,4 @@ def install():
     compound.BufferFile = MappedPart
     compound.CompoundStorage.__init__ = _init
     compound.CompoundStorage.open_file = _open_file
+    columns.VarBytesColumn.Reader._read_offsets_and_lengths = _offsets_and_lengths

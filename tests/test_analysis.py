@@ -163,3 +163,14 @@ def test_analyzer_is_picklable_inside_a_schema():
     analyzer = russian_analyzer()
     restored = pickle.loads(pickle.dumps(analyzer))
     assert [t.text for t in restored("металлов")] == ["металл", "=металлов"]
+
+
+def test_the_analyzer_uses_the_dictionary_pymorphy3_would_find():
+    """morph_analyzer names the dictionary's folder rather than letting pymorphy3 search the
+    installed packages' entry points; the folder must be the one that search finds."""
+    from pymorphy3.analyzer import lang_dict_path
+
+    from indexer.analysis import morph_analyzer
+
+    assert morph_analyzer().dictionary.path == lang_dict_path("ru")
+    assert morph_analyzer().lang == "ru"

@@ -258,3 +258,25 @@ def test_readme_compact_block_is_what_poisk_prints(sample_index_dir):
     args = shlex.split(command)[1:] + ["--index", str(sample_index_dir)]
     result = CliRunner(env={"COLUMNS": "120"}).invoke(cli, args)
     assert (result.exit_code, result.output) == (0, shown)
+
+
+# What `poisk search` never runs: Whoosh imports them at module level (indexer/startup.py),
+# the indexing run and its progress bar, the index's own clustering.
+NOT_IMPORTED_BY_SEARCH = ("urllib.request", "http.client", "ssl", "email", "asyncio",
+                          "cached_property", "whoosh.lang.morph_en", "rich", "indexer.build",
+                          "search.cluster", "importlib.metadata")
+
+
+def test_a_search_imports_nothing_it_does_not_run(sample_index_dir):
+    script = (
+        "import sys\n"
+        "from search.cli import cli\n"
+        f"sys.argv = ['poisk', 'search', 'никель', '--index', {str(sample_index_dir)!r}]\n"
+        "try:\n    cli()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        f"print(sorted(set({NOT_IMPORTED_BY_SEARCH!r}) & set(sys.modules)))\n"
+        "import urllib.request, whoosh.compat\n"  # the real module, once asked for
+        "print(urllib.request.Request.__name__, whoosh.compat.urlretrieve.__name__)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["[]", "Request urlretrieve"]
