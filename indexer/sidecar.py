@@ -33,12 +33,14 @@ every segment that lacks one; a segment without one is read through Whoosh.
 ([0], [[1, 3]])
 """
 
+import itertools
 import json
 import mmap
 import os
 import threading
 import weakref
 from array import array
+from collections import OrderedDict
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -58,6 +60,11 @@ FOUND_KEPT = 100_000  # term lookups remembered per segment
 # together (within GATHER_SPAN times what is wanted), in one read of the stretch.
 GATHER_SPAN = 8
 GATHER_READS = 64
+# Document numbers of the terms read last, kept across segments and searches: a query
+# reads a term's list to score it, then again for the positions of the documents that
+# may take the bonus and of the page (on the 100k index's headline queries, some 180
+# reads a query without it). 8 million postings, 32 MB.
+DOCS_KEPT = 8_000_000
 
 
 # -- writing -----------------------------------------------------------------
@@ -199,8 +206,10 @@ class SegmentPostings:
     """
 
     MAPPED = ("keys", "key_starts", "post_starts")  # the sections first in the file
+    _numbers = itertools.count()  # each sidecar's own, for its entries in _kept_docs
 
     def __init__(self, path: str, layout: dict) -> None:
+        self._number = next(self._numbers)
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
         self._at = {}  # section -> (byte offset, dtype)
@@ -257,8 +266,17 @@ class SegmentPostings:
     def postings(self, term: int) -> tuple:
         """(segment document numbers as int64, weights as float64) of term number ``term``."""
         lo, hi = self.post_starts[term], self.post_starts[term + 1]
-        return (self.read("docs", lo, hi).astype(np.int64),
+        return (self.term_docs(term).astype(np.int64),
                 self.read("weights", lo, hi).astype(np.float64))
+
+    def term_docs(self, term: int) -> np.ndarray:
+        """The document numbers of term number ``term`` (int32, read once while kept)."""
+        key = (self._number, term)
+        ids = _kept_docs.get(key)
+        if ids is None:
+            ids = self.read("docs", self.post_starts[term], self.post_starts[term + 1])
+            _kept_docs.put(key, ids)
+        return ids
 
     def _held(self, term, docs):
         """Posting numbers of ``docs`` (sorted) that the term holds, and which of ``docs``."""
@@ -266,7 +284,7 @@ class SegmentPostings:
         lo, hi = int(self.post_starts[term]), int(self.post_starts[term + 1])
         if not len(docs) or hi == lo:
             return np.zeros(0, dtype=np.int64), docs[:0]
-        ids = self.read("docs", lo, hi)
+        ids = self.term_docs(term)
         at = np.searchsorted(ids, docs)
         held = at < len(ids)
         held[held] = ids[at[held]] == docs[held]
@@ -297,6 +315,8 @@ class SegmentPostings:
         """(document, positions array) for those of ``docs`` (sorted segment numbers) the
         term is in."""
         numbers, held = self._held(term, docs)
+        if not len(numbers):
+            return
         starts, ends = self._position_ranges(numbers)
         flat = self._pieces("positions", starts, ends)
         at = 0
@@ -307,6 +327,8 @@ class SegmentPostings:
     def position_keys(self, term: int, docs, offset: int) -> np.ndarray:
         """``(docnum + offset) << 32 | position`` of the term in ``docs`` (sorted), in order."""
         numbers, held = self._held(term, docs)
+        if not len(numbers):
+            return np.zeros(0, dtype=np.int64)
         starts, ends = self._position_ranges(numbers)
         counts = ends - starts
         if not counts.sum():
@@ -314,6 +336,33 @@ class SegmentPostings:
         flat = self._pieces("positions", starts, ends)
         return (np.repeat(held + offset, counts) << 32) | flat.astype(np.int64)
 
+
+class _Kept:
+    """Arrays by key, the least recently used dropped first past ``limit`` items in all."""
+
+    def __init__(self, limit):
+        self.limit, self._size = limit, 0
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            if key in self._entries:
+                self._size -= len(self._entries.pop(key))
+            self._entries[key] = value
+            self._size += len(value)
+            while self._size > self.limit and self._entries:
+                self._size -= len(self._entries.popitem(last=False)[1])
+
+
+_kept_docs = _Kept(DOCS_KEPT)
 
 # A segment reader -> its sidecar (False: none), for as long as the reader lives.
 _opened = weakref.WeakKeyDictionary()

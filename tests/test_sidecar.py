@@ -177,3 +177,20 @@ def test_searching_maps_only_the_term_table(folders):
             read.append(isinstance(part, ReadPart))
     assert read.count(True) == 2 * len(reader.leaf_readers()) and read.count(False)
 
+
+
+def test_a_terms_documents_are_read_once_a_search(both, monkeypatch):
+    """Scoring, the bonus check and the page's snippets share one read of a term's list."""
+    from indexer import sidecar as module
+
+    reads = []
+    original = module.SegmentPostings.read
+    monkeypatch.setattr(module.SegmentPostings, "read", lambda self, section, lo, hi: (
+        reads.append((id(self), section, int(lo))) or original(self, section, lo, hi)))
+    if hasattr(module, "_kept_docs"):  # none kept from earlier searches
+        monkeypatch.setattr(module, "_kept_docs", module._Kept(module.DOCS_KEPT))
+    _, fast = both
+    fast.refresh()
+    assert fast.search("никель металл", limit=10).hits[0].snippets
+    docs = [read for read in reads if read[1] == "docs"]
+    assert docs and len(docs) == len(set(docs))
