@@ -36,6 +36,8 @@ from search.api import (
     IndexStats, SearchResult, _offered, filter_arguments)
 from search.compile import Ranking
 from search.query import Loose, Not, add_filters, parse_query
+from search.rerank import (
+    RERANK_DEPTH, FieldStats, bm25f_scores, field_lengths, lead_of, query_words)
 from search.rewrite import Rewrite, Rewriter, searched_text
 from search.snippets import Span, body_snippets, find_matches
 from search.spelling import Speller, edit_distance, edits1
@@ -82,6 +84,9 @@ def ranker(compiled: SphinxQuery, ranking: Ranking) -> str:
     return TIER_RANKER if compiled.words > 1 else PLAIN_RANKER
 
 
+# Articles read once to average the text fields' lengths (search.rerank).
+FIELD_SAMPLE = 500
+
 # The document count sets which words are too common for synonyms (Ranking.common_share);
 # it is asked again after this many seconds, not on every search.
 COUNT_SECONDS = 10.0
@@ -104,6 +109,7 @@ class SphinxIndex:
         self._synonyms: Synonyms | None = None
         self._layout: list | None = None
         self._count = (0, -COUNT_SECONDS)  # (documents, when asked)
+        self._lengths: dict | None = None  # average field lengths (field_stats)
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
     def __enter__(self) -> "SphinxIndex":
@@ -145,7 +151,12 @@ class SphinxIndex:
         # The filters are query nodes, as in search.api (one definition of a filter).
         filters = filter_arguments(source, tags, since, until, **fields)
 
+        def reranked(compiled):
+            return bool(compiled.rerank) and sort == "relevance" and RERANK_DEPTH > 0
+
         def page(compiled):
+            if reranked(compiled):  # the engine's best matches, ordered again below
+                return self._page_sql(compiled, sort, True, 0, max(RERANK_DEPTH, offset + limit))
             return self._page_sql(compiled, sort, snippets, offset, limit)
 
         guess = self._guess(query, filters, synonyms, corrections)
@@ -155,8 +166,12 @@ class SphinxIndex:
         rewriter = self.rewriter(synonyms, corrections,
                                  EngineVocabulary(self, _keyword_docs(meta or ())))
         compiled, rewrites = self._compile(query, filters, rewriter)
+        stats = self.field_stats() if reranked(compiled) else None
         if guess is None or page(compiled) != page(guess):
             rows, meta = self._query(page(compiled))
+        if stats is not None:
+            rows = self._reranked(rows, compiled, _keyword_docs(meta), stats)
+            rows = rows[offset:offset + limit]
         hits = tuple(self._hit(row, compiled, snippets) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
         total = int(dict(meta).get("total_found", 0))
@@ -293,7 +308,34 @@ class SphinxIndex:
             vocabulary.prefetch(_query_terms(self.analyzer, query))
         tree, rewrites = rewriter.rewrite(tree)
         compiler = SphinxCompiler(self.analyzer, self.ranking, vocabulary)
-        return compiler.compile(add_filters(tree, filters)), rewrites
+        compiled = compiler.compile(add_filters(tree, filters))
+        if compiled.words > self.ranking.all_words_max:
+            compiled.rerank = query_words(tree, self.analyzer, self.ranking)
+        return compiled, rewrites
+
+    def _reranked(self, rows, compiled, df, stats):
+        """The candidate rows (``COLUMNS``, the offset tables, the engine's weight) ordered by
+        the folder index's score (``search.rerank``), which becomes their score."""
+        scores = bm25f_scores(compiled.rerank, rows, df, stats, self.ranking,
+                              body_at=3, headline_table_at=-3, body_table_at=-2)
+        order = sorted(range(len(rows)), key=lambda i: -scores[i])  # stable: ties as ranked
+        return [(*rows[i][:-1], scores[i]) for i in order]
+
+    def field_stats(self) -> FieldStats:
+        """The document count and the text fields' average lengths, these from a sample of
+        ``FIELD_SAMPLE`` articles (ids are hashes: the first ones are a random sample),
+        read once."""
+        if self._lengths is None:
+            rows, _ = self._query(f"SELECT body_text, headline_offsets, body_offsets FROM {{name}} "
+                                  f"ORDER BY id ASC LIMIT {FIELD_SAMPLE} "
+                                  f"OPTION max_matches={FIELD_SAMPLE}")
+            totals: dict = {}
+            for body, headline_table, body_table in rows:
+                for field, length in field_lengths(headline_table, body_table,
+                                                           lead_of(body)).items():
+                    totals[field] = totals.get(field, 0) + length
+            self._lengths = {f: total / max(1, len(rows)) for f, total in totals.items()}
+        return FieldStats(self.document_count(), self._lengths)
 
     def _better_spellings(self, query, filters, rewriter, total):
         """Queries with a rare word respelt that find several times as many articles."""

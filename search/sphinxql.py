@@ -49,6 +49,7 @@ class SphinxQuery:
     terms: set = field(default_factory=set)
     prefixes: set = field(default_factory=set)
     words: int = 1  # the words of the query's top level (the ranker's tier is for 2..4)
+    rerank: list | None = None  # the words search.rerank scores, for a headline-length query
 
 
 class SphinxCompiler:

@@ -528,3 +528,29 @@ def test_a_headline_length_query_ranks_its_words_by_idf(sample_cluster, monkeypa
     assert hits and f"ranker={LONG_RANKER}," in sent[-1]
     sample_cluster.search("Норильский никель")
     assert LONG_RANKER not in sent[-1]
+
+
+def test_a_headline_length_query_orders_its_best_matches_as_a_folder_index(make_cluster,
+                                                                             tmp_path):
+    """Over Ranking.all_words_max words, the engine's best matches are ordered again by the
+    folder index's BM25F (search.rerank): a short article holding the five words once
+    comes before a long one holding each twice, whose length a folder index weighs."""
+    from indexer import index_articles
+
+    filler = " ".join(["Аналитики обсуждают прогнозы рынка на следующий год."] * 30)
+    articles = [
+        Article(id="a/short", headline="Отчёт", body="Никель, палладий, кобальт, медь и платина "
+                "подорожали."),
+        Article(id="a/long", headline="Обзор", body=f"{filler} Никель, палладий, кобальт, медь "
+                f"и платина подорожали. {filler} Никель, палладий, кобальт, медь и платина."),
+        Article(id="a/other", headline="Уголь", body="Добыча угля выросла."),
+    ]
+    cluster = make_cluster()
+    index_articles(articles, cluster.url)
+    index_articles(articles, tmp_path / "folder")
+    query = "никель палладий кобальт медь платина"
+    with open_index(cluster.url) as engine, open_index(tmp_path / "folder") as folder:
+        want = [h.id for h in folder.search(query).hits]
+        assert want == ["a/short", "a/long"]
+        assert [h.id for h in engine.search(query).hits] == want
+        assert [h.id for h in engine.search(query, offset=1, limit=1).hits] == ["a/long"]
