@@ -116,19 +116,26 @@ def build(corpus, work, docs, seed, engines):
     return results
 
 
-def speed(corpus, paths, queries, clients):
+def speed(corpus, paths, queries, clients, rerank_off=False):
     """Latency and queries/s of each index, one after the other, in this process.
 
     CPU is counted three ways: the client thread per query (latency), the whole
     client process during the 8-client run, and that cluster's ``searchd``
-    processes during the same run."""
+    processes during the same run. ``rerank_off``: each cluster is measured a
+    second time without ``search.rerank`` (as ``PATH#rerank=0``)."""
     groups = latency_groups(corpus, queries)
     results = {"load_average_before": os.getloadavg(), "queries_per_group": queries}
-    for path in paths:
+    runs = [(path, None) for path in paths]
+    if rerank_off:
+        runs += [(path, 0) for path in paths if os.path.isdir(os.path.join(path, "cluster"))]
+    for path, depth in runs:
         sphinx = os.path.isdir(os.path.join(path, "cluster"))
         engine = PoiskSphinxEngine() if sphinx else PoiskEngine()
         searcher = engine.open(path)
         cluster = getattr(searcher, "cluster", None)
+        if depth is not None:
+            searcher.index.rerank_depth = depth
+            path = f"{path}#rerank={depth}"
         try:
             point = {"engine": engine.name, "load_average": os.getloadavg()}
             point["latency"] = _latency(searcher, groups, cluster)
@@ -189,6 +196,8 @@ def main(argv=None):
     spd.add_argument("paths", nargs="+", metavar="INDEX")
     spd.add_argument("--queries", type=int, default=100, help="queries per group")
     spd.add_argument("--clients", type=int, default=8)
+    spd.add_argument("--rerank-off", action="store_true",
+                     help="measure each cluster again without the client's re-ranking")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.part == "relevance":
@@ -196,7 +205,7 @@ def main(argv=None):
     elif args.part == "build":
         results = build(args.corpus, args.work, args.docs, args.seed, args.engines.split(","))
     else:
-        results = speed(args.corpus, args.paths, args.queries, args.clients)
+        results = speed(args.corpus, args.paths, args.queries, args.clients, args.rerank_off)
     results["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=1, ensure_ascii=False)
     print(text)

@@ -110,6 +110,7 @@ class SphinxIndex:
         self._layout: list | None = None
         self._count = (0, -COUNT_SECONDS)  # (documents, when asked)
         self._lengths: dict | None = None  # average field lengths (field_stats)
+        self.rerank_depth = RERANK_DEPTH  # search.rerank (0: the engine's order stands)
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
     def __enter__(self) -> "SphinxIndex":
@@ -152,11 +153,12 @@ class SphinxIndex:
         filters = filter_arguments(source, tags, since, until, **fields)
 
         def reranked(compiled):
-            return bool(compiled.rerank) and sort == "relevance" and RERANK_DEPTH > 0
+            return bool(compiled.rerank) and sort == "relevance" and self.rerank_depth > 0
 
         def page(compiled):
             if reranked(compiled):  # the engine's best matches, ordered again below
-                return self._page_sql(compiled, sort, True, 0, max(RERANK_DEPTH, offset + limit))
+                return self._page_sql(compiled, sort, True, 0,
+                                      max(self.rerank_depth, offset + limit))
             return self._page_sql(compiled, sort, snippets, offset, limit)
 
         guess = self._guess(query, filters, synonyms, corrections)
