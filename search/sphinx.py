@@ -11,7 +11,9 @@ rows carry each text's table of where its words' lemmas start
 (``indexer.manticore.term_offsets``), as a folder index's postings carry
 positions, so no word of the page is analysed again. When a shard
 does not answer, the others still do: the result says so
-(``SearchResult.partial``, with the engine's message in ``warnings``).
+(``SearchResult.partial``, with the engine's message in ``warnings``). A
+headline-length query's best matches are ordered again on the client by the
+folder index's BM25F (``search.rerank``).
 
 One page is one round trip: the ``SELECT`` of the page (with its stored text)
 and its ``SHOW META`` go as one multi-statement; each thread keeps its own
