@@ -56,10 +56,10 @@ SECTIONS = (("keys", np.uint8), ("key_starts", np.int64), ("post_starts", np.int
             ("docs", np.int32), ("weights", np.float32), ("pos_starts", np.int64),
             ("positions", np.int32))
 FOUND_KEPT = 100_000  # term lookups remembered per segment
-# Positions of a few postings far apart are read one posting a read; of many, or close
-# together (within GATHER_SPAN times what is wanted), in one read of the stretch.
-GATHER_SPAN = 8
-GATHER_READS = 64
+# What a process may hold of the sidecars' maps: past it (looked at every CHECK_EVERY
+# postings whose positions were read) their pages are dropped from its resident memory.
+MAPPED_BUDGET = 256 << 20
+CHECK_EVERY = 2_000
 # Document numbers of the terms read last, kept across segments and searches: a query
 # reads a term's list to score it, then again for the positions of the documents that
 # may take the bonus and of the page (on the 100k index's headline queries, some 180
@@ -195,17 +195,17 @@ def _term_postings(reader, fieldname, btext, positional):
 class SegmentPostings:
     """One segment's sidecar: a term's postings and positions as arrays.
 
-    The term table (``keys``, ``key_starts``, ``post_starts``: some 10 MB at
-    100,000 articles) is mapped and searched in place. The postings and
-    positions are read with ``os.pread`` into arrays of the process's own,
-    just the slice asked for: a page of a mapped file stays in the process's
-    resident memory once touched, and the kernel maps whole folios of the page
-    cache around each touch (5,000 reads of 8 bytes at random places of the
-    100k index's sidecar mapped 568 MiB). Reading the same slices through the
-    map cost the searches as much CPU (see README, Benchmarks).
+    The file is mapped. Document numbers and weights, read a whole term's list at
+    a time to score it, are read with ``os.pread`` into the process's own memory
+    instead (a term's document numbers kept a while: ``DOCS_KEPT``): a page of a
+    mapped file stays in the process's resident memory once touched, and the
+    kernel maps whole folios of the page cache around each touch (5,000 reads of
+    8 bytes at random places of the 100k index's sidecar mapped 568 MiB). The
+    term table and the positions, read a few items at a time, stay mapped (read
+    with ``pread`` they cost headline queries with snippets 10% more CPU); what
+    a process holds of the maps is dropped when it passes ``MAPPED_BUDGET``.
     """
 
-    MAPPED = ("keys", "key_starts", "post_starts")  # the sections first in the file
     _numbers = itertools.count()  # each sidecar's own, for its entries in _kept_docs
 
     def __init__(self, path: str, layout: dict) -> None:
@@ -213,26 +213,23 @@ class SegmentPostings:
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
         self._at = {}  # section -> (byte offset, dtype)
-        mapped_end = 0
+        self._map = b""
+        if os.path.getsize(path):
+            self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+            _maps.add(self)
+        data = np.frombuffer(self._map, dtype=np.uint8)
         for section, dtype in SECTIONS:
             start, count = layout["sections"][section]
             self._at[section] = (start, np.dtype(dtype))
-            if section in self.MAPPED:
-                mapped_end = max(mapped_end, start + count * np.dtype(dtype).itemsize)
-        self._map = b""
-        if mapped_end:
-            self._map = mmap.mmap(self._fd, mapped_end, access=mmap.ACCESS_READ)
-        data = np.frombuffer(self._map, dtype=np.uint8)
-        for section in self.MAPPED:
-            start, count = layout["sections"][section]
-            dtype = self._at[section][1]
-            setattr(self, section, data[start:start + count * dtype.itemsize].view(dtype))
+            if section not in ("docs", "weights"):  # those are read, not mapped
+                size = np.dtype(dtype).itemsize
+                setattr(self, section, data[start:start + count * size].view(dtype))
         self._keys_at = layout["sections"]["keys"][0]
         self.terms = len(self.key_starts) - 1
         self._found = {}  # key -> term number (or None), for the terms asked for
 
     def read(self, section: str, lo: int, hi: int) -> np.ndarray:
-        """Items ``lo:hi`` of one of the sections read from the file (not ``MAPPED``)."""
+        """Items ``lo:hi`` of a section read from the file into the process's memory."""
         start, dtype = self._at[section]
         lo, hi = int(lo), int(hi)
         if hi <= lo:
@@ -242,6 +239,12 @@ class SegmentPostings:
         if len(data) != size:
             raise OSError(f"sidecar cut short: {len(data)} of {size} bytes")
         return np.frombuffer(data, dtype=dtype)
+
+    def drop_pages(self) -> None:
+        """Take the map's pages out of the process's resident memory (the page cache keeps
+        them: the next read maps them in again)."""
+        if self._map and not self._map.closed:
+            self._map.madvise(mmap.MADV_DONTNEED)
 
     def find(self, fieldname: str, btext: bytes) -> int | None:
         """The term's number in the segment, None if the segment lacks it (binary search)."""
@@ -285,56 +288,31 @@ class SegmentPostings:
         if not len(docs) or hi == lo:
             return np.zeros(0, dtype=np.int64), docs[:0]
         ids = self.term_docs(term)
-        at = np.searchsorted(ids, docs)
+        at = np.searchsorted(ids, docs.astype(np.int32))  # int64 would cast all of ids
         held = at < len(ids)
         held[held] = ids[at[held]] == docs[held]
         return lo + at[held], docs[held]
-
-    def _position_ranges(self, numbers):
-        """(starts, ends) in the positions array of the postings ``numbers`` (sorted)."""
-        pairs = self._pieces("pos_starts", numbers, numbers + 2).reshape(-1, 2)
-        return pairs[:, 0], pairs[:, 1]
-
-    def _pieces(self, section, starts, ends):
-        """Items ``starts[i]:ends[i]`` of a section for each i (both sorted), concatenated."""
-        counts = ends - starts
-        total = int(counts.sum())
-        if not total:
-            return np.zeros(0, dtype=self._at[section][1])
-        span = int(ends[-1] - starts[0])
-        if span <= GATHER_SPAN * total or len(starts) > GATHER_READS:
-            # One read over the whole stretch, then the pieces of it.
-            flat = self.read(section, starts[0], ends[-1])
-            offsets = np.repeat(starts - starts[0] - np.cumsum(counts) + counts, counts)
-            return flat[offsets + np.arange(total)]
-        # Few and far apart (a page's documents in a long posting list): a read each.
-        return np.concatenate([self.read(section, lo, hi) for lo, hi in
-                               zip(starts.tolist(), ends.tolist())])
 
     def doc_positions(self, term: int, docs):
         """(document, positions array) for those of ``docs`` (sorted segment numbers) the
         term is in."""
         numbers, held = self._held(term, docs)
-        if not len(numbers):
-            return
-        starts, ends = self._position_ranges(numbers)
-        flat = self._pieces("positions", starts, ends)
-        at = 0
-        for doc, count in zip(held.tolist(), (ends - starts).tolist()):
-            yield doc, flat[at:at + count]
-            at += count
+        _mapped_reads(len(numbers))
+        for number, doc in zip(numbers.tolist(), held.tolist()):
+            yield doc, self.positions[self.pos_starts[number]:self.pos_starts[number + 1]]
 
     def position_keys(self, term: int, docs, offset: int) -> np.ndarray:
         """``(docnum + offset) << 32 | position`` of the term in ``docs`` (sorted), in order."""
         numbers, held = self._held(term, docs)
-        if not len(numbers):
-            return np.zeros(0, dtype=np.int64)
-        starts, ends = self._position_ranges(numbers)
+        _mapped_reads(len(numbers))
+        starts, ends = self.pos_starts[numbers], self.pos_starts[numbers + 1]
         counts = ends - starts
         if not counts.sum():
             return np.zeros(0, dtype=np.int64)
-        flat = self._pieces("positions", starts, ends)
-        return (np.repeat(held + offset, counts) << 32) | flat.astype(np.int64)
+        # Every posting's range of the positions array, in one gather.
+        first = np.repeat(starts - np.cumsum(counts) + counts, counts)
+        flat = first + np.arange(counts.sum())
+        return (np.repeat(held + offset, counts) << 32) | self.positions[flat].astype(np.int64)
 
 
 class _Kept:
@@ -363,6 +341,38 @@ class _Kept:
 
 
 _kept_docs = _Kept(DOCS_KEPT)
+
+# Every open sidecar, whose mapped pages _mapped_reads may drop.
+_maps = weakref.WeakSet()
+_reads = [0, None]  # postings read through the maps since the last look; file pages then
+
+
+def _mapped_reads(count):
+    """Count postings read through the maps; every ``CHECK_EVERY`` of them, look at the
+    process's resident file pages (``/proc/self/statm``) and drop the sidecars' pages when
+    they have grown by ``MAPPED_BUDGET`` since the last drop."""
+    _reads[0] += count
+    if _reads[0] < CHECK_EVERY:
+        return
+    _reads[0] = 0
+    now = _file_pages()
+    if now is None:
+        return
+    if _reads[1] is None:
+        _reads[1] = 0
+    if now - _reads[1] > MAPPED_BUDGET:
+        for side in list(_maps):
+            side.drop_pages()
+        _reads[1] = _file_pages() or 0
+
+
+def _file_pages():
+    """Bytes of file pages (and shared memory) the process holds resident; None off Linux."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[2]) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return None
 
 # A segment reader -> its sidecar (False: none), for as long as the reader lives.
 _opened = weakref.WeakKeyDictionary()
