@@ -41,6 +41,14 @@ LEAD = 30
 SHARE = 0.5
 
 NO_INDUSTRY = "-"
+# A row whose industry is written "(like this)" is a rival topic, no industry of the
+# taxonomy: it is weighed like one for the main-industry rule (SHARE) and never given.
+# "(финансовые рынки)": an article on the rouble and the dollar that names oil prices
+# is no oil news.
+RIVAL = "("
+# A one-word company name followed by one of these names something else: «Газпром Арена»
+# is a stadium, «Газпром Медиа» a broadcaster.
+NOT_THE_COMPANY = ("арена", "медиа")
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,13 +59,13 @@ def _lexicon():
         rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
     for industry, weight, names in rows[1:]:
         value = None if industry == NO_INDUSTRY else (industry, int(weight))
-        if value and industry not in taxonomy:
+        if value and industry not in taxonomy and not industry.startswith(RIVAL):
             taxonomy.append(industry)
         for name in names.split(";"):
             text, _, context = name.strip().partition("[")
             if text.strip():
                 entries.append((text.strip(), value, tuple(context.rstrip("]").split())))
-    return Lexicon(entries), tuple(taxonomy)
+    return Lexicon(entries, features=NOT_THE_COMPANY), tuple(taxonomy)
 
 
 def taxonomy() -> tuple:
@@ -122,7 +130,7 @@ def resolve_industry(text: str) -> str:
     wanted = text.strip().lower().replace("ё", "е")
     if wanted in taxonomy():
         return wanted
-    best = scores(Words(text)).most_common(1)
+    best = [i for i, _ in scores(Words(text)).most_common() if i in taxonomy()]
     if best:
-        return best[0][0]
+        return best[0]
     raise PoiskError(f"unknown industry {text!r}: use one of {', '.join(taxonomy())}")
