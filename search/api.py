@@ -219,8 +219,6 @@ class Index:
         self.path = resolve_index_dir(path)
         self.budget = budget or Budget()
         self._ix = open_whoosh_index(self.path)
-        self.schema = self._ix.schema  # Whoosh unpickles a new schema on each access
-        self.analyzer = self.schema["body"].analyzer
         self.ranking = ranking or Ranking()
         self._weighting = self.ranking.weighting()
         self._question_weighting = self.ranking.weighting(question=True)
@@ -233,6 +231,13 @@ class Index:
         self._postings = PostingCache()  # term scores kept across queries (search.scoring)
         self._synonym_files = [f for f in (default_file(), *synonym_files) if f]
         self._synonyms = None
+        # The schema of a searcher, kept: Whoosh unpickles a new one on each
+        # ``ix.schema``, which also reads the newest table of contents without
+        # the retries of Whoosh's reader, so a commit between its listing and
+        # its opening the file raised FileNotFoundError (a CLI search during a
+        # run, about 1 in 20 at load 12).
+        self.schema = self._searcher().schema
+        self.analyzer = self.schema["body"].analyzer
 
     def __enter__(self) -> "Index":
         return self

@@ -19,6 +19,7 @@ import traceback
 
 import pytest
 from click.testing import CliRunner
+from whoosh.index import TOC
 
 from indexer import build_index
 from indexer.build import writer_lock
@@ -317,7 +318,7 @@ def test_searches_during_a_run_see_consistent_snapshots_and_never_fail(short_cor
     for thread in threads:
         thread.join()
     assert process.returncode == 0
-    assert errors == []
+    assert not errors, "\n".join(errors)
     assert cli_results == {(0, "")}
     for seen in counts.values():
         assert seen == sorted(seen)  # never goes back
@@ -333,6 +334,43 @@ def test_totals_are_exact_on_an_index_of_several_commits(corpus, tmp_path):
     assert build_index([part], tmp_path / "ix", batch_size=BATCH).added == 800
     with open_index(tmp_path / "ix") as opened:
         assert [opened.search("комбинат", limit=n).total for n in (1, 10)] == [800, 800]
+
+
+def _article(name, text):
+    return json.dumps({"id": name, "title": name, "text": text, "date": "2026-01-01"},
+                      ensure_ascii=False) + "\n"
+
+
+# Opening reads the TOC three times: Whoosh's open_dir, the check that every segment opens,
+# and the first searcher (the third was `ix.schema`, without retries, before the fix).
+@pytest.mark.parametrize("stale_read", range(1, 4))
+def test_opening_survives_a_commit_between_listing_and_reading_the_toc(tmp_path, monkeypatch,
+                                                                      stale_read):
+    """Whichever read of the table of contents a commit falls into while an index opens,
+    the commit removes the TOC that read listed, and opening still succeeds."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(_article("a", "Норильский комбинат нарастил выпуск никеля."), "utf-8")
+    second.write_text(_article("b", "Кольский комбинат сократил выпуск никеля."), "utf-8")
+    index = tmp_path / "ix"
+    build_index([first], index)
+    latest = TOC._latest_generation.__func__
+    listed, committing = [], []
+
+    def list_then_commit(cls, storage, indexname):
+        generation = latest(cls, storage, indexname)
+        if committing:  # the commit's own reads
+            return generation
+        listed.append(generation)
+        if len(listed) == stale_read:
+            committing.append(True)
+            assert build_index([second], index).added == 1
+            assert not (index / f"_MAIN_{generation}.toc").exists()  # the race, for real
+        return generation
+
+    monkeypatch.setattr(TOC, "_latest_generation", classmethod(list_then_commit))
+    with open_index(index) as opened:
+        assert opened.search("никель").total in (1, 2)
+    assert committing  # the commit fell inside the opening
 
 
 # -- --rebuild: the old index until the new one is complete ----------------------------------
