@@ -41,6 +41,13 @@ ADJECTIVE_ONLY = ("ий", "ый", "ой", "ая", "яя", "ое", "ее", "ог�
                   "юю", "ые", "ие", "ых", "их", "ым", "им", "ей")
 # "-ом" after these is the adjective too ("в Петровском пассаже"): the town's is "в Петровске".
 LOCATIVE = frozenset(("в", "во", "на", "о", "об", "при"))
+# ... also after "и"/"или" if one of them comes at most this many words before.
+LIST_BACK = 4
+# A compound adjective whose first part ends in "-ско" joins two names: a relation
+# ("российско-китайский") or an honorary title ("Севастопольско-Феодосийский полк"), not a
+# place; its parts' lemmas would otherwise name the first place. (A name that is the whole
+# compound still counts: Приморско-Ахтарск.)
+COMPOUND_RE = re.compile(r"\w+ско-\w", re.IGNORECASE)
 
 # Guillemets and curly quotes open and close a name: «Тосно» is a football club, «Вечерняя
 # Москва» a newspaper. Straight quotes are left alone: they do not say which side they are.
@@ -251,7 +258,10 @@ class Lexicon:
                  places=()):
         # A lexicon of places: a name that fills a quote is an organisation's («Тосно», a club)
         # unless one of these words comes before it (КПП «Верхний Ларс»), and a name after a
-        # first name, a rank or an initial is a surname (генерал Суровикин, not Суровикино).
+        # first name, a rank or an initial is a surname (генерал Суровикин, not Суровикино);
+        # an adjective before a quoted name qualifies that organisation ("московского
+        # «Спартака»") unless в/на/о/при come before it ("в московском «Крокусе»") or "дома"
+        # after it (a home match).
         self.places = frozenset(places)
         # A one-word lower-case name (an adjective) followed by one of these is
         # some other thing's name: "на Карельском бульваре" is a street of Moscow.
@@ -330,19 +340,43 @@ class Lexicon:
                 return 0
         if size == 1 and name.proper[0] and name.lemmas[0].endswith("ск") and (
                 words.surfaces[at].endswith(ADJECTIVE_ONLY)
-                or words.surfaces[at].endswith("ом") and before & LOCATIVE):
+                or words.surfaces[at].endswith("ом") and self._locative(words, at)):
+            return 0
+        if size == 1 and self.places and "-" not in name.lemmas[0] \
+                and COMPOUND_RE.match(words.surfaces[at]):
             return 0
         if self.time_words and at > 1 and "по" in before and (
                 words.surfaces[at - 2][0].isdigit() or words.item(at - 2)[1] & self.time_words):
             return 0
         if self.places and (words.quoted.get(at) == at + size and not before & self.places
-                            or size == 1 and name.proper[0] and at and _person(words, at - 1)):
+                            or size == 1 and name.proper[0] and at and _person(words, at - 1)
+                            or size == 1 and not name.proper[0] and at + 1 in words.quoted
+                            and not before & LOCATIVE and not self._at_home(words, at + 1)):
             return 0
         for k in range(1, size):
             capital, lemmas = words.item(at + k)
             if name.lemmas[k] not in lemmas or (name.proper[k] and not capital):
                 return 1 if size == 2 and self._coordinated(name, words, at + k) else 0
         return size
+
+    @staticmethod
+    def _at_home(words, at) -> bool:
+        """Whether the quoted name at ``at`` plays at home: "Московский «Локомотив» дома
+        проиграл" places the match in the club's city."""
+        after = words.quoted[at]
+        return after < len(words.surfaces) and words.surfaces[after].lower() == "дома"
+
+    @staticmethod
+    def _locative(words, at) -> bool:
+        """Whether the word at ``at`` follows в/на/о/при, or closes a list that one opens:
+        "в подмосковных Люберцах и Октябрьском" is the settlement Октябрьский, not Октябрьск."""
+        for k in range(at - 1, max(at - 1 - LIST_BACK, -1), -1):
+            lemmas = words.item(k)[1]
+            if lemmas & LOCATIVE:
+                return True
+            if k == at - 1 and not lemmas & CONJUNCTIONS:
+                return False
+        return False
 
     def _coordinated(self, name, words, at) -> bool:
         """Whether ``at`` starts a list of first words of names ending like ``name`` (or
