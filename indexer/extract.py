@@ -49,6 +49,10 @@ LIST_BACK = 4
 # compound still counts: Приморско-Ахтарск.)
 COMPOUND_RE = re.compile(r"\w+ско-\w", re.IGNORECASE)
 
+# "дома" at most this many words after a club's quoted name: a home match ("Московский
+# «Локомотив» в матче 21-го тура чемпионата России дома сыграл вничью").
+HOME_WITHIN = 10
+
 # Guillemets and curly quotes open and close a name: «Тосно» is a football club, «Вечерняя
 # Москва» a newspaper. Straight quotes are left alone: they do not say which side they are.
 QUOTES_RE = re.compile(r"[«»“”„]")
@@ -362,9 +366,9 @@ class Lexicon:
     @staticmethod
     def _at_home(words, at) -> bool:
         """Whether the quoted name at ``at`` plays at home: "Московский «Локомотив» дома
-        проиграл" places the match in the club's city."""
+        проиграл" places the match in the club's city ("дома" within HOME_WITHIN words)."""
         after = words.quoted[at]
-        return after < len(words.surfaces) and words.surfaces[after].lower() == "дома"
+        return "дома" in (w.lower() for w in words.surfaces[after:after + HOME_WITHIN])
 
     @staticmethod
     def _locative(words, at) -> bool:
