@@ -47,7 +47,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.filedb.filestore import OverlayStorage
 from whoosh.matching import FilterMatcher
 
-__all__ = ["SegmentPostings", "sidecar", "write_sidecars"]
+__all__ = ["SegmentPostings", "SidecarBuilder", "sidecar", "write_sidecars"]
 
 SUFFIX = ".poisk_postings"
 VERSION = 1
@@ -135,22 +135,80 @@ def write_sidecar(reader, folder) -> None:
 
 
 def _join(name, counts, documents):
-    """The sections into one file (each 8-byte aligned), then its layout: the layout last,
-    so a sidecar is read only once whole."""
+    """The sections' temporary files into one sidecar (``_write_file``)."""
+    def chunks(section):
+        with open(f"{name}.{section}.tmp", "rb") as part:
+            while chunk := part.read(1 << 24):
+                yield chunk
+
+    _write_file(name, counts, documents, chunks)
+
+
+def _write_file(name, counts, documents, chunks):
+    """The sections (``chunks(section)`` yields each one's bytes) into one file, each 8-byte
+    aligned, then its layout: the layout last, so a sidecar is read only once whole."""
     layout = {"version": VERSION, "documents": documents, "sections": {}}
     with open(name + ".tmp", "wb") as out:
         for section, dtype in SECTIONS:
             out.write(b"\0" * (-out.tell() % 8))
             layout["sections"][section] = [out.tell(), counts[section]]
-            with open(f"{name}.{section}.tmp", "rb") as part:
-                while chunk := part.read(1 << 24):
-                    out.write(chunk)
+            for chunk in chunks(section):
+                out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
     os.replace(name + ".tmp", name)
     with open(name + ".json.tmp", "w") as out:
         json.dump(layout, out)
     os.replace(name + ".json.tmp", name + ".json")
+
+
+class SidecarBuilder:
+    """A segment's sidecar gathered in memory, term by term in key order, then written:
+    the lean writer's postings as it writes them (``indexer.writer``), with no decoding.
+
+    >>> import tempfile
+    >>> builder = SidecarBuilder()
+    >>> builder.add("body", b"a", [0, 2], [1.0, 2.0], [[0], [1, 5]])
+    >>> builder.add("id", b"x", [1], [1.0], None)
+    >>> name = builder.write(tempfile.mkdtemp(), "MAIN_s", 3)
+    >>> side = SegmentPostings(name, json.load(open(name + ".json")))
+    >>> side.postings(side.find("body", b"a"))[0].tolist(), side.positions.tolist()
+    ([0, 2], [0, 1, 5])
+    """
+
+    def __init__(self) -> None:
+        self.keys = bytearray()
+        self.key_starts = array("q", [0])
+        self.post_starts = array("q", [0])
+        self.docs = array("i")
+        self.weights = array("f")
+        self.pos_starts = array("q", [0])
+        self.positions = array("i")
+
+    def add(self, fieldname: str, btext: bytes, ids, weights, positions) -> None:
+        """One term's postings (``positions``: a list per posting, or None for a field
+        without positions); terms must come in key order (fields sorted, then terms)."""
+        self.keys += fieldname.encode("utf-8") + b"\0" + btext
+        self.key_starts.append(len(self.keys))
+        self.docs.extend(ids)
+        self.weights.extend(weights)
+        self.post_starts.append(len(self.docs))
+        flat, starts = self.positions, self.pos_starts
+        if positions is None:
+            starts.extend([len(flat)] * len(ids))
+            return
+        for found in positions:
+            flat.extend(found)
+            starts.append(len(flat))
+
+    def write(self, folder: str, segment_id: str, documents: int) -> str:
+        """Write the sidecar of segment ``segment_id`` (``documents`` in all) into
+        ``folder``; returns its path."""
+        name = os.path.join(folder, segment_id + SUFFIX)
+        counts = {"keys": len(self.keys)}
+        counts.update((section, len(getattr(self, section))) for section, _ in SECTIONS[1:])
+        _write_file(name, counts, documents, lambda section: [memoryview(getattr(self, section))])
+        return name
 
 
 def _term_postings(reader, fieldname, btext, positional):

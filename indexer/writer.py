@@ -29,12 +29,14 @@ from pickle import dumps
 
 from whoosh import formats
 from whoosh.analysis import CompositeAnalyzer
+from whoosh.filedb.filestore import FileStorage
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
 from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
+from indexer.sidecar import SidecarBuilder
 
 TERM_INFO = W3TermInfo._struct  # flags, weight, df, min/max length, max weight, ids
 
@@ -92,9 +94,9 @@ def _positions(morph, value):
 
 
 def fast_items(field, value):
-    """(term bytes, frequency, weight, value bytes) of a text field of poisk's analyzer, as
-    ``field.index(value)`` yields them (in another order); None where Whoosh's own code
-    must do it."""
+    """(term bytes, frequency, weight, value bytes, positions) of a text field of poisk's
+    analyzer: ``field.index(value)``'s items (in another order) and the positions they
+    encode (None without them); None where Whoosh's own code must do it."""
     morph = morph_filter(getattr(field, "analyzer", None))
     fmt = field.format
     if morph is None or not isinstance(value, str) or type(fmt) not in (formats.Positions,
@@ -104,11 +106,19 @@ def fast_items(field, value):
     poses = _positions(morph, value)
     if type(fmt) is formats.Positions:
         encode = fmt.encode
-        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p))
+        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p), p)
                 for text, p in poses.items()]
     pack = formats.pack_uint
-    return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)))
+    return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)), None)
             for text, p in poses.items()]
+
+
+def _whoosh_items(field, value):
+    """``fast_items``' shape from Whoosh's own ``field.index``, the positions decoded."""
+    fmt = field.format
+    decode = fmt.decode_positions if fmt is not None and fmt.supports("positions") else None
+    return [(tbytes, freq, weight, vbytes, decode(vbytes) if decode else None)
+            for tbytes, freq, weight, vbytes in field.index(value)]
 
 
 class SegmentWriter(WhooshSegmentWriter):
@@ -117,7 +127,8 @@ class SegmentWriter(WhooshSegmentWriter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._postings = {}  # field -> term bytes -> [(docnum, weight, value bytes)]
+        self._postings = {}  # field -> term bytes -> [(docnum, weight, value bytes, positions)]
+        self._side = None  # the segment's SidecarBuilder, filled as its postings are written
 
     def add_document(self, **fields):
         """As ``whoosh.writing.SegmentWriter.add_document`` (Whoosh 2.7.5), postings kept here."""
@@ -138,7 +149,7 @@ class SegmentWriter(WhooshSegmentWriter):
                 raise NotImplementedError(f"field {fieldname!r}: spelling and vectors are "
                                           "not written by indexer.writer")
             items = fast_items(field, value)
-            analysed[fieldname] = list(field.index(value)) if items is None else items
+            analysed[fieldname] = _whoosh_items(field, value) if items is None else items
         perdocwriter.start_doc(docnum)
         try:
             for fieldname in fieldnames:
@@ -151,14 +162,14 @@ class SegmentWriter(WhooshSegmentWriter):
                     fieldboost = self._field_boost(fields, fieldname, docboost)
                     terms = self._postings.setdefault(fieldname, {})
                     scorable = field.scorable
-                    for tbytes, freq, weight, vbytes in analysed[fieldname]:
+                    for tbytes, freq, weight, vbytes, poses in analysed[fieldname]:
                         if scorable:
                             length += freq
                         postings = terms.get(tbytes)
                         if postings is None:
-                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes)]
+                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes, poses)]
                         else:
-                            postings.append((docnum, weight * fieldboost, vbytes))
+                            postings.append((docnum, weight * fieldboost, vbytes, poses))
                 customval = fields.get(f"_stored_{fieldname}", value)
                 perdocwriter.add_field(fieldname, field, customval if field.stored else None,
                                        length)
@@ -176,19 +187,31 @@ class SegmentWriter(WhooshSegmentWriter):
     def _flush_segment(self):
         self.perdocwriter.close()
         lengths = self.per_document_reader() if self.codec.length_stats else None
+        side = SidecarBuilder() if isinstance(self.storage, FileStorage) else None
         try:
             _write_postings(self.fieldwriter, self.schema, self._postings, lengths,
-                            self.docnum)
+                            self.docnum, side)
         finally:
             if lengths is not None:
                 lengths.close()
         self._postings = {}
         self.fieldwriter.close()
+        self._side = side
+
+    def _assemble_segment(self):
+        super()._assemble_segment()
+        if self._side is not None:
+            # The segment's sidecar (indexer.sidecar), from the postings in hand: every
+            # index searches with one without ``poisk optimize`` decoding them again.
+            # Written after the compound file, which would swallow it.
+            self._side.write(self.storage.folder, self.newsegment.segment_id(), self.docnum)
+            self._side = None
 
 
-def _write_postings(fieldwriter, schema, postings, lengths, doccount):
+def _write_postings(fieldwriter, schema, postings, lengths, doccount, side=None):
     """Write every field's postings, fields and terms in sorted order (as Whoosh's pool
-    hands them over), each term's postings in blocks of the codec's size."""
+    hands them over), each term's postings in blocks of the codec's size; and into
+    ``side`` (a ``SidecarBuilder``), if given."""
     for fieldname in sorted(postings):
         terms = postings[fieldname]
         if not terms:
@@ -203,7 +226,9 @@ def _write_postings(fieldwriter, schema, postings, lengths, doccount):
         limit = writer._blocklimit
         one_block = _OneBlock(fieldwriter, field.format, length_of)
         for tbytes in sorted(terms):
-            ids, weights, values = zip(*terms[tbytes])
+            ids, weights, values, poses = zip(*terms[tbytes])
+            if side is not None:
+                side.add(fieldname, tbytes, ids, weights, None if poses[0] is None else poses)
             if len(ids) <= limit:
                 one_block.write(tbytes, ids, weights, values)
                 continue

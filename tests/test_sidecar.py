@@ -1,7 +1,7 @@
 """Posting sidecars (indexer/sidecar.py): the same postings as Whoosh's, the same searches.
 
-The sample articles are indexed as several segments with deletions; a copy of
-the folder gets sidecars. Every posting of every term, its weight and its
+The sample articles are indexed as several segments with deletions (the writer
+makes each segment's sidecar); a copy of the folder has none. Every posting of every term, its weight and its
 positions must be Whoosh's; every query of the parity table must give the
 same page, scores and snippets with and without them; and a search must then
 read no posting block of Whoosh's.
@@ -25,14 +25,25 @@ from tests.test_scoring_parity import DATA, DELETED, QUERIES
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    plain = tmp_path_factory.mktemp("sidecar") / "plain"
-    build_index([DATA], plain, batch_size=7, workers=0)  # several segments
-    assert delete_documents(DELETED, plain) == len(DELETED)
-    with_sidecars = plain.parent / "with"
-    shutil.copytree(plain, with_sidecars)
-    written = write_sidecars(with_sidecars)
-    assert written > 1
+    """(an index without sidecars, the same index with the sidecars its writer made)."""
+    with_sidecars = tmp_path_factory.mktemp("sidecar") / "with"
+    build_index([DATA], with_sidecars, batch_size=7, workers=0)  # several segments
+    assert delete_documents(DELETED, with_sidecars) == len(DELETED)
+    plain = with_sidecars.parent / "plain"
+    shutil.copytree(with_sidecars, plain)
+    for path in plain.glob("*" + SUFFIX + "*"):
+        path.unlink()
     return plain, with_sidecars
+
+
+def test_the_writer_writes_what_write_sidecars_decodes(folders, tmp_path):
+    """The lean writer's sidecars, made from its postings in memory, are byte for byte
+    those ``write_sidecars`` makes by reading Whoosh's blocks back."""
+    made = {p.name: p.read_bytes() for p in folders[1].glob("*" + SUFFIX + "*")}
+    rewritten = tmp_path / "rewritten"
+    shutil.copytree(folders[0], rewritten)
+    assert write_sidecars(rewritten) == len(made) // 2 > 1
+    assert {p.name: p.read_bytes() for p in rewritten.glob("*" + SUFFIX + "*")} == made
 
 
 def _whoosh_postings(leaf, field, term):

@@ -9,6 +9,7 @@ from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 from indexer.analysis import WORD_RE, russian_analyzer
 from indexer.extract import word_terms
 from indexer.fields import add_extracted, document_fields
+from indexer.sidecar import SUFFIX
 from indexer.sources import Article, read_sources
 from indexer.storage import create_index
 from indexer.writer import SegmentWriter
@@ -44,6 +45,9 @@ def _segment_files(writer_class, folder, articles):
         writer.add_document(**fields)
     segment = writer._finalize_segment()
     writer._finish()
+    sidecars = list(folder.glob("*" + SUFFIX + "*"))
+    # The lean writer adds the segment's posting sidecar beside it (tests/test_sidecar.py).
+    assert len(sidecars) == (2 if writer_class is SegmentWriter else 0)
     storage = segment.open_compound_file(FileStorage(str(folder)))
     return {name.replace(segment.segid, "SEG"): storage.open_file(name).read()
             for name in storage.list()}
