@@ -94,6 +94,7 @@ DEFAULT_POLICY = "pos"
 # second), and the shared forms make "Верховец", "Верховца", "Верховцу" meet.
 MAX_NAME_LEMMAS = 4
 
+# Spellings each of the filter's caches holds in its newer generation (``Recent``).
 CACHE_SIZE = 300_000
 
 # Ambiguity weighed when indexing. A reading pymorphy3 rates below WEAK_SHARE of
@@ -125,6 +126,46 @@ SUBJECT_WORDS = frozenset({"около", "свыше", "одна", "одной",
 CONTEXT_WORDS = 3
 
 _UNKNOWN = object()  # a cache's marker for a word not looked at yet
+
+
+class Recent(dict):
+    """A cache of at most about ``2 * size`` keys that keeps the recently used ones.
+
+    Reads are plain ``dict`` reads; a miss asks ``recall``, which moves the key back
+    from the older generation. When ``put`` finds the cache full, what it holds
+    becomes the older generation and the cache starts empty: a word used since
+    the last turnover survives it, one not used for two turnovers is forgotten.
+    (It was one dict cleared when full: a 100k-article run lost every frequent
+    word's analysis each time its 300,000 spellings filled up.)
+
+    >>> cache = Recent(2)
+    >>> cache.put("a", 1); cache.put("b", 2); cache.put("c", 3)  # "a", "b" turn older
+    >>> cache.recall("a"), cache.get("b"), cache.recall("x") is _UNKNOWN
+    (1, None, True)
+    >>> sorted(cache), sorted(cache.older)
+    (['a', 'c'], ['b'])
+    """
+
+    __slots__ = ("size", "older")
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.older = {}
+
+    def recall(self, key):
+        """The value of a key missing from the newer generation (moved back into it), or
+        ``_UNKNOWN``."""
+        found = self.older.pop(key, _UNKNOWN)
+        if found is not _UNKNOWN:
+            self.put(key, found)
+        return found
+
+    def put(self, key, value) -> None:
+        if len(self) >= self.size:
+            self.older = dict(self)
+            self.clear()
+        self[key] = value
 
 
 # Stress marks (acute and grave) written over Russian vowels in dictionaries and
@@ -247,9 +288,13 @@ class MorphFilter(Filter):
             raise ValueError(f"policy must be one of {LEMMA_POLICIES}")
         self.policy = policy
         self.cache_size = cache_size
-        self._cache = {}
-        self._weak = {}
-        self._index_texts = {}
+        self._new_caches()
+
+    def _new_caches(self):
+        self._cache = Recent(self.cache_size)  # spelling -> its terms
+        self._weak = Recent(self.cache_size)  # spelling -> weak readings; "~" spelling -> tag
+        self._index_texts = Recent(self.cache_size)  # spelling -> indexed texts
+        self._parsed = (None, None)  # the last word pymorphy3 parsed, and its parses
 
     def __eq__(self, other):
         return type(self) is type(other) and self.policy == other.policy
@@ -257,18 +302,16 @@ class MorphFilter(Filter):
     def __getstate__(self):
         # Whoosh pickles the schema into the index: keep the cache out of it.
         state = self.__dict__.copy()
-        state["_cache"] = {}
-        state.pop("_weak", None)
-        state.pop("_index_texts", None)
+        for name in ("_cache", "_weak", "_index_texts", "_parsed"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):
         state.pop("min_share", None)  # indexes from before the lemma policy existed
         state.setdefault("policy", DEFAULT_POLICY)
+        state.setdefault("cache_size", CACHE_SIZE)
         self.__dict__.update(state)
-        self._cache = {}
-        self._weak = {}
-        self._index_texts = {}
+        self._new_caches()
 
     def __call__(self, tokens):
         held = None  # a word whose weak readings wait for the next word
@@ -322,11 +365,11 @@ class MorphFilter(Filter):
         """
         found = self._index_texts.get(surface, _UNKNOWN)
         if found is _UNKNOWN:
-            if len(self._index_texts) >= self.cache_size:
-                self._index_texts.clear()
-            always, by_context = self._readings(surface)
-            found = self._index_texts[surface] = None if by_context else \
-                self._texts(surface, always)
+            found = self._index_texts.recall(surface)
+            if found is _UNKNOWN:
+                always, by_context = self._readings(surface)
+                found = None if by_context else self._texts(surface, always)
+                self._index_texts.put(surface, found)
         return found
 
     def context_texts(self, surfaces, at):
@@ -378,9 +421,10 @@ class MorphFilter(Filter):
         """(always weak, weak after a verb's context) lemmas of a word, cached."""
         cached = self._weak.get(surface)
         if cached is None:
-            if len(self._weak) >= self.cache_size:
-                self._weak.clear()
-            cached = self._weak[surface] = self._weak_now(surface)
+            cached = self._weak.recall(surface)
+            if cached is _UNKNOWN:
+                cached = self._weak_now(surface)
+                self._weak.put(surface, cached)
         return cached
 
     def _weak_now(self, surface):
@@ -389,7 +433,7 @@ class MorphFilter(Filter):
         if len(lemmas) < 2 or min(w for _, w in lemmas) >= WEAK_SHARE:
             return frozenset(), frozenset()
         pos_of = {}
-        for parse in morph_analyzer().parse(normal_word(surface)):
+        for parse in self._parse(normal_word(surface)):
             pos_of.setdefault(normal_word(parse.normal_form), parse.tag.POS)
         top = pos_of.get(lemmas[0][0])
         minor = {text for text, weight in lemmas[1:]
@@ -410,8 +454,20 @@ class MorphFilter(Filter):
         key = WEAK_MARK + surface
         cached = self._weak.get(key)
         if cached is None:
-            cached = self._weak[key] = morph_analyzer().parse(normal_word(surface))[0].tag
+            cached = self._weak.recall(key)
+            if cached is _UNKNOWN:
+                cached = self._parse(normal_word(surface))[0].tag
+                self._weak.put(key, cached)
         return cached
+
+    def _parse(self, word):
+        """pymorphy3's parses of ``word``; the last word's are kept, as the readings of a
+        word (``_weak_now``) are asked for right after its lemmas (``_lemmas``)."""
+        last, parses = self._parsed
+        if last != word:
+            parses = morph_analyzer().parse(word)
+            self._parsed = (word, parses)
+        return parses
 
     def terms(self, surface):
         """The (text, kind, weight, part) terms of one word, cached.
@@ -423,9 +479,10 @@ class MorphFilter(Filter):
         """
         cached = self._cache.get(surface)
         if cached is None:
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            cached = self._cache[surface] = tuple(self._analyze(surface))
+            cached = self._cache.recall(surface)
+            if cached is _UNKNOWN:
+                cached = tuple(self._analyze(surface))
+                self._cache.put(surface, cached)
         return cached
 
     def _analyze(self, surface):
@@ -450,7 +507,7 @@ class MorphFilter(Filter):
             yield word.replace(",", "."), 1.0
             return
         shares, pos_of = defaultdict(float), {}
-        for parse in morph_analyzer().parse(word):
+        for parse in self._parse(word):
             lemma = normal_word(parse.normal_form)
             shares[lemma] += parse.score
             pos_of.setdefault(lemma, parse.tag.POS)

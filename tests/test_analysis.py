@@ -174,3 +174,17 @@ def test_the_analyzer_uses_the_dictionary_pymorphy3_would_find():
 
     assert morph_analyzer().dictionary.path == lang_dict_path("ru")
     assert morph_analyzer().lang == "ru"
+
+
+def test_a_word_in_use_survives_a_full_cache():
+    """The filter's caches keep recently used spellings when they fill up (``Recent``):
+    "сталь", used all along, is analysed once; it was analysed again after each clearing."""
+    morph = MorphFilter(cache_size=4)
+    analysed = []
+    original = morph._analyze
+    morph._analyze = lambda surface: analysed.append(surface) or original(surface)
+    for word in ("сталь медь никель уголь сталь нефть газ сталь руда лес сталь "
+                 "песок глина сталь").split():
+        assert morph.terms(word)[0][0] == word
+    assert analysed.count("сталь") == 1
+    assert len(morph._cache) + len(morph._cache.older) <= 2 * 4
