@@ -23,7 +23,8 @@ from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 
 from indexer.errors import IndexLocked
-from indexer.sidecar import write_sidecars
+from indexer.sidecar import SUFFIX as SIDECAR_SUFFIX
+from indexer.sidecar import merge_sidecars, write_sidecars
 
 __all__ = ["SEGMENTS_PER_TIER", "merge_segments", "optimize_index", "remove_stray_files",
            "tiered_merge"]
@@ -36,6 +37,8 @@ MAX_DELETED_SHARE = 0.2
 # A table of contents Whoosh writes as "_MAIN_N.toc.<time>" and renames when
 # it is complete: left over only by a killed commit.
 STRAY_TOC_RE = re.compile(r"_MAIN_\d+\.toc\.\d+(\.\d+)?")
+# A merged segment's sidecar waits under this prefix for its merge's commit.
+MERGING_PREFIX = "poisk-merging-"
 
 
 def tier(documents):
@@ -78,19 +81,43 @@ def tiered_merge(writer, segments):
     picked = set(segments_to_merge(sizes))
     if len(picked) == 1 and not sizes[next(iter(picked))][1]:
         return segments
-    for n in sorted(picked):
-        reader = SegmentReader(writer.storage, writer.schema, segments[n])
-        writer.add_reader(reader)
-        reader.close()
+    _merge_into(writer, [segments[n] for n in sorted(picked)])
     return [s for n, s in enumerate(segments) if n not in picked]
 
 
 def _merge_all(writer, segments):
-    for segment in segments:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        writer.add_reader(reader)
-        reader.close()
+    _merge_into(writer, segments)
     return []
+
+
+def _merge_into(writer, segments):
+    """Add ``segments`` to the merging ``writer``, and write the merged segment's postings
+    sidecar from theirs (``indexer.sidecar.merge_sidecars``) while they are still there:
+    the commit deletes them. It is written under a name of its own (``MERGING_PREFIX``),
+    which the segment's compound file does not swallow, and renamed into place once the
+    merge is committed (``_place_sidecar``). Any of them without one: the merged segment
+    has none (``poisk optimize`` writes it)."""
+    readers = [SegmentReader(writer.storage, writer.schema, s) for s in segments]
+    try:
+        for reader in readers:
+            writer.add_reader(reader)
+        folder = getattr(writer.storage, "folder", None)
+        if folder is not None:
+            final = os.path.join(folder, writer.newsegment.segment_id() + SIDECAR_SUFFIX)
+            temporary = os.path.join(folder, MERGING_PREFIX + os.path.basename(final))
+            if merge_sidecars(readers, temporary):
+                writer.poisk_sidecar = (temporary, final)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def _place_sidecar(writer):
+    """Rename a merged segment's sidecar into place (its layout last: read only whole)."""
+    temporary, final = getattr(writer, "poisk_sidecar", (None, None))
+    if temporary is not None:
+        os.replace(temporary, final)
+        os.replace(temporary + ".json", final + ".json")
 
 
 def merge_segments(ix, everything=False):
@@ -115,7 +142,9 @@ def merge_segments(ix, everything=False):
     except BaseException:  # Ctrl-C or a full disk: the index keeps its last commit
         if not writer.is_closed:
             writer.cancel()
+        remove_stray_files(ix.storage.folder)
         raise
+    _place_sidecar(writer)
     return before, len(ix._segments())
 
 
@@ -159,7 +188,8 @@ def remove_stray_files(index_dir):
         names = os.listdir(index_dir)
     except OSError:
         return 0
-    stray = [name for name in names if STRAY_TOC_RE.fullmatch(name)]
+    stray = [name for name in names
+             if STRAY_TOC_RE.fullmatch(name) or name.startswith(MERGING_PREFIX)]
     for name in stray:
         try:
             os.remove(os.path.join(index_dir, name))

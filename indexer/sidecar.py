@@ -4,8 +4,8 @@ Whoosh stores a term's postings in zlib+pickle blocks and each posting's word
 positions as a pickle of its own (``whoosh.formats.Positions.encode``):
 reading them was a third of the CPU time of the slowest 5% of 1-3-word
 searches on the 8.9k news index, paid again for every segment, and on a
-query's first run there is no cache to help. ``write_sidecars`` writes, next
-to each segment ``MAIN_<id>.seg``, every posting of every field once more as
+query's first run there is no cache to help. A sidecar holds, next to each
+segment ``MAIN_<id>.seg``, every posting of every field once more as
 plain arrays (``MAIN_<id>.poisk_postings``, its layout in
 ``MAIN_<id>.poisk_postings.json``): the segment's terms, sorted (``field NUL
 term``), where each term's postings start, document numbers (int32, in
@@ -15,16 +15,20 @@ the file and slices it (``SegmentPostings``). The file is Whoosh's segment
 name plus a suffix, so Whoosh deletes it with its segment after a merge.
 
 Postings of deleted documents are kept, as in Whoosh's own blocks: searchers
-drop deleted documents themselves. ``poisk optimize`` writes the sidecar of
-every segment that lacks one; a segment without one is read through Whoosh.
+drop deleted documents themselves. The lean segment writer makes each new
+segment's sidecar from the postings it holds (``SidecarBuilder``,
+``indexer.writer``), a merge makes the merged segment's from the merged ones
+(``merge_sidecars``, ``indexer.merging``), and ``write_sidecars`` (``poisk
+optimize``) decodes Whoosh's blocks for a segment that lacks one (an index
+written before); a segment without one is read through Whoosh.
 
 >>> import tempfile, pathlib
 >>> from indexer import build_index
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "a.txt").write_text("Никель\\nНорильский никель и никель.")
 >>> _ = build_index([folder], folder / "ix")
->>> write_sidecars(folder / "ix")
-1
+>>> write_sidecars(folder / "ix")  # the writer made it
+0
 >>> from indexer.storage import open_whoosh_index
 >>> reader = open_whoosh_index(folder / "ix").reader()
 >>> side = sidecar(reader)
@@ -33,9 +37,11 @@ every segment that lacks one; a segment without one is read through Whoosh.
 ([0], [[1, 3]])
 """
 
+import heapq
 import itertools
 import json
 import mmap
+import operator
 import os
 import threading
 import weakref
@@ -47,7 +53,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.filedb.filestore import OverlayStorage
 from whoosh.matching import FilterMatcher
 
-__all__ = ["SegmentPostings", "SidecarBuilder", "sidecar", "write_sidecars"]
+__all__ = ["SegmentPostings", "SidecarBuilder", "merge_sidecars", "sidecar", "write_sidecars"]
 
 SUFFIX = ".poisk_postings"
 VERSION = 1
@@ -93,19 +99,7 @@ def write_sidecars(index_dir) -> int:
 def write_sidecar(reader, folder) -> None:
     """The sidecar of one segment's ``reader`` into ``folder``, renamed into place when whole."""
     name = os.path.join(folder, reader.segment().segment_id() + SUFFIX)
-    parts = {section: open(f"{name}.{section}.tmp", "wb") for section, _ in SECTIONS}
-    counts = dict.fromkeys(parts, 0)
-
-    def put(section, values):
-        data = np.ascontiguousarray(values, dtype=dict(SECTIONS)[section])
-        parts[section].write(data.tobytes())
-        counts[section] += len(data)
-
-    try:
-        put("key_starts", [0])
-        put("post_starts", [0])
-        put("pos_starts", [0])
-        keys_size = postings = positions = 0
+    with _Sections(name, reader.doc_count_all()) as out:
         for fieldname in sorted(reader.schema.names()):  # NUL sorts first: keys stay sorted
             field = reader.schema[fieldname]
             if field.format is None or fieldname not in reader.indexed_field_names():
@@ -114,24 +108,132 @@ def write_sidecar(reader, folder) -> None:
             for btext in reader.lexicon(fieldname):
                 docs, weights, lengths, flat = _term_postings(reader, fieldname, btext, positional)
                 key = fieldname.encode("utf-8") + b"\0" + btext
-                put("keys", np.frombuffer(key, dtype=np.uint8))
-                keys_size += len(key)
-                put("key_starts", [keys_size])
-                put("docs", docs)
-                put("weights", weights)
-                postings += len(docs)
-                put("post_starts", [postings])
-                put("positions", flat)
-                put("pos_starts", positions + np.cumsum(lengths, dtype=np.int64))
-                positions += len(flat)
-        for handle in parts.values():
+                out.put_terms([key], [len(docs)], docs, weights, lengths, flat)
+
+
+class _Sections:
+    """A sidecar written section by section into temporary files, then joined into one
+    (``_join``) when the ``with`` block ends without an error."""
+
+    def __init__(self, name, documents):
+        self.name, self.documents = name, documents
+        self.parts = {section: open(f"{name}.{section}.tmp", "wb") for section, _ in SECTIONS}
+        self.counts = dict.fromkeys(self.parts, 0)
+        self.keys_size = self.postings = self.positions = 0
+        for section in ("key_starts", "post_starts", "pos_starts"):
+            self.put(section, [0])
+
+    def put(self, section, values):
+        data = np.ascontiguousarray(values, dtype=dict(SECTIONS)[section])
+        self.parts[section].write(data.tobytes())
+        self.counts[section] += len(data)
+
+    def put_terms(self, keys, counts, docs, weights, lengths, flat):
+        """Terms in key order: their keys, postings per term, and per posting its document,
+        weight and number of positions; ``flat`` the positions, in posting order."""
+        joined = b"".join(keys)
+        self.put("keys", np.frombuffer(joined, dtype=np.uint8))
+        self.put("key_starts", self.keys_size + np.cumsum([len(k) for k in keys],
+                                                          dtype=np.int64))
+        self.keys_size += len(joined)
+        self.put("post_starts", self.postings + np.cumsum(counts, dtype=np.int64))
+        self.postings += len(docs)
+        self.put("docs", docs)
+        self.put("weights", weights)
+        self.put("pos_starts", self.positions + np.cumsum(lengths, dtype=np.int64))
+        self.put("positions", flat)
+        self.positions += len(flat)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        for handle in self.parts.values():
             handle.close()
-        _join(name, counts, reader.doc_count_all())
-    finally:
-        for section, handle in parts.items():
-            handle.close()
-            if os.path.exists(f"{name}.{section}.tmp"):
-                os.remove(f"{name}.{section}.tmp")
+        try:
+            if kind is None:
+                _join(self.name, self.counts, self.documents)
+        finally:
+            for section in self.parts:
+                if os.path.exists(f"{self.name}.{section}.tmp"):
+                    os.remove(f"{self.name}.{section}.tmp")
+
+
+# Merged terms handled at once by ``merge_sidecars``: bounds its memory.
+MERGE_CHUNK = 20_000
+
+
+def merge_sidecars(readers, name) -> bool:
+    """The sidecar (at path ``name``) of the segment Whoosh makes by merging the segments
+    of ``readers`` in this order (``SegmentWriter.add_reader``: live documents renumbered
+    from 0 in order, deleted documents and terms left with no posting dropped), made from
+    their sidecars without decoding a posting. False (nothing written) if one of them
+    has none."""
+    sides = [sidecar(reader) for reader in readers]
+    if any(side is None for side in sides):
+        return False
+    docmaps, base = [], 0
+    for reader in readers:
+        live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        docmap = np.full(reader.doc_count_all(), -1, dtype=np.int64)
+        docmap[live] = base + np.arange(len(live))
+        docmaps.append(docmap)
+        base += len(live)
+    with _Sections(name, base) as out:
+        chunk = []
+        stream = heapq.merge(*(_keys_of(side, n) for n, side in enumerate(sides)))
+        for key, group in itertools.groupby(stream, key=operator.itemgetter(0)):
+            chunk.append((key, [(n, term) for _, n, term in group]))
+            if len(chunk) >= MERGE_CHUNK:
+                _merge_chunk(sides, docmaps, chunk, out)
+                chunk = []
+        _merge_chunk(sides, docmaps, chunk, out)
+    return True
+
+
+def _keys_of(side, number):
+    """(key, number, term number) of each term of a sidecar, in key order."""
+    starts, data = side.key_starts.tolist(), side._map
+    at = side._keys_at
+    for term in range(side.terms):
+        yield data[at + starts[term]:at + starts[term + 1]], number, term
+
+
+def _merge_chunk(sides, docmaps, chunk, out):
+    """Write the merged postings of ``chunk``'s terms (key, [(input, term), ...])."""
+    if not chunk:
+        return
+    merged, docs, weights, starts, ends, sources = [], [], [], [], [], []
+    by_input = [[] for _ in sides]  # each input's (term, merged term) in the chunk
+    for m, (_, found) in enumerate(chunk):
+        for n, term in found:
+            by_input[n].append((term, m))
+    for n, (side, mine) in enumerate(zip(sides, by_input)):
+        if not mine:
+            continue
+        first, last = mine[0][0], mine[-1][0]  # a chunk is a range of keys: terms in a row
+        post = side.post_starts[first:last + 2]
+        lo, hi = int(post[0]), int(post[-1])
+        merged.append(np.repeat(np.array([m for _, m in mine], dtype=np.int64), np.diff(post)))
+        docs.append(docmaps[n][side.read("docs", lo, hi)])
+        weights.append(side.read("weights", lo, hi))
+        pos = side.read("pos_starts", lo, hi + 1)
+        offset = sum(len(s) for s in sources) - int(pos[0])
+        starts.append(pos[:-1] + offset)
+        ends.append(pos[1:] + offset)
+        sources.append(side.read("positions", pos[0], pos[-1]))
+    merged, docs = np.concatenate(merged), np.concatenate(docs)
+    weights, starts, ends = np.concatenate(weights), np.concatenate(starts), np.concatenate(ends)
+    positions = np.concatenate(sources)
+    kept = docs >= 0  # postings of deleted documents go, as in Whoosh's merge
+    order = np.flatnonzero(kept)[np.lexsort((docs[kept], merged[kept]))]
+    counts = np.bincount(merged[order], minlength=len(chunk))
+    lengths = ends[order] - starts[order]
+    flat = np.repeat(starts[order] - np.cumsum(lengths) + lengths, lengths) + \
+        np.arange(lengths.sum())
+    out.put_terms([key for (key, _), count in zip(chunk, counts) if count],
+                  counts[counts > 0], docs[order], weights[order], lengths,
+                  positions[flat])
 
 
 def _join(name, counts, documents):
@@ -172,7 +274,7 @@ class SidecarBuilder:
     >>> builder.add("id", b"x", [1], [1.0], None)
     >>> name = builder.write(tempfile.mkdtemp(), "MAIN_s", 3)
     >>> side = SegmentPostings(name, json.load(open(name + ".json")))
-    >>> side.postings(side.find("body", b"a"))[0].tolist(), side.positions.tolist()
+    >>> side.postings(side.find("body", b"a"))[0].tolist(), side.read("positions", 0, 3).tolist()
     ([0, 2], [0, 1, 5])
     """
 

@@ -16,7 +16,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 
 from indexer import build_index
 from indexer.build import delete_documents
-from indexer.merging import optimize_index
+from indexer.merging import merge_segments, optimize_index
 from indexer.sidecar import SUFFIX, sidecar, write_sidecars
 from indexer.storage import open_whoosh_index
 from search import open_index
@@ -228,3 +228,29 @@ def test_a_terms_documents_are_read_once_a_search(both, monkeypatch):
     assert fast.search("никель металл", limit=10).hits[0].snippets
     docs = [read for read in reads if read[1] == "docs"]
     assert docs and len(docs) == len(set(docs))
+
+
+def test_a_merge_writes_the_merged_sidecar_from_the_segments_ones(folders, tmp_path):
+    """Merging (deleted documents dropped, documents renumbered) makes the merged segment's
+    sidecar from the merged ones: byte for byte what decoding the merged segment gives."""
+    merged = tmp_path / "merged"
+    shutil.copytree(folders[1], merged)
+    ix = open_whoosh_index(merged)
+    assert merge_segments(ix, everything=True) == (5, 1)
+    ix.close()
+    made = {p.name: p.read_bytes() for p in merged.glob("*" + SUFFIX + "*")}
+    assert len(made) == 2
+    decoded = tmp_path / "decoded"
+    shutil.copytree(merged, decoded)
+    for path in decoded.glob("*" + SUFFIX + "*"):
+        path.unlink()
+    assert write_sidecars(decoded) == 1
+    assert {p.name: p.read_bytes() for p in decoded.glob("*" + SUFFIX + "*")} == made
+
+
+def test_every_segment_of_a_run_that_merges_has_its_sidecar(tmp_path):
+    build_index([DATA], tmp_path / "ix", batch_size=2, workers=0)  # 15 batches: a merge
+    reader = open_whoosh_index(tmp_path / "ix").reader()
+    leaves = [leaf for leaf, _ in reader.leaf_readers()]
+    assert len(leaves) < 15
+    assert all(sidecar(leaf) is not None for leaf in leaves)
