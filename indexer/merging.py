@@ -97,6 +97,8 @@ def _merge_into(writer, segments):
     which the segment's compound file does not swallow, and renamed into place once the
     merge is committed (``_place_sidecar``). Any of them without one: the merged segment
     has none (``poisk optimize`` writes it)."""
+    if not segments:
+        return
     readers = [SegmentReader(writer.storage, writer.schema, s) for s in segments]
     try:
         for reader in readers:
