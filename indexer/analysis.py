@@ -294,7 +294,7 @@ class MorphFilter(Filter):
         self._cache = Recent(self.cache_size)  # spelling -> its terms
         self._weak = Recent(self.cache_size)  # spelling -> weak readings; "~" spelling -> tag
         self._index_texts = Recent(self.cache_size)  # spelling -> indexed texts
-        self._parsed = (None, None)  # the last word pymorphy3 parsed, and its parses
+        self._parses = Recent(self.cache_size)  # lower-case word -> its readings (_parse)
         self._learned = None  # what this filter analysed itself, when asked (``learned``)
 
     def learned(self):
@@ -326,7 +326,7 @@ class MorphFilter(Filter):
     def __getstate__(self):
         # Whoosh pickles the schema into the index: keep the cache out of it.
         state = self.__dict__.copy()
-        for name in ("_cache", "_weak", "_index_texts", "_parsed", "_learned"):
+        for name in ("_cache", "_weak", "_index_texts", "_parses", "_learned"):
             state.pop(name, None)
         return state
 
@@ -459,8 +459,8 @@ class MorphFilter(Filter):
         if len(lemmas) < 2 or min(w for _, w in lemmas) >= WEAK_SHARE:
             return frozenset(), frozenset()
         pos_of = {}
-        for parse in self._parse(normal_word(surface)):
-            pos_of.setdefault(normal_word(parse.normal_form), parse.tag.POS)
+        for lemma, _, pos in self._parse(normal_word(surface)):
+            pos_of.setdefault(lemma, pos)
         top = pos_of.get(lemmas[0][0])
         minor = {text for text, weight in lemmas[1:]
                  if weight < WEAK_SHARE and pos_of.get(text) not in (None, top)}
@@ -482,18 +482,22 @@ class MorphFilter(Filter):
         if cached is None:
             cached = self._weak.recall(key)
             if cached is _UNKNOWN:
-                cached = self._parse(normal_word(surface))[0].tag
+                cached = morph_analyzer().parse(normal_word(surface))[0].tag
                 self._weak.put(key, cached)
         return cached
 
     def _parse(self, word):
-        """pymorphy3's parses of ``word``; the last word's are kept, as the readings of a
-        word (``_weak_now``) are asked for right after its lemmas (``_lemmas``)."""
-        last, parses = self._parsed
-        if last != word:
-            parses = morph_analyzer().parse(word)
-            self._parsed = (word, parses)
-        return parses
+        """(lemma, score, part of speech) of each pymorphy3 parse of a lower-case word,
+        cached: "Комбинат" and "комбинат" are two spellings (``terms``) but one parse
+        (one in eight of the parses of 300 news articles was a case twin's)."""
+        found = self._parses.get(word)
+        if found is None:
+            found = self._parses.recall(word)
+            if found is _UNKNOWN:
+                found = tuple((normal_word(p.normal_form), p.score, p.tag.POS)
+                              for p in morph_analyzer().parse(word))
+                self._parses.put(word, found)
+        return found
 
     def terms(self, surface):
         """The (text, kind, weight, part) terms of one word, cached.
@@ -535,10 +539,9 @@ class MorphFilter(Filter):
             yield word.replace(",", "."), 1.0
             return
         shares, pos_of = defaultdict(float), {}
-        for parse in self._parse(word):
-            lemma = normal_word(parse.normal_form)
-            shares[lemma] += parse.score
-            pos_of.setdefault(lemma, parse.tag.POS)
+        for lemma, score, pos in self._parse(word):
+            shares[lemma] += score
+            pos_of.setdefault(lemma, pos)
         ranked = sorted(shares.items(), key=lambda item: -item[1])
         top = ranked[0][1] or 1.0
         if surface[0].isupper() or self.policy == "all":
