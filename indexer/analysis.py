@@ -379,6 +379,15 @@ class MorphFilter(Filter):
         return [self.context_texts(surfaces, at) if texts is None else texts
                 for at, texts in enumerate(map(index_texts, surfaces))]
 
+    @property
+    def known_texts(self):
+        """``get`` of the cache of ``index_texts`` (which may forget a word: ask it then).
+
+        >>> f = MorphFilter(); f.known_texts("на", "?"), f.index_texts("на"), f.known_texts("на")
+        ('?', (), ())
+        """
+        return self._index_texts.get
+
     def index_texts(self, surface):
         """The texts a word is indexed under, cached; None for a word its context decides
         ("стали": ``context_texts``).

@@ -71,10 +71,13 @@ def _positions(morph, value):
     surfaces = WORD_RE.findall(value)
     poses = {}
     index_texts = morph.index_texts
+    known = morph.known_texts  # the cache behind index_texts, read without a call
     for surface, group in groupby(sorted(range(len(surfaces)), key=surfaces.__getitem__),
                                   key=surfaces.__getitem__):
         at = list(group)
-        texts = index_texts(surface)
+        texts = known(surface, index_texts)
+        if texts is index_texts:  # not in the cache
+            texts = index_texts(surface)
         if texts is None:  # decided by the words around each occurrence
             for pos in at:
                 for text in morph.context_texts(surfaces, pos):
