@@ -130,8 +130,10 @@ class SegmentWriter(WhooshSegmentWriter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._postings = {}  # field -> term bytes -> [(docnum, weight, value bytes, positions)]
+        # field -> term bytes -> [(docnum, weight, value bytes, positions start, count)]
+        self._postings = {}
         self._side = None  # the segment's SidecarBuilder, filled as its postings are written
+        self._flat = array("i")  # every posting's positions, in the order added (SidecarBuilder)
 
     def add_document(self, **fields):
         """As ``whoosh.writing.SegmentWriter.add_document`` (Whoosh 2.7.5), postings kept here."""
@@ -165,14 +167,20 @@ class SegmentWriter(WhooshSegmentWriter):
                     fieldboost = self._field_boost(fields, fieldname, docboost)
                     terms = self._postings.setdefault(fieldname, {})
                     scorable = field.scorable
+                    flat = self._flat
                     for tbytes, freq, weight, vbytes, poses in analysed[fieldname]:
                         if scorable:
                             length += freq
+                        if poses is None:
+                            posting = (docnum, weight * fieldboost, vbytes, -1, 0)
+                        else:  # the positions go to the flat array (SidecarBuilder)
+                            posting = (docnum, weight * fieldboost, vbytes, len(flat), len(poses))
+                            flat.extend(poses)
                         postings = terms.get(tbytes)
                         if postings is None:
-                            terms[tbytes] = [(docnum, weight * fieldboost, vbytes, poses)]
+                            terms[tbytes] = [posting]
                         else:
-                            postings.append((docnum, weight * fieldboost, vbytes, poses))
+                            postings.append(posting)
                 customval = fields.get(f"_stored_{fieldname}", value)
                 perdocwriter.add_field(fieldname, field, customval if field.stored else None,
                                        length)
@@ -190,7 +198,7 @@ class SegmentWriter(WhooshSegmentWriter):
     def _flush_segment(self):
         self.perdocwriter.close()
         lengths = self.per_document_reader() if self.codec.length_stats else None
-        side = SidecarBuilder() if isinstance(self.storage, FileStorage) else None
+        side = SidecarBuilder(self._flat) if isinstance(self.storage, FileStorage) else None
         try:
             _write_postings(self.fieldwriter, self.schema, self._postings, lengths,
                             self.docnum, side)
@@ -209,6 +217,7 @@ class SegmentWriter(WhooshSegmentWriter):
             # Written after the compound file, which would swallow it.
             self._side.write(self.storage.folder, self.newsegment.segment_id(), self.docnum)
             self._side = None
+        self._flat = array("i")
 
 
 def _write_postings(fieldwriter, schema, postings, lengths, doccount, side=None):
@@ -229,9 +238,11 @@ def _write_postings(fieldwriter, schema, postings, lengths, doccount, side=None)
         limit = writer._blocklimit
         one_block = _OneBlock(fieldwriter, field.format, length_of)
         for tbytes in sorted(terms):
-            ids, weights, values, poses = zip(*terms[tbytes])
+            ids, weights, values, starts, counts = zip(*terms[tbytes])
             if side is not None:
-                side.add(fieldname, tbytes, ids, weights, None if poses[0] is None else poses)
+                positional = starts[0] >= 0
+                side.add(fieldname, tbytes, ids, weights, starts if positional else None,
+                         counts if positional else None)
             if len(ids) <= limit:
                 one_block.write(tbytes, ids, weights, values)
                 continue
