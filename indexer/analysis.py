@@ -295,30 +295,6 @@ class MorphFilter(Filter):
         self._weak = Recent(self.cache_size)  # spelling -> weak readings; "~" spelling -> tag
         self._index_texts = Recent(self.cache_size)  # spelling -> indexed texts
         self._parses = Recent(self.cache_size)  # lower-case word -> its readings (_parse)
-        self._learned = None  # what this filter analysed itself, when asked (``learned``)
-
-    def learned(self):
-        """The analyses this filter made itself since the last call, for another process's
-        filter to ``learn`` (indexing workers share them: ``indexer.segments``). The first
-        call starts the record.
-
-        >>> first, second = MorphFilter(), MorphFilter()
-        >>> first.learned(), first.terms("стали")[0][0]
-        ([], 'стать')
-        >>> second.learn(first.learned()); second.terms("стали") is first.terms("стали")
-        True
-        """
-        found, self._learned = self._learned or [], []
-        return found
-
-    def learn(self, analyses) -> None:
-        """Take in what another filter of the same policy ``learned``: words it analysed
-        need no pymorphy3 here."""
-        caches = {"terms": self._cache, "readings": self._weak}
-        for kind, surface, value in analyses:
-            cache = caches[kind]
-            if surface not in cache:
-                cache.put(surface, value)
 
     def __eq__(self, other):
         return type(self) is type(other) and self.policy == other.policy
@@ -326,7 +302,7 @@ class MorphFilter(Filter):
     def __getstate__(self):
         # Whoosh pickles the schema into the index: keep the cache out of it.
         state = self.__dict__.copy()
-        for name in ("_cache", "_weak", "_index_texts", "_parses", "_learned"):
+        for name in ("_cache", "_weak", "_index_texts", "_parses"):
             state.pop(name, None)
         return state
 
@@ -458,8 +434,6 @@ class MorphFilter(Filter):
             if cached is _UNKNOWN:
                 cached = self._weak_now(surface)
                 self._weak.put(surface, cached)
-                if self._learned is not None:
-                    self._learned.append(("readings", surface, cached))
         return cached
 
     def _weak_now(self, surface):
@@ -522,8 +496,6 @@ class MorphFilter(Filter):
             if cached is _UNKNOWN:
                 cached = tuple(self._analyze(surface))
                 self._cache.put(surface, cached)
-                if self._learned is not None:
-                    self._learned.append(("terms", surface, cached))
         return cached
 
     def _analyze(self, surface):

@@ -39,7 +39,7 @@ from whoosh.index import TOC, FileIndex, LockError, clean_files
 from indexer.errors import IndexLocked, PoiskError
 from indexer.extract import word_terms
 from indexer.fields import add_extracted
-from indexer.writer import SegmentWriter, morph_filter
+from indexer.writer import SegmentWriter
 
 __all__ = ["SegmentResult", "SegmentPipeline", "commit_segment", "default_workers",
            "write_segment"]
@@ -78,7 +78,6 @@ class SegmentResult:
     segment: object
     failures: list = field(default_factory=list)
     stopped_at: int | None = None  # strict mode: the first failure, nothing after it written
-    learned: list | None = None  # a worker's new word analyses (MorphFilter.learned)
 
     def written(self, size):
         """Positions of the documents that are in the segment."""
@@ -208,12 +207,6 @@ class SegmentPipeline:
         self.workers = workers
         self.waiting = waiting  # called every POLL_SECONDS while a result is awaited
         self._pending = deque()
-        # The word analyses the latest batches' workers made, numbered: each goes with
-        # the next ``workers`` batches handed out, so that every worker takes in what
-        # the others parsed rather than asking pymorphy3 again (each has a cache of
-        # its own, and the first batches' words are most of a run's vocabulary).
-        self._learned = deque(maxlen=workers)
-        self._learned_count = 0
         self._pool = concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker,
             initargs=(os.getpid(), lock_fd, os.fspath(index_dir), counter))
@@ -226,8 +219,7 @@ class SegmentPipeline:
     def submit(self, batch, documents):
         """Hand ``documents`` to a worker; returns the oldest finished batches if all were busy."""
         done = [self.next_result()] if len(self._pending) >= self.workers else []
-        self._pending.append((batch, self._pool.submit(_write_in_worker, documents, self.strict,
-                                                       list(self._learned))))
+        self._pending.append((batch, self._pool.submit(_write_in_worker, documents, self.strict)))
         return done
 
     def next_result(self):
@@ -249,10 +241,6 @@ class SegmentPipeline:
             raise PoiskError(f"an indexing worker died ({error}); the index holds the last "
                              "completed commit: run the same command again") from None
         self._pending.popleft()
-        if result.learned:
-            self._learned_count += 1
-            self._learned.append((self._learned_count, result.learned))
-        result.learned = None
         return batch, result
 
     def close(self, kill=False):
@@ -313,21 +301,8 @@ class _WorkerStorage(FileStorage):
         return super().temp_storage(f"{WORKER_TEMP_PREFIX}{os.getpid()}.tmp")
 
 
-def _write_in_worker(documents, strict, learned=()):
-    """Write a batch in a worker, first taking in the word analyses of other workers
-    (``learned``: numbered lists, each taken once); returns the ones it made itself."""
-    morph = morph_filter(_worker["schema"]["body"].analyzer)
-    taken = _worker.setdefault("learned", set())
-    if morph is not None:
-        morph.learned()  # starts the record (a new worker), empty afterwards
-        for number, analyses in learned:
-            if number not in taken:
-                taken.add(number)
-                morph.learn(analyses)
-    result = write_segment(_worker["ix"], _worker["schema"], documents, strict, _count_one)
-    if morph is not None:
-        result.learned = morph.learned()
-    return result
+def _write_in_worker(documents, strict):
+    return write_segment(_worker["ix"], _worker["schema"], documents, strict, _count_one)
 
 
 def _count_one():

@@ -95,30 +95,3 @@ def test_the_command_line_takes_the_number_of_workers(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("30 added, 0 updated, 0 skipped, 0 failed in ")
     assert segment_files_in_order(tmp_path / "ix") == 8  # 30 documents in batches of 4
-
-
-def test_workers_take_in_each_others_word_analyses(tmp_path):
-    """What one worker parsed goes with the next batches to the others: after the first
-    batch, no worker analyses its words again, whichever worker a batch lands on."""
-    from indexer.fields import document_fields
-    from indexer.segments import SegmentPipeline
-    from indexer.storage import create_index
-
-    create_index(tmp_path / "ix")
-    documents = [document_fields(a, "digest") for a in articles(3)]
-    pipeline = SegmentPipeline(tmp_path / "ix", 2)
-    try:
-        pipeline.submit("first", documents[:1])
-        pipeline.next_result()
-        (number, analyses), = pipeline._learned
-        parsed = {surface for kind, surface, _ in analyses if kind == "terms"}
-        assert {"Норильский", "комбинат", "никеля"} & parsed
-        for batch in range(6):
-            pipeline.submit(batch, documents[:1])
-        while pipeline.busy:
-            pipeline.next_result()
-        again = {surface for later, found in pipeline._learned if later != number
-                 for kind, surface, _ in found if kind == "terms"}
-        assert not again & parsed
-    finally:
-        pipeline.close()
