@@ -53,7 +53,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.filedb.filestore import OverlayStorage
 from whoosh.matching import FilterMatcher
 
-__all__ = ["SegmentPostings", "SidecarBuilder", "merge_sidecars", "sidecar", "write_sidecars"]
+__all__ = ["PostingCache", "SegmentPostings", "SidecarBuilder", "merge_sidecars", "sidecar", "write_sidecars"]
 
 SUFFIX = ".poisk_postings"
 VERSION = 1
@@ -71,6 +71,9 @@ CHECK_EVERY = 2_000
 # may take the bonus and of the page (on the 100k index's headline queries, some 180
 # reads a query without it). 8 million postings, 32 MB.
 DOCS_KEPT = 8_000_000
+# Postings kept across queries (~20 bytes each: an id, a score, cache overhead):
+# 2M is ~40 MB, every term of a 9k-article index several times over.
+CACHE_POSTINGS = 2_000_000
 
 
 # -- writing -----------------------------------------------------------------
@@ -491,12 +494,22 @@ class SegmentPostings:
         return (np.repeat(held + offset, counts) << 32) | self.positions[flat].astype(np.int64)
 
 
-class _Kept:
-    """Arrays by key, the least recently used dropped first past ``limit`` items in all."""
+class PostingCache:
+    """Score arrays of terms and field lengths of segments, least recently used dropped first.
 
-    def __init__(self, limit):
-        self.limit, self._size = limit, 0
-        self._entries = OrderedDict()
+    Entries belong to one generation of the index (``Index.refresh`` starts a
+    new one): statistics such as IDF change with every commit.
+
+    >>> cache = PostingCache(max_postings=3)
+    >>> cache.put((0, "a"), np.arange(2)); cache.put((0, "b"), np.arange(2))
+    >>> cache.get((0, "a")) is None, len(cache.get((0, "b")))
+    (True, 2)
+    """
+
+    def __init__(self, max_postings: int = CACHE_POSTINGS) -> None:
+        self.max_postings = max_postings
+        self._entries: OrderedDict = OrderedDict()
+        self._size = 0
         self._lock = threading.Lock()
 
     def get(self, key):
@@ -506,17 +519,22 @@ class _Kept:
                 self._entries.move_to_end(key)
             return value
 
-    def put(self, key, value):
+    def put(self, key, value) -> None:
+        size = _size(value)
         with self._lock:
             if key in self._entries:
-                self._size -= len(self._entries.pop(key))
+                self._size -= _size(self._entries.pop(key))
             self._entries[key] = value
-            self._size += len(value)
-            while self._size > self.limit and self._entries:
-                self._size -= len(self._entries.popitem(last=False)[1])
+            self._size += size
+            while self._size > self.max_postings and self._entries:
+                self._size -= _size(self._entries.popitem(last=False)[1])
 
 
-_kept_docs = _Kept(DOCS_KEPT)
+def _size(value):
+    return sum(len(v) for v in value) if isinstance(value, tuple) else len(value)
+
+
+_kept_docs = PostingCache(DOCS_KEPT)
 
 # Every open sidecar, whose mapped pages _mapped_reads may drop.
 _maps = weakref.WeakSet()

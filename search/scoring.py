@@ -32,9 +32,7 @@ other can overtake the page.
 """
 
 import itertools
-import threading
 from array import array
-from collections import OrderedDict
 
 import numpy as np
 from whoosh import query as wq
@@ -43,7 +41,7 @@ from whoosh.query import spans
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from indexer.sidecar import sidecar
+from indexer.sidecar import PostingCache, sidecar
 from search.budget import CHECK_EVERY, SearchTimeout, check_time
 from search.compile import _AndNot, _ExactForms, _Rescored
 from search.matchers import FixedMatchers, fix_matchers
@@ -51,54 +49,11 @@ from search.postings import block_ids, doc_positions, unfiltered
 
 __all__ = ["PostingCache", "RankedMatches", "TermScorer"]
 
-# Postings kept across queries (~20 bytes each: an id, a score, cache overhead):
-# 2M is ~40 MB, every term of a 9k-article index several times over.
-CACHE_POSTINGS = 2_000_000
 # The page's bonus is checked for this many documents at a time, more as needed.
 FIRST_BATCH = 32
 
 # byte -> field length, as Whoosh decodes the length column (0: no length).
 _LENGTHS = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.float64)
-
-
-class PostingCache:
-    """Score arrays of terms and field lengths of segments, least recently used dropped first.
-
-    Entries belong to one generation of the index (``Index.refresh`` starts a
-    new one): statistics such as IDF change with every commit.
-
-    >>> cache = PostingCache(max_postings=3)
-    >>> cache.put((0, "a"), np.arange(2)); cache.put((0, "b"), np.arange(2))
-    >>> cache.get((0, "a")) is None, len(cache.get((0, "b")))
-    (True, 2)
-    """
-
-    def __init__(self, max_postings: int = CACHE_POSTINGS) -> None:
-        self.max_postings = max_postings
-        self._entries: OrderedDict = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        size = _size(value)
-        with self._lock:
-            if key in self._entries:
-                self._size -= _size(self._entries.pop(key))
-            self._entries[key] = value
-            self._size += size
-            while self._size > self.max_postings and self._entries:
-                self._size -= _size(self._entries.popitem(last=False)[1])
-
-
-def _size(value):
-    return sum(len(v) for v in value) if isinstance(value, tuple) else len(value)
 
 
 class TermScorer:

@@ -222,7 +222,7 @@ def test_a_terms_documents_are_read_once_a_search(both, monkeypatch):
     monkeypatch.setattr(module.SegmentPostings, "read", lambda self, section, lo, hi: (
         reads.append((id(self), section, int(lo))) or original(self, section, lo, hi)))
     if hasattr(module, "_kept_docs"):  # none kept from earlier searches
-        monkeypatch.setattr(module, "_kept_docs", module._Kept(module.DOCS_KEPT))
+        monkeypatch.setattr(module, "_kept_docs", module.PostingCache(module.DOCS_KEPT))
     _, fast = both
     fast.refresh()
     assert fast.search("никель металл", limit=10).hits[0].snippets
