@@ -25,6 +25,8 @@ True
 import math
 from dataclasses import dataclass
 
+from whoosh.scoring import bm25
+
 from indexer.analysis import WORD_RE
 from indexer.manticore import sql_token
 from indexer.sources import Article
@@ -92,8 +94,6 @@ def bm25f_scores(words: list, rows: list, df: dict, stats: FieldStats, ranking: 
         lead = lead_of(body)
         lead_end = body.find(lead) + len(lead) if lead else 0
         lengths = field_lengths(headline_table, body_table, lead)
-        norms = {f: 1 - ranking.b + ranking.b * lengths[f] / (stats.average.get(f) or 1.0)
-                 for f in boosts}
         score = 0.0
         for alternatives, plus in zip(words, bonus):
             best = dict.fromkeys(boosts, 0.0)
@@ -104,17 +104,13 @@ def bm25f_scores(words: list, rows: list, df: dict, stats: FieldStats, ranking: 
                        "lead": sum(int(o) < lead_end for o in offsets) if lead_end else 0}
                 for field, tf in tfs.items():
                     if tf:
-                        best[field] = max(best[field], weight * _bm25(
-                            idf[term], tf, norms[field], ranking.k1))
+                        best[field] = max(best[field], weight * bm25(
+                            idf[term], tf, lengths[field], stats.average.get(field) or 1.0,
+                            ranking.b, ranking.k1))
             matched = sum(boosts[f] * best[f] for f in boosts)
             score += matched + plus if matched else 0.0
         scores.append(score)
     return scores
-
-
-def _bm25(idf, tf, norm, k1):
-    """Whoosh's BM25 (``whoosh.scoring.bm25``), the length normalisation given."""
-    return idf * tf * (k1 + 1) / (tf + k1 * norm)
 
 
 def _offsets(table, term):

@@ -39,6 +39,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.query import spans
 from whoosh.reading import TermNotFound
+from whoosh.scoring import bm25
 from whoosh.util.numeric import byte_to_length
 
 from indexer.sidecar import PostingCache, sidecar
@@ -294,8 +295,7 @@ class TermScorer:
         for number, sub, offset, docs, tf in segments:
             if scorable:
                 fl = self._lengths(number, sub, fieldname)[docs]
-                # whoosh.scoring.bm25, operation for operation: the same floats
-                score = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+                score = bm25(idf, tf, fl, avgfl, b, k1)  # Whoosh's own, on arrays
             else:
                 score = tf  # Whoosh's WeightScorer
             ids.append(docs + offset)
