@@ -387,9 +387,18 @@ def stored_ids(index):
 
 
 def newest_toc_anywhere(index):
-    """The latest modification time of any table of contents under ``index``."""
-    times = [os.stat(os.path.join(folder, name)).st_mtime
-             for folder, _, names in os.walk(index) for name in names if TOC_RE.fullmatch(name)]
+    """The latest modification time of any table of contents under ``index``.
+
+    A running indexer deletes superseded tables of contents (and, at the end of a rebuild,
+    the whole rebuild folder) between our listing a name and reading its time: those are skipped.
+    """
+    times = []
+    for folder, _, names in os.walk(index):
+        for name in filter(TOC_RE.fullmatch, names):
+            try:
+                times.append(os.stat(os.path.join(folder, name)).st_mtime)
+            except FileNotFoundError:
+                pass  # superseded while we looked; a newer one is listed or comes next poll
     return max(times, default=0.0)
 
 
