@@ -408,23 +408,24 @@ def test_cluster_init_refuses_a_folder_in_use(tmp_path):
     runner = CliRunner()
     args = ["cluster", "init", "--dir", str(tmp_path / "c"), "--port", "19000"]
     assert runner.invoke(cli, args).exit_code == 0
-    assert (tmp_path / "c" / "node1" / "searchd.conf").read_text().count("agent = ") == 1
+    assert (tmp_path / "c" / "node1" / "searchd.conf").read_text().count("agent_persistent = ") == 1
     done = runner.invoke(cli, args)
     assert done.exit_code == 1 and "already holds a cluster" in done.output
     assert load_cluster(tmp_path / "c").url == "manticore://127.0.0.1:19000/poisk"
 
 
 def test_cluster_init_sets_each_shards_ram_chunk(tmp_path):
+    """In gigabytes too (Sphinx 2.2 reads no G: the config says megabytes)."""
     runner = CliRunner()
     port = free_port_range(4)
     done = runner.invoke(cli, ["cluster", "init", "--dir", str(tmp_path / "c"), "--port",
-                               str(port), "--memory", "64M"])
+                               str(port), "--memory", "1G"])
     assert done.exit_code == 0, done.output
     cluster = start_cluster(load_cluster(tmp_path / "c")) and load_cluster(tmp_path / "c")
     try:
         with open_index(cluster.url) as index:
             status = dict(index._shard_rows("127.0.0.1", port + 1, "SHOW INDEX poisk_1 STATUS"))
-        assert status["mem_limit"] == str(64 * 2**20)
+        assert status["mem_limit"] == str(2**30)
     finally:
         stop_cluster(cluster)
     done = runner.invoke(cli, ["cluster", "init", "--dir", str(tmp_path / "d"), "--memory", "lots"])
