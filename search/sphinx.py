@@ -166,7 +166,7 @@ class SphinxIndex:
             return self._page_sql(compiled, sort, snippets, offset, limit)
 
         guess = self._guess(query, filters, synonyms, corrections)
-        rows, meta = self._query(page(guess)) if guess else (None, None)
+        rows, meta = self._query(page(guess), keywords=True) if guess else (None, None)
         # The page's SHOW META tells how many articles hold each of its words:
         # what the rewriting asks (without a round trip when the guess named them all).
         rewriter = self.rewriter(synonyms, corrections,
@@ -176,7 +176,7 @@ class SphinxIndex:
         if guess is None or page(compiled) != page(guess):
             rows, meta = self._query(page(compiled))
         if stats is not None:
-            rows = self._reranked(rows, compiled, _keyword_docs(meta), stats)
+            rows = self._reranked(rows, compiled, rewriter.speller.reader, stats)
             rows = rows[offset:offset + limit]
         hits = tuple(self._hit(row, compiled, snippets) for row in rows)
         warnings = tuple(value for key, value in meta if key == "warning")
@@ -319,9 +319,13 @@ class SphinxIndex:
             compiled.rerank = query_words(tree, self.analyzer, self.ranking)
         return compiled, rewrites
 
-    def _reranked(self, rows, compiled, df, stats):
+    def _reranked(self, rows, compiled, vocabulary, stats):
         """The candidate rows (``COLUMNS``, the offset tables, the engine's weight) ordered by
-        the folder index's score (``search.rerank``), which becomes their score."""
+        the folder index's score (``search.rerank``), which becomes their score; the words'
+        document counts are the ones the query was compiled with."""
+        terms = [term for word in compiled.rerank for term, _ in word]
+        vocabulary.prefetch(terms)
+        df = {sql_token(t): vocabulary.doc_frequency("body", t) for t in terms}
         scores = bm25f_scores(compiled.rerank, rows, df, stats, self.ranking,
                               body_at=3, headline_table_at=-3, body_table_at=-2)
         order = sorted(range(len(rows)), key=lambda i: -scores[i])  # stable: ties as ranked
@@ -377,10 +381,16 @@ class SphinxIndex:
                 self._connections.append(connection)
         return connection
 
-    def _query(self, sql):
-        """Rows of one statement and the engine's ``SHOW META`` after it, in one round trip."""
-        rows, meta = self._execute(None, sql.replace("{name}", self.url.name) + "; SHOW META")
-        return rows, meta
+    def _query(self, sql, keywords=False):
+        """Rows of one statement and the engine's ``SHOW META`` after it, in one round trip:
+        its match count and warnings, and with ``keywords`` each word's document count.
+
+        A headline-length query's ``SHOW META`` lists about 30 words in 90 rows, which
+        the client decodes one by one, for counts it already has (``EngineVocabulary``)."""
+        meta = "SHOW META" if keywords else "SHOW META LIKE 'total_found'; " \
+            "SHOW META LIKE 'warning'"
+        rows, *metas = self._execute(None, f"{sql.replace('{name}', self.url.name)}; {meta}")
+        return rows, [row for rows in metas for row in rows]
 
     def _shard_rows(self, host, port, sql, args=None):
         return self._execute((host, port), sql, args)[0]

@@ -160,6 +160,25 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     assert statements == ["CALL", "CALL", "SELECT"]
 
 
+def test_a_page_whose_words_are_counted_asks_only_its_match_count(sample_cluster, monkeypatch):
+    """Once the words' document counts are known (CALL KEYWORDS), the page's SHOW META is
+    its match count and warnings: not a row per word for the client to decode."""
+    import pymysql.cursors
+
+    sent = []
+    original = pymysql.cursors.Cursor.execute
+    monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
+                        lambda self, sql, args=None: sent.append(sql) or original(self, sql, args))
+    for query in ("редкоземельные металлы Норильск", "Норильский никель увеличил выпуск "
+                  "палладия и меди"):
+        result = sample_cluster.search(query)
+        page, meta = sent[-1].split("; SHOW META")[0], sent[-1].partition("; ")[2]
+        assert meta == "SHOW META LIKE 'total_found'; SHOW META LIKE 'warning'"
+        _, full = sample_cluster._query(page, keywords=True)
+        assert result.total == int(dict(full)["total_found"]) > 0
+        assert any(key.startswith("keyword[") for key, _ in full)
+
+
 def test_snippets_of_plain_words_analyse_no_word_of_the_page(sample_cluster, monkeypatch):
     """Word offsets are read from the hits' stored tables, as a folder index reads positions
     from its postings: the analyzer sees the query's words only."""
