@@ -1,10 +1,13 @@
 """The analyzer's expectations as a table: surface form -> lemmas | compound parts."""
 
 import pickle
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from indexer.analysis import MorphFilter, analyze, normal_word, russian_analyzer
+from indexer.analysis import WORD_RE, MorphFilter, analyze, normal_word, russian_analyzer
 
 # surface -> lemmas (kind "lemma") | lemmas of the compound's parts (kind "part")
 # An empty right side means a stop word: no terms at all.
@@ -135,6 +138,20 @@ def test_dashes_separate_words_hyphens_join_them(analyzer):
     lemmas = [text for _, kind, text in analyze("уголь — газ – нефть-газ", analyzer)
               if kind == "lemma"]
     assert lemmas == ["уголь", "газ", "нефть-газ"]
+
+
+# The word pattern as first written (one character at a time); WORD_RE is its faster
+# spelling and must find the same words.
+_LETTERS_AS_WRITTEN = r"[^\W_](?:[^\W_]|[\u0300-\u036f])*"
+WORD_AS_WRITTEN = re.compile(
+    rf"\d+(?:[.,]\d+)+|{_LETTERS_AS_WRITTEN}(?:[-\u2010\u2011]{_LETTERS_AS_WRITTEN})*")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="аЯё1,.-\u2010\u2011\u0301\u0306_ «»\nx5", max_size=40))
+def test_word_pattern_finds_the_words_of_the_pattern_as_written(text):
+    assert [m.span() for m in WORD_RE.finditer(text)] == \
+        [m.span() for m in WORD_AS_WRITTEN.finditer(text)]
 
 
 def test_least_likely_lemmas_carry_lower_weight(analyzer):

@@ -1,5 +1,6 @@
 """Large runs: batches written by worker processes make the same index as one process does."""
 
+import gc
 import os
 import random
 
@@ -7,9 +8,10 @@ import pytest
 from whoosh.index import TOC
 
 from indexer.build import index_articles
-from indexer.segments import WORKER_TEMP_RE
+from indexer.fields import document_fields
+from indexer.segments import WORKER_TEMP_RE, write_segment
 from indexer.sources import Article
-from indexer.storage import open_whoosh_index
+from indexer.storage import create_index, open_whoosh_index
 from search import open_index
 
 DOCUMENTS = 400
@@ -95,3 +97,19 @@ def test_the_command_line_takes_the_number_of_workers(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("30 added, 0 updated, 0 skipped, 0 failed in ")
     assert segment_files_in_order(tmp_path / "ix") == 8  # 30 documents in batches of 4
+
+
+def test_the_garbage_collector_rests_while_a_segment_is_written(tmp_path):
+    ix = create_index(tmp_path / "ix")
+    seen = []
+    documents = [document_fields(a, "digest") for a in articles(3)]
+    assert gc.isenabled()
+    write_segment(ix, ix.schema, documents, tick=lambda: seen.append(gc.isenabled()))
+    assert seen == [False, False, False] and gc.isenabled()
+
+    def stop():
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_segment(ix, ix.schema, documents, tick=stop)
+    assert gc.isenabled()  # back on after a failure too
+    ix.close()
