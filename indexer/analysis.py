@@ -30,12 +30,14 @@ import threading
 import unicodedata
 from array import array
 from collections import defaultdict
-from itertools import accumulate
+from itertools import accumulate, chain
+from operator import add
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
 __all__ = [
     "EXACT_MARK",
+    "WORDS_KEY",
     "WEAK_MARK",
     "MorphFilter",
     "STOP_WORDS",
@@ -45,6 +47,7 @@ __all__ = [
     "normal_word",
     "russian_analyzer",
     "find_words",
+    "split_words",
     "unpack_word_starts",
     "word_spans",
     "word_starts",
@@ -63,6 +66,10 @@ EXACT_MARK = "="
 # article's words are found by this pattern two or three times when it is indexed).
 _LETTERS = r"[^\W_]++(?:[\u0300-\u036f]++[^\W_]*+)*+"
 WORD_RE = re.compile(rf"\d++(?:[.,]\d+)+|{_LETTERS}(?:[-\u2010\u2011]{_LETTERS})*")
+_SPLIT_RE = re.compile(f"({WORD_RE.pattern})")  # the words kept between the gaps (split_words)
+# A document handed to the writer may carry a text field's words, split already, under
+# this prefix and the field's name ("_words_body"): Whoosh ignores names starting "_".
+WORDS_KEY = "_words_"
 HYPHENS_RE = re.compile(r"[-\u2010\u2011]")
 CYRILLIC_RE = re.compile(r"[а-яё]")
 
@@ -566,19 +573,35 @@ def analyze(text, analyzer=None):
     return [(t.pos, t.kind, t.text) for t in analyzer(text, positions=True)]
 
 
-def word_starts(text):
+def split_words(text: str) -> tuple[list, list]:
+    """The words of ``text`` as ``WORD_RE`` finds them, and the texts between them (one
+    more than the words: gap i comes before word i), in one pass of the pattern.
+
+    An article is split once when it is indexed: its words go to the analysis,
+    the extracted fields and the story sketch, and the gaps give ``word_starts``.
+
+    >>> split_words("Цены на сталь.")
+    (['Цены', 'на', 'сталь'], ['', ' ', ' ', '.'])
+    """
+    parts = _SPLIT_RE.split(text)
+    return parts[1::2], parts[0::2]
+
+
+def word_starts(text, split=None):
     """The offset of each word of ``text`` (as the tokenizer counts words), packed for storing.
 
     Offsets are kept as differences in 16-bit numbers (two bytes a word); a text
     with a gap of 65,536 characters or more between two words gets ``None`` and
-    is tokenized again when its words are highlighted.
+    is tokenized again when its words are highlighted. ``split``: the text's
+    ``split_words``, if already made.
 
     >>> unpack_word_starts(word_starts("Цены на сталь"))
     [0, 5, 8]
     """
-    starts = [m.start() for m in WORD_RE.finditer(text)]
-    deltas = [b - a for a, b in zip([0, *starts], starts)]
-    if any(d > 0xFFFF for d in deltas):
+    words, gaps = split or split_words(text)
+    # word i starts len(word i-1) + len(gap i) after word i-1 (the first: len(gap 0))
+    deltas = list(map(add, map(len, gaps[:-1]), chain((0,), map(len, words))))
+    if max(deltas, default=0) > 0xFFFF:
         return None
     return array("H", deltas).tobytes()
 

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT
 
 from indexer import industries, regions
-from indexer.analysis import MorphFilter, word_starts
+from indexer.analysis import WORDS_KEY, MorphFilter, split_words, word_starts
 from indexer.extract import Words, word_terms
 from indexer.stories import StoryField, packed_sketch
 
@@ -156,8 +156,10 @@ FIELDS = (
     # Where each word of the body starts (two bytes a word): snippets turn the
     # word positions the index holds into characters without tokenizing the
     # body again, which cost about 1 ms per long article (search.snippets).
+    # Set by add_extracted, from the one split of the body that also feeds the
+    # analysis, the extracted fields and the story sketch.
     FieldSpec("word_starts", lambda a: STORED(), kind="optional",
-              read=lambda article: word_starts(article.body), hashed=False, public=False),
+              read=lambda article: None, hashed=False, public=False),
 )
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
@@ -215,8 +217,7 @@ def document_fields(article, digest: str) -> dict:
     >>> from indexer.sources import Article
     >>> sorted(document_fields(Article(id="a", headline="Н", body="Б"), "x"))
     ... # doctest: +NORMALIZE_WHITESPACE
-    ['body', 'content_hash', 'headline', 'id', 'lead', 'origin', 'source', 'story', 'tags',
-     'word_starts']
+    ['body', 'content_hash', 'headline', 'id', 'lead', 'origin', 'source', 'story', 'tags']
     """
     fields = {}
     for spec in FIELDS:
@@ -230,7 +231,8 @@ def document_fields(article, digest: str) -> dict:
 
 
 def add_extracted(document: dict, terms=None) -> dict:
-    """Fill in the extracted fields of a document from its headline and body.
+    """Fill in the extracted fields of a document from its headline and body, and its
+    ``word_starts``; the texts' words go with it to the writer (``WORDS_KEY``).
 
     Runs where the document is written (a worker process), with ``terms`` of the
     index's own analyzer (``indexer.extract.word_terms``): extraction and
@@ -239,7 +241,14 @@ def add_extracted(document: dict, terms=None) -> dict:
     >>> add_extracted({"headline": "Угольщики Кузбасса", "body": "Добыча угля выросла."})["regions"]
     'Кемеровская область — Кузбасс'
     """
-    words = Words(document.get("headline", ""), terms or word_terms(), document.get("body", ""))
+    headline, body = document.get("headline", ""), document.get("body", "")
+    splits = (split_words(headline), split_words(body))
+    words = Words(headline, terms or word_terms(), body, splits)
+    # The words go on to the writer (indexer.writer), which would split the texts again.
+    document[WORDS_KEY + "headline"], document[WORDS_KEY + "body"] = splits[0][0], splits[1][0]
+    starts = word_starts(body, splits[1])
+    if starts is not None:  # None: a gap too long to store (word_starts)
+        document["word_starts"] = starts
     for spec in FIELDS:
         if spec.extract:
             document[spec.name] = spec.to_index(spec.extract(words))

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, FileIndex, LockError, clean_files
 
+from indexer.analysis import WORDS_KEY
 from indexer.errors import IndexLocked, PoiskError
 from indexer.extract import word_terms
 from indexer.fields import add_extracted
@@ -138,12 +139,14 @@ def _write_segment(ix, schema, documents, strict, tick):
     # without it: its pickled schema does not know the field.
     known = set(schema.names())
     documents = [{k: v for k, v in fields.items() if k in known} for fields in documents]
+    known.update(WORDS_KEY + name for name in schema.names())
     writer, good, failures = _segment_writer(ix, schema), [], []
     terms = word_terms(schema["body"].analyzer)
     try:
         for position, fields in enumerate(documents):
             try:
-                writer.add_document(**add_extracted(fields, terms))
+                fields = {k: v for k, v in add_extracted(fields, terms).items() if k in known}
+                writer.add_document(**fields)
             except (OSError, MemoryError):
                 raise  # the machine, not the document
             except Exception as error:

@@ -24,18 +24,18 @@ unchanged and any other field type or analyzer goes through Whoosh's own code.
 import operator
 import zlib
 from array import array
-from itertools import groupby
+from itertools import chain, groupby
 from pickle import dumps
 
 from whoosh import formats
 from whoosh.analysis import CompositeAnalyzer
 from whoosh.filedb.filestore import FileStorage
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
-from indexer.analysis import WORD_RE, MorphFilter, WordTokenizer
+from indexer.analysis import WORD_RE, WORDS_KEY, MorphFilter, WordTokenizer
 from indexer.sidecar import SidecarBuilder
 
 TERM_INFO = W3TermInfo._struct  # flags, weight, df, min/max length, max weight, ids
@@ -56,7 +56,7 @@ def morph_filter(analyzer):
     return None
 
 
-def _positions(morph, value):
+def _positions(morph, value, surfaces=None):
     """term -> its positions in ``value``, as ``Positions.word_values`` collects them
     (a word whose terms repeat one text lists its position twice, as Whoosh does).
 
@@ -68,7 +68,8 @@ def _positions(morph, value):
     >>> _positions(MorphFilter(), "Сталь и сталь; стали пить")
     {'сталь': [0, 2], 'пить': [4], 'стать': [3], '~сталь': [3]}
     """
-    surfaces = WORD_RE.findall(value)
+    if surfaces is None:  # else the words of value, split already (WORDS_KEY)
+        surfaces = WORD_RE.findall(value)
     poses = {}
     index_texts = morph.index_texts
     known = morph.known_texts  # the cache behind index_texts, read without a call
@@ -96,24 +97,35 @@ def _positions(morph, value):
     return poses
 
 
-def fast_items(field, value):
+def fast_items(field, value, words=None):
     """(term bytes, frequency, weight, value bytes, positions) of a text field of poisk's
     analyzer: ``field.index(value)``'s items (in another order) and the positions they
-    encode (None without them); None where Whoosh's own code must do it."""
+    encode (None without them); None where Whoosh's own code must do it. ``words``: the
+    words of ``value`` (``split_words``), if split already."""
     morph = morph_filter(getattr(field, "analyzer", None))
     fmt = field.format
     if morph is None or not isinstance(value, str) or type(fmt) not in (formats.Positions,
                                                                          formats.Frequency):
         return None
     boost = fmt.field_boost
-    poses = _positions(morph, value)
+    poses = _positions(morph, value, words)
     if type(fmt) is formats.Positions:
-        encode = fmt.encode
-        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p), p)
+        return [(text.encode("utf-8"), len(p), len(p) * boost, _encode(p), p)
                 for text, p in poses.items()]
     pack = formats.pack_uint
     return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)), None)
             for text, p in poses.items()]
+
+
+def _encode(positions):
+    """``formats.Positions.encode``'s bytes (Whoosh 2.7.5): the count, then the pickled
+    differences, taken here by ``map`` rather than a Python loop over the positions.
+
+    >>> _encode([3, 5, 9]) == formats.Positions().encode([3, 5, 9])
+    True
+    """
+    return pack_uint(len(positions)) + dumps(list(map(operator.sub, positions,
+                                                      chain((0,), positions))), 2)
 
 
 def _whoosh_items(field, value):
@@ -153,7 +165,7 @@ class SegmentWriter(WhooshSegmentWriter):
             if field.separate_spelling() or field.vector:
                 raise NotImplementedError(f"field {fieldname!r}: spelling and vectors are "
                                           "not written by indexer.writer")
-            items = fast_items(field, value)
+            items = fast_items(field, value, fields.get(WORDS_KEY + fieldname))
             analysed[fieldname] = _whoosh_items(field, value) if items is None else items
         perdocwriter.start_doc(docnum)
         try:

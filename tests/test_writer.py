@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
-from indexer.analysis import WORD_RE, russian_analyzer
+from indexer.analysis import WORD_RE, WORDS_KEY, russian_analyzer, word_starts
 from indexer.extract import word_terms
 from indexer.fields import add_extracted, document_fields
 from indexer.sidecar import SUFFIX
@@ -102,4 +102,19 @@ def test_a_failed_document_leaves_no_postings(tmp_path):
     with pytest.raises(ValueError):
         writer.add_document(id="a", headline="Никель", body=42)  # not text
     assert writer._postings == {}
+    writer.cancel()
+
+
+def test_the_body_is_split_once_for_the_writer_and_word_starts(tmp_path):
+    ix = create_index(tmp_path / "ix")
+    article = CRAFTED[0]
+    document = _documents([article], ix.schema)[0]
+    assert document[WORDS_KEY + "body"] == WORD_RE.findall(article.body)
+    assert document["word_starts"] == word_starts(article.body)
+    # The writer takes the words it is given rather than splitting the text again.
+    document[WORDS_KEY + "body"] = ["никель"] * len(document[WORDS_KEY + "body"])
+    writer = SegmentWriter(ix, _lk=False)
+    writer.schema = ix.schema
+    writer.add_document(**document)
+    assert set(writer._postings["body"]) == {"никель".encode()}
     writer.cancel()
