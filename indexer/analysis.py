@@ -60,12 +60,14 @@ EXACT_MARK = "="
 # dashes separate words; only the hyphen and its Unicode twins join them.
 # Combining marks (U+0300-U+036F) belong to the letter before them: "й"
 # written as "и" + U+0306 and a stress mark ("за\u0301мок") stay inside the word.
-# Written as runs of one character class, possessive (nothing to give back): the
-# same words as "[^\W_](?:[^\W_]|[\u0300-\u036f])*", found in 0.62 of the time
-# (the same spans on 4,000 news, 3,000 posts and 500 synthetic articles; every
-# article's words are found by this pattern two or three times when it is indexed).
-_LETTERS = r"[^\W_]++(?:[\u0300-\u036f]++[^\W_]*+)*+"
-WORD_RE = re.compile(rf"\d++(?:[.,]\d+)+|{_LETTERS}(?:[-\u2010\u2011]{_LETTERS})*")
+# Written as runs of one character class (the two classes share no character, so
+# nothing backtracks): the same words as "[^\W_](?:[^\W_]|[\u0300-\u036f])*",
+# found in 0.62 of the time (the same spans on 4,000 news, 3,000 posts and 500
+# synthetic articles; every article's words are found by this pattern two or three
+# times when it is indexed). Not possessive ("++"): that needs Python 3.11 and
+# poisk runs on 3.10; it was 0.90 of this one's time on 2,000 news.
+_LETTERS = r"[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*"
+WORD_RE = re.compile(rf"\d+(?:[.,]\d+)+|{_LETTERS}(?:[-\u2010\u2011]{_LETTERS})*")
 _SPLIT_RE = re.compile(f"({WORD_RE.pattern})")  # the words kept between the gaps (split_words)
 # A document handed to the writer may carry a text field's words, split already, under
 # this prefix and the field's name ("_words_body"): Whoosh ignores names starting "_".
