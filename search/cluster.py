@@ -174,8 +174,8 @@ def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0
         # Paths relative to the cluster folder (searchd runs there): the folder can move.
         data = f"node{number}"
         os.makedirs(os.path.join(cluster.folder, data), exist_ok=True)
-        # Persistent agents: the node keeps its connections to the other shards open
-        # (searchd CPU of a distributed query on 10,000 articles 0.95 -> 0.65 ms, load 11).
+        # Persistent agents: the node keeps its connections to the other shards open (searchd
+        # CPU of a one-row distributed query on 10,000 articles 0.9-1.0 -> 0.6-0.8 ms, load 11-12).
         agents = "\n".join(f"    agent_persistent = {host}:{other.api_port}:{other.shard}"
                            for other in nodes if other is not node)
         with open(cluster.config(number), "w", encoding="utf-8") as f:
