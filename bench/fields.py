@@ -24,6 +24,7 @@ from collections import Counter
 from bench.corpus import NEWS_FILE
 from indexer import industries, regions
 from indexer.extract import Words
+from indexer.footers import Footers
 from indexer.sources import read_sources
 
 LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels")
@@ -73,14 +74,21 @@ def _split(text):
     return {value.strip() for value in text.split(";") if value.strip()}
 
 
-def labelled_texts(corpus, ids):
-    """id -> the text its labeller read (headline and the start of the body)."""
-    texts = {}
+def labelled_texts(corpus, ids, footers=None):
+    """id -> the text its labeller read (headline and the start of the body); with a
+    ``Footers``, learnt here from every post of the corpora as an indexing run learns them,
+    without the channel footers that text ends with (as extraction reads it)."""
+    texts, read = {}, {}
     for name in (TG_FILE, NEWS_FILE):
         for article in read_sources([os.path.join(corpus, name)]):
+            if footers is not None and hasattr(article, "body"):
+                footers.learn(article.source, article.body)
             if getattr(article, "id", None) in ids:
                 limit = TG_CHARS if article.id.startswith("tg-") else NEWS_CHARS
-                texts[article.id] = article.headline + "\n" + article.body[:limit]
+                read[article.id] = (article.source, article.headline, article.body[:limit])
+    for doc_id, (source, headline, body) in read.items():
+        cut = len(body) if footers is None else footers.start(source, body)
+        texts[doc_id] = headline + "\n" + body[:cut]
     missing = ids - set(texts)
     if missing:
         raise SystemExit(f"{len(missing)} labelled ids are not in {corpus}: {sorted(missing)[:3]}")
@@ -132,7 +140,7 @@ def ratios(c):
 
 def quality(corpus, labels_file=LABELS):
     labels = read_labels(labels_file)
-    texts = labelled_texts(corpus, set(labels))
+    texts = labelled_texts(corpus, set(labels), Footers())
     predicted = {}
     for doc_id, text in texts.items():
         headline, _, body = text.partition("\n")  # as indexing reads them (the lead counts)

@@ -26,6 +26,7 @@ from whoosh.index import TOC, LockError, clean_files
 from indexer.fields import document_fields
 from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
+from indexer.footers import Footers
 from indexer.merging import merge_segments, remove_stray_files
 from indexer.segments import (
     SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
@@ -360,6 +361,7 @@ class _Run:
         self.on_progress = on_progress
         self.written_here = 0  # documents written into segments by this process
         self.counter = multiprocessing.Value("q", 0) if workers else None  # ... by the workers
+        self.footers = Footers()  # learnt from every batch of the run, before it is extracted
 
     def check(self):
         """Report progress; raise ``_Interrupted`` once Ctrl-C was pressed.
@@ -388,6 +390,7 @@ class _Run:
             self.pipeline = SegmentPipeline(self.ix.storage.folder, self.workers, self.strict,
                                             self.lock_fd, self.counter, self.check)
         documents = [p.fields for p in batch]
+        self.footers.mark(documents)  # channels' footers, left out of extraction
         if self.pipeline is None:
             self._commit(batch, write_segment(self.ix, self.schema, documents, self.strict,
                                               self._tick))

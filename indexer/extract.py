@@ -152,7 +152,7 @@ class Words:
     def _item_lemmas(self, surface: str) -> frozenset:
         lemmas = frozenset(t for t, kind, _, _ in self.terms(surface) if kind != "exact")
         # A stop word has no terms: it stands for itself, so a name can hold
-        # one ("Подписаться на Москву", a channel's footer).
+        # one ("Москва и область").
         return lemmas or frozenset((normal_word(surface),))
 
     @property

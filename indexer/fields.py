@@ -26,6 +26,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT
 from indexer import industries, regions
 from indexer.analysis import WORDS_KEY, MorphFilter, split_words, word_starts
 from indexer.extract import Words, word_terms
+from indexer.footers import FOOTER
 from indexer.stories import StoryField, packed_sketch
 
 __all__ = ["EXTRACTED", "FIELDS", "FieldSpec", "add_extracted", "by_name", "content_hash", "document_fields",
@@ -243,7 +244,10 @@ def add_extracted(document: dict, terms=None) -> dict:
     """
     headline, body = document.get("headline", ""), document.get("body", "")
     splits = (split_words(headline), split_words(body))
-    words = Words(headline, terms or word_terms(), body, splits)
+    # A channel's footer (indexer.footers, marked by the run) names no region or industry.
+    footer = document.pop(FOOTER, len(body))
+    words = Words(headline, terms or word_terms(), body[:footer],
+                  splits if footer == len(body) else (splits[0], split_words(body[:footer])))
     # The words go on to the writer (indexer.writer), which would split the texts again.
     document[WORDS_KEY + "headline"], document[WORDS_KEY + "body"] = splits[0][0], splits[1][0]
     starts = word_starts(body, splits[1])
@@ -254,8 +258,9 @@ def add_extracted(document: dict, terms=None) -> dict:
             document[spec.name] = spec.to_index(spec.extract(words))
     morph = getattr(words.terms, "__self__", None)
     if isinstance(document.get("story"), str) and isinstance(morph, MorphFilter):
-        # The story sketch of the body's words, split once for both (StoryField takes it).
-        document["story"] = packed_sketch(words.surfaces[words.body_from:], morph)
+        # The story sketch of the body's words, the footer's included, split once for all
+        # (StoryField takes it).
+        document["story"] = packed_sketch(splits[1][0], morph)
     return document
 
 

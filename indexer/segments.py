@@ -42,6 +42,7 @@ from indexer.analysis import WORDS_KEY
 from indexer.errors import IndexLocked, PoiskError
 from indexer.extract import word_terms
 from indexer.fields import add_extracted
+from indexer.footers import FOOTER
 from indexer.writer import SegmentWriter
 
 __all__ = ["SegmentResult", "SegmentPipeline", "commit_segment", "default_workers",
@@ -137,7 +138,7 @@ def collector_paused():
 def _write_segment(ix, schema, documents, strict, tick):
     # An index made before a stored field was added (word_starts) is written
     # without it: its pickled schema does not know the field.
-    known = set(schema.names())
+    known = set(schema.names()) | {FOOTER}  # where a channel's footer starts (indexer.footers)
     documents = [{k: v for k, v in fields.items() if k in known} for fields in documents]
     known.update(WORDS_KEY + name for name in schema.names())
     writer, good, failures = _segment_writer(ix, schema), [], []

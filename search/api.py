@@ -485,7 +485,7 @@ class Index:
 
         >>> facets = sample_index.facets("редкоземельные металлы", regions="Якутия")
         >>> facets.total, facets.counts["regions"]
-        (2, [('Республика Саха (Якутия)', 2), ('Красноярский край', 1), ('Мурманская область', 1)])
+        (1, [('Республика Саха (Якутия)', 1)])
         """
         filters = filter_arguments(source, tags, since, until, **fields)
         with time_limit(self.budget.seconds):
