@@ -35,8 +35,9 @@ BLIND2 = os.path.join(LABEL_DIR, "blind-2.tsv")
 BLIND3 = os.path.join(LABEL_DIR, "blind-3.tsv")
 BLIND4 = os.path.join(LABEL_DIR, "blind-4.tsv")
 BLIND5 = os.path.join(LABEL_DIR, "blind-5.tsv")
+BLIND6 = os.path.join(LABEL_DIR, "blind-6.tsv")
 LABEL_SETS = {"tuned": LABELS, "held-out": HELD_OUT, "blind": BLIND, "blind-2": BLIND2,
-              "blind-3": BLIND3, "blind-4": BLIND4, "blind-5": BLIND5}
+              "blind-3": BLIND3, "blind-4": BLIND4, "blind-5": BLIND5, "blind-6": BLIND6}
 # Each sample after the first is drawn with its own seed from the same four
 # strata, leaving out every article of the samples drawn before it: the
 # held-out one after the tuned one, the blind one (labelled from the texts
@@ -44,10 +45,11 @@ LABEL_SETS = {"tuned": LABELS, "held-out": HELD_OUT, "blind": BLIND, "blind-2": 
 # second blind one (80 articles, drawn after the rules written on the first's errors)
 # after all three, the third (100, after the rules written on the second's) after all four,
 # the fourth (100, after the rules written on the third's) after all five, the fifth (80,
-# after the rules written on the fourth's) after all six.
+# after the rules written on the fourth's) after all six, the sixth (120, after the rules
+# written on the fifth's: passing names, footers, different industry names) after all seven.
 HELD_OUT_SEED = 20261127
 SEEDS = {"tuned": 20261126, "held-out": HELD_OUT_SEED, "blind": 20261207, "blind-2": 20261271,
-         "blind-3": 20261373, "blind-4": 20261479, "blind-5": 20261587}
+         "blind-3": 20261373, "blind-4": 20261479, "blind-5": 20261587, "blind-6": 20261693}
 KEYWORD_RE = re.compile(r"област|край|республик|губернатор|завод|шахт|нефт|газ|энерг|уг(?:о)?л"
                         r"|металл|комбинат|урожай|порт", re.IGNORECASE)
 TOPICS = ("regions", "energy", "ng_energiya", "economics", "business")
@@ -277,7 +279,8 @@ def main(argv=None):
                              "figures taken once; blind-2: drawn and labelled after the rules written "
                              "on the blind sample's errors; blind-3: drawn and labelled after the "
                              "rules written on blind-2's errors; blind-4: after those written on "
-                             "blind-3's; blind-5: after those written on blind-4's")
+                             "blind-3's; blind-5: after those written on blind-4's; blind-6: "
+                             "after those written on blind-5's")
     parser.add_argument("--draw", type=int, metavar="N",
                         help="print the sample --labels names afresh: N articles (N/4 per "
                              "stratum, its seed, none of the samples before it) as label rows")
