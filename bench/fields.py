@@ -134,6 +134,19 @@ def score(labels, predicted, which):
     return counts, total
 
 
+def wilson(hits, total, z=1.96):
+    """The 95% Wilson score interval of a proportion, as (low, high); None for no trials.
+
+    >>> wilson(24, 31)
+    (0.602, 0.886)
+    """
+    if not total:
+        return None
+    p, z2 = hits / total, z * z
+    centre, half = p + z2 / (2 * total), z * (p * (1 - p) / total + z2 / (4 * total * total)) ** 0.5
+    return (round((centre - half) / (1 + z2 / total), 3), round((centre + half) / (1 + z2 / total), 3))
+
+
 def ratios(c):
     precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None
     recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None
@@ -324,7 +337,9 @@ def main(argv=None):
     for name in ("regions", "industries"):
         micro = report[name]["micro"]
         print(f"{name}: precision {_pct(micro['precision'])}, recall {_pct(micro['recall'])} "
-              f"(tp {micro['tp']}, fp {micro['fp']}, fn {micro['fn']}; {report['articles']} articles)")
+              f"(tp {micro['tp']}, fp {micro['fp']}, fn {micro['fn']}; {report['articles']} articles; "
+              f"95% Wilson {_interval(micro['tp'], micro['tp'] + micro['fp'])} / "
+              f"{_interval(micro['tp'], micro['tp'] + micro['fn'])})")
         for label, c in report[name]["labels"].items():
             print(f"    {label:<45} P {_pct(c['precision']):>5}  R {_pct(c['recall']):>5}  "
                   f"tp {c['tp']:>3} fp {c['fp']:>3} fn {c['fn']:>3}")
@@ -336,6 +351,11 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(report, f, ensure_ascii=False, indent=1)
+
+
+def _interval(hits, total):
+    bounds = wilson(hits, total)
+    return "-" if bounds is None else f"{bounds[0]:.2f}-{bounds[1]:.2f}"
 
 
 def _pct(value):

@@ -8,7 +8,7 @@ no stored document is loaded.
 
 >>> facets = sample_index.facets("уголь")
 >>> facets.total, dict(facets.counts["industries"])["уголь"], facets.counts["source"][0]
-(5, 3, ('sibir-business', 3))
+(5, 2, ('sibir-business', 3))
 """
 
 from collections import Counter
