@@ -36,6 +36,10 @@ MIN_ANYWHERE = 10
 # words ("Читать нас без VPN можно здесь: bit.ly/bbcrussian"); a longer line two posts end with
 # is a story's background repeated ("Протесты в Грузии проходят на фоне решения премьера ...").
 MAX_WORDS = 10
+# ... and no line of more characters is looked at word by word (a news paragraph): checking
+# every word of the last paragraphs cost 0.07-0.09 CPU s per 600 news articles, about 0.8% of
+# indexing them.
+MAX_CHARS = 200
 # Lines remembered per source before those seen once are forgotten (a long run).
 MAX_LINES = 20_000
 # The document key under which an indexing run passes where a body's footer starts.
@@ -55,6 +59,8 @@ def _trailing(body: str) -> list:
         start = body.rfind("\n", 0, end) + 1
         if start == 0:
             break  # the first line
+        if end - start > MAX_CHARS:
+            break
         key = line_key(body[start:end])
         if key.count(" ") >= MAX_WORDS:
             break  # no footer goes above a long line
