@@ -194,33 +194,51 @@ def speed(corpus, docs, work):
 
 
 def cost(corpus, docs, work, rounds=3):
-    """What extraction (regions, districts, industries and the story sketch) costs indexing,
-    in CPU time of this one process (``time.process_time``): the same ``docs`` news articles
-    indexed ``rounds`` times with and without it, alternating, after one warm-up run (so both
-    find pymorphy3's cache as warm), one process (``workers=0``), batches of 1,000.
+    """What extraction (regions, districts, industries, the channel footers they leave out and
+    the story sketch) costs indexing, in CPU time of this one process (``time.process_time``):
+    the same ``docs`` news articles indexed ``rounds`` times with and without it, alternating,
+    after one warm-up run (so both find pymorphy3's cache as warm), one process (``workers=0``),
+    batches of 1,000. Without it, the fields' extractors return nothing and no sketch is made;
+    the texts are still split once and their ``word_starts`` kept (``add_extracted`` does that
+    for the writer), which is indexing's own work.
 
     Also extraction alone, ``rounds`` passes over the same articles with the index's analyzer
     warmed on them (in indexing, extraction runs first and its lookups parse each new word for
-    the analyzer too, so it is not timed inside an indexing run): the CPU time inside
-    ``add_extracted``, and of that inside the story sketch (``packed_sketch``)."""
+    the analyzer too, so it is not timed inside an indexing run): the CPU time inside the
+    fields' extractors, the story sketch (``packed_sketch``) and learning and marking footers
+    (``Footers.mark``, which the indexing run does in both cases)."""
+    import dataclasses
     import shutil
     import time
 
     import indexer.fields
-    import indexer.segments
     from bench.corpus import load_articles
     from indexer import stories
     from indexer.build import index_articles
     from indexer.extract import word_terms
-    from indexer.fields import add_extracted, packed_sketch
+    from indexer.fields import FIELDS, add_extracted, packed_sketch
     from indexer.storage import make_schema
 
     articles = load_articles(os.path.join(corpus, NEWS_FILE), limit=docs)
     path = os.path.join(work, "fields-cost-ix")
     sketch = stories.StoryField.to_column_value
+    spent = {"fields": 0.0, "story": 0.0}
+
+    def timed(fn, what):
+        def call(*args):
+            started = time.process_time()
+            try:
+                return fn(*args)
+            finally:
+                spent[what] += time.process_time() - started
+        return call
+
+    nothing = [dataclasses.replace(spec, extract=lambda words: ()) if spec.extract else spec
+               for spec in FIELDS]
 
     def run(extract):
-        indexer.segments.add_extracted = add_extracted if extract else (lambda doc, terms=None: doc)
+        indexer.fields.FIELDS = FIELDS if extract else nothing
+        indexer.fields.packed_sketch = packed_sketch if extract else (lambda words, morph: b"")
         stories.StoryField.to_column_value = sketch if extract else (lambda self, value: b"")
         shutil.rmtree(path, ignore_errors=True)
         started = time.process_time()
@@ -232,38 +250,39 @@ def cost(corpus, docs, work, rounds=3):
         runs = [{"extraction": extract, "round": r, "cpu_seconds": round(run(extract), 2)}
                 for r in range(rounds) for extract in (True, False)]
     finally:
-        indexer.segments.add_extracted = add_extracted
+        indexer.fields.FIELDS = FIELDS
+        indexer.fields.packed_sketch = packed_sketch
         stories.StoryField.to_column_value = sketch
         shutil.rmtree(path, ignore_errors=True)
     analyzer = make_schema()["body"].analyzer
     for article in articles:  # warm its cache, as indexing the article does first
         for _ in analyzer(article.headline + "\n" + article.body, mode="index"):
             pass
-    terms, story = word_terms(analyzer), [0.0]
-
-    def timed_sketch(*args):
-        started = time.process_time()
-        try:
-            return packed_sketch(*args)
-        finally:
-            story[0] += time.process_time() - started
-
+    terms = word_terms(analyzer)
     alone = []
-    indexer.fields.packed_sketch = timed_sketch
+    indexer.fields.FIELDS = [dataclasses.replace(spec, extract=timed(spec.extract, "fields"))
+                             if spec.extract else spec for spec in FIELDS]
+    indexer.fields.packed_sketch = timed(packed_sketch, "story")
     try:
         for _ in range(rounds):
-            story[0], started = 0.0, time.process_time()
-            for article in articles:  # as indexing does it: the fields and the story sketch
-                add_extracted({"headline": article.headline, "body": article.body,
-                               "story": article.body}, terms)
-            inside = time.process_time() - started
-            alone.append({"fields_cpu_seconds": round(inside - story[0], 2),
-                          "story_cpu_seconds": round(story[0], 2)})
+            spent.update(fields=0.0, story=0.0)
+            documents = [{"headline": a.headline, "body": a.body, "story": a.body,
+                          "source": a.source} for a in articles]
+            started = time.process_time()
+            Footers().mark(documents)  # as the indexing run does, before the documents are written
+            footers = time.process_time() - started
+            for document in documents:  # as indexing does it: the fields and the story sketch
+                add_extracted(document, terms)
+            alone.append({"fields_cpu_seconds": round(spent["fields"], 2),
+                          "story_cpu_seconds": round(spent["story"], 2),
+                          "footers_cpu_seconds": round(footers, 3)})
     finally:
+        indexer.fields.FIELDS = FIELDS
         indexer.fields.packed_sketch = packed_sketch
     with_ = sum(r["cpu_seconds"] for r in runs if r["extraction"])
     without = sum(r["cpu_seconds"] for r in runs if not r["extraction"])
-    inside = sum(a["fields_cpu_seconds"] + a["story_cpu_seconds"] for a in alone)
+    inside = sum(a["fields_cpu_seconds"] + a["story_cpu_seconds"] + a["footers_cpu_seconds"]
+                 for a in alone)
     return {"docs": len(articles), "runs": runs, "alone": alone,
             "cost": round(with_ / without - 1, 3),
             "direct_share": round(inside / with_, 3)}
@@ -326,7 +345,8 @@ def main(argv=None):
                   f"extraction: {run['cpu_seconds']} CPU s for {figures['docs']} docs")
         for n, alone in enumerate(figures["alone"]):
             print(f"extraction alone, pass {n}: fields {alone['fields_cpu_seconds']} CPU s, "
-                  f"story sketches {alone['story_cpu_seconds']} CPU s")
+                  f"story sketches {alone['story_cpu_seconds']} CPU s, "
+                  f"footers {alone['footers_cpu_seconds']} CPU s")
         print(f"extraction costs {figures['cost']:.1%} of indexing CPU time (with / without - 1); "
               f"alone it takes {figures['direct_share']:.1%} of a run with it")
         if args.out:
