@@ -171,7 +171,7 @@ class SphinxIndex:
         # what the rewriting asks (without a round trip when the guess named them all).
         rewriter = self.rewriter(synonyms, corrections,
                                  EngineVocabulary(self, _keyword_docs(meta or ())))
-        compiled, rewrites = self._compile(query, filters, rewriter, sort == "relevance")
+        compiled, rewrites = self._compile(query, filters, rewriter)
         stats = self.field_stats() if reranked(compiled) else None
         if guess is None or page(compiled) != page(guess):
             rows, meta = self._query(page(compiled))
@@ -304,7 +304,7 @@ class SphinxIndex:
                 f"ranker={ranker(compiled, self.ranking)}, field_weights=({FIELD_WEIGHTS}), "
                 f"max_matches={offset + limit}")
 
-    def _compile(self, query, filters, rewriter, by_relevance=True) -> tuple:
+    def _compile(self, query, filters, rewriter) -> tuple:
         tree = parse_query(query)
         vocabulary = rewriter.speller.reader
         words = sum(not isinstance(i, Not) for i in tree.items) if isinstance(tree, Loose) else 1
@@ -313,20 +313,10 @@ class SphinxIndex:
                 words >= self.ranking.common_min_words:
             vocabulary.prefetch(_query_terms(self.analyzer, query))
         tree, rewrites = rewriter.rewrite(tree)
-        words = sum(not isinstance(i, Not) for i in tree.items) if isinstance(tree, Loose) else 1
-        rerank = query_words(tree, self.analyzer, self.ranking) \
-            if words > self.ranking.all_words_max else None
-        # A query the client orders again (search.rerank, every word scored there) leaves its
-        # very common words out of the engine's MATCH() instead of ranking with them (MAYBE):
-        # they are the longest postings. Headline-length queries on 10,000 articles:
-        # searchd CPU 10.1 -> 6.6 ms a query (load 12); headlines MRR@10 with 10 asked (best 20
-        # re-ranked), one run a half (load 6-14): dev 0.884 -> 0.861, test 0.861 -> 0.848
-        # (folder index 0.874, 0.870).
-        reranks = bool(rerank) and by_relevance and self.rerank_depth > 0
-        compiler = SphinxCompiler(self.analyzer, self.ranking, vocabulary, rank_common=not reranks)
+        compiler = SphinxCompiler(self.analyzer, self.ranking, vocabulary)
         compiled = compiler.compile(add_filters(tree, filters))
         if compiled.words > self.ranking.all_words_max:
-            compiled.rerank = rerank
+            compiled.rerank = query_words(tree, self.analyzer, self.ranking)
         return compiled, rewrites
 
     def _reranked(self, rows, compiled, vocabulary, stats):

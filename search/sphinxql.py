@@ -65,13 +65,10 @@ class SphinxCompiler:
     the dev headlines' MRR@10 from 0.834 to 0.848 (one run, load 17).
     """
 
-    def __init__(self, analyzer, ranking=None, reader=None, rank_common=True):
+    def __init__(self, analyzer, ranking=None, reader=None):
         self.analyzer = analyzer
         self.ranking = ranking or Ranking()
         self.reader = reader
-        # False: the common words are left out of MATCH() (the same articles match), for a
-        # query whose best matches the client orders again with every word (search.rerank).
-        self.rank_common = rank_common
 
     def compile(self, tree) -> SphinxQuery:
         compiled = SphinxQuery(match="")
@@ -125,7 +122,7 @@ class SphinxCompiler:
         if not any(self._found(i) for i in rare):
             rare, common = positive, []  # the common words are all there is
         words = _group(" | ", [self._node(i, compiled) for i in rare])
-        if words and common and self.rank_common:
+        if words and common:
             words = f"({words} MAYBE {_group(' | ', [self._node(i, compiled) for i in common])})"
         required = [self._node(i, compiled, top) for i in node.required]
         excluded = [self._node(i.item, SphinxQuery("")) for i in node.items if isinstance(i, Not)]

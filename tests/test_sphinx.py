@@ -110,31 +110,6 @@ def test_a_very_common_word_of_a_long_query_only_ranks(sample_cluster):
     assert sample_cluster.search("металл компания", limit=50).total > 10
 
 
-def test_a_reranked_query_leaves_its_common_words_to_the_client(sample_cluster, monkeypatch):
-    """A headline-length query, ordered again on the client with every word (search.rerank),
-    sends its very common words (металл, компания) to no shard: the same articles match.
-    Sorted by date, or without the re-ranking, they rank in the engine (MAYBE)."""
-    import pymysql.cursors
-
-    sent = []
-    original = pymysql.cursors.Cursor.execute
-    monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
-                        lambda self, sql, args=None: sent.append(sql) or original(self, sql, args))
-
-    def page(**options):
-        result = sample_cluster.search("металл компания Норильск никель палладий медь",
-                                       limit=50, **options)
-        return {h.id for h in result.hits}, [s for s in sent if "ORDER BY" in s][-1]
-
-    reranked, sql = page()
-    assert "MAYBE" not in sql and "металл" not in sql and "палладий" in sql
-    by_date, sql = page(sort="date")
-    assert "MAYBE" in sql and by_date == reranked
-    monkeypatch.setattr(sample_cluster, "rerank_depth", 0)
-    engine_order, sql = page()
-    assert "MAYBE" in sql and engine_order == reranked
-
-
 @pytest.mark.parametrize("query", ["никель Норильск", "уголь Кузбасс", "литий Тува",
                                    "медь палладий никель", "завод металл"])
 def test_articles_with_all_the_words_come_first(sample_cluster, sample_index, query):
