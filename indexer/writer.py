@@ -24,14 +24,14 @@ unchanged and any other field type or analyzer goes through Whoosh's own code.
 import operator
 import zlib
 from array import array
-from itertools import chain, groupby
+from itertools import groupby
 from pickle import dumps
 
 from whoosh import formats
 from whoosh.analysis import CompositeAnalyzer
 from whoosh.filedb.filestore import FileStorage
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
@@ -110,22 +110,15 @@ def fast_items(field, value, words=None):
     boost = fmt.field_boost
     poses = _positions(morph, value, words)
     if type(fmt) is formats.Positions:
-        return [(text.encode("utf-8"), len(p), len(p) * boost, _encode(p), p)
+        # Each posting's value a bytes object of its own: a block's values are pickled
+        # together, and one object twice would be pickled once (a memo reference),
+        # which Whoosh's files never hold.
+        encode = fmt.encode
+        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p), p)
                 for text, p in poses.items()]
     pack = formats.pack_uint
     return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)), None)
             for text, p in poses.items()]
-
-
-def _encode(positions):
-    """``formats.Positions.encode``'s bytes (Whoosh 2.7.5): the count, then the pickled
-    differences, taken here by ``map`` rather than a Python loop over the positions.
-
-    >>> _encode([3, 5, 9]) == formats.Positions().encode([3, 5, 9])
-    True
-    """
-    return pack_uint(len(positions)) + dumps(list(map(operator.sub, positions,
-                                                      chain((0,), positions))), 2)
 
 
 def _whoosh_items(field, value):
@@ -299,13 +292,13 @@ class _OneBlock:
         start = postfile.tell()
         postfile.write(WHOOSH3_HEADER_MAGIC)
         floats = array("f", weights)
-        if all(w == 1.0 for w in floats):
+        if floats.count(1.0) == len(floats):  # array.count: the comparisons in C
             mini_weights = None
-        elif all(w == floats[0] for w in floats):
+        elif floats.count(floats[0]) == len(floats):
             mini_weights = floats[0]
         else:
             mini_weights = tuple(floats)
-        values = [v for v in values if v]
+        values = list(filter(None, values))
         if self.fixed_size is None or self.fixed_size < 0:
             mini_values = tuple(values)
         elif self.fixed_size == 0:
@@ -317,7 +310,7 @@ class _OneBlock:
         if self.compression:
             data = zlib.compress(data, self.compression)
         max_weight = max(0, max(weights))
-        lengths = [n for n in map(self.length_of.__getitem__, ids) if n]
+        lengths = list(filter(None, map(self.length_of.__getitem__, ids)))
         min_length = min(lengths) if lengths else None
         max_length = max(lengths, default=0)
         info = dumps((len(ids), ids[-1], max_weight, self.compression,
