@@ -62,9 +62,9 @@ EXACT_MARK = "="
 # written as "и" + U+0306 and a stress mark ("за\u0301мок") stay inside the word.
 # Written as runs of one character class (the two classes share no character, so
 # nothing backtracks): the same words as "[^\W_](?:[^\W_]|[\u0300-\u036f])*",
-# found in 0.62 of the time (the same spans on 4,000 news, 3,000 posts and 500
-# synthetic articles; every article's words are found by this pattern two or three
-# times when it is indexed). Not possessive ("++"): that needs Python 3.11 and
+# found in 0.68-0.76 of the time (the same spans on 4,000 news, 3,000 posts and 500
+# synthetic articles; an indexed article's texts are each split by it once,
+# split_words). Not possessive ("++"): that needs Python 3.11 and
 # poisk runs on 3.10; it was 0.90 of this one's time on 2,000 news.
 _LETTERS = r"[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*"
 WORD_RE = re.compile(rf"\d+(?:[.,]\d+)+|{_LETTERS}(?:[-\u2010\u2011]{_LETTERS})*")
