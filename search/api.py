@@ -384,7 +384,9 @@ class Index:
                     searcher, FixedMatchers(compiled.query), lambda n: _collector(n, sort),
                     by_score=sort == "relevance", ranker=ranker)
                 total, page = self._page(searcher, compiled.query, sort, offset, limit, group,
-                                         timed_out, checked, compiled.tail)
+                                         timed_out, checked, compiled.tail,
+                                         None if compiled.floor is None
+                                         else (compiled.floor, compiled.floor_only))
                 ids = column_values(searcher.reader(), "id",
                                     [n for story in page for n in story.similar], translate=True)
             except SearchTimeout:  # out of time before the search began (or while correcting)
@@ -524,13 +526,14 @@ class Index:
         return searcher, sorted(collector.child.results().docs()), partial
 
     def _page(self, searcher, query, sort, offset, limit, group, timed_out, checked=None,
-              tail=None):
+              tail=None, floor=None):
         """(total, the page's ``Story`` values): ranked matches, grouped into stories or not.
 
         A search out of time ranks what it found so far and says so in ``timed_out``.
         ``checked``: the ``CheckedRanking`` of a query with =forms, which ranks instead.
         ``tail``: the articles that may follow the first ``Ranking.tail_after`` hits
-        (``CompiledQuery.tail``), merged by score with the rest.
+        (``CompiledQuery.tail``), merged by score with the rest. ``floor``: the
+        (``CompiledQuery.floor``, ``floor_only``) pair of a long query (``Ranking.floor_after``).
         """
         first = self._ranking(searcher, query, sort, timed_out, checked)
         after = self.ranking.tail_after
@@ -546,10 +549,33 @@ class Index:
                 more, others = rest(n - after)
                 merged = sorted(top[after:] + others, key=lambda hit: (-hit[1], hit[0]))
                 return total + more, top[:after] + merged[:n - after]
+        if floor is not None and not checked and sort == "relevance":
+            ranked = self._floored(ranked, searcher, floor, sort, timed_out)
         if group:
             return page_of_stories(ranked, searcher.reader(), offset, limit)
         total, top = ranked(offset + limit)
         return total, [Story(docnum, score) for docnum, score in top[offset:]]
+
+    def _floored(self, ranked, searcher, floor, sort, timed_out):
+        """``ranked`` past ``Ranking.floor_after`` in turn with the best ``floor_depth`` of
+        plain BM25F (``floor``: the query and its matches that ``ranked`` lacks), each article
+        once; those the query does not match add to the total."""
+        after, depth = self.ranking.floor_after, self.ranking.floor_depth
+        plain, outside = (self._ranking(searcher, q, sort, timed_out) for q in floor)
+        known = []
+
+        def floored(n):
+            if n <= after:
+                return ranked(n)
+            # n of the merged list take at most n of ranked's and the floor's in it
+            total, top = ranked(n + depth)
+            if not known:
+                best = plain(depth)[1]
+                others = {docnum for docnum, _ in outside(depth)[1]}
+                known.append((best, sum(docnum in others for docnum, _ in best)))
+            best, more = known[0]
+            return total + more, interleave(top, best, after)[:n]
+        return floored
 
     def _ranking(self, searcher, query, sort, timed_out, checked=None):
         """``ranked(n)``: (total, the best ``n`` matches of ``query`` as (docnum, score))."""
@@ -719,6 +745,28 @@ class Index:
 
 class _SnapshotFailed(Exception):
     """The searcher failed to answer (its ``__cause__``); ``Index.search`` tries once more."""
+
+
+def interleave(ranked: list, other: list, after: int) -> list:
+    """``ranked``'s first ``after`` hits, then ``ranked``'s and ``other``'s in turn, each
+    document (the first of a (docnum, score) pair) once, at its first place.
+
+    >>> interleave([(1, 9.0), (2, 8.0), (3, 7.0)], [(4, 2.0), (2, 1.5), (5, 1.0)], after=1)
+    [(1, 9.0), (2, 8.0), (4, 2.0), (3, 7.0), (5, 1.0)]
+    """
+    merged, seen = list(ranked[:after]), {docnum for docnum, _ in ranked[:after]}
+    rest, others = iter(ranked[after:]), iter(other)
+    pending = [rest, others]
+    while pending:
+        for source in list(pending):
+            for docnum, score in source:
+                if docnum not in seen:
+                    seen.add(docnum)
+                    merged.append((docnum, score))
+                    break
+            else:
+                pending.remove(source)
+    return merged
 
 
 def _collector(limit, sort):

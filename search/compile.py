@@ -82,6 +82,13 @@ class Ranking:
                                     # any other query). XQuAD MRR@10 dev 0.941 -> 0.946, test
                                     # 0.939 -> 0.948 (test Recall@10 -1 question); 2 of 500 dev
                                     # headlines are questions, headline sets unchanged
+    floor_after: int | None = 50  # in a query longer than all_words_max words, hits past this
+                                  # rank alternate with plain BM25F's (no word bonus, no
+                                  # common-word rule) best floor_depth, so an article plain
+                                  # BM25F ranks high stays in the first 100 (None: off); the
+                                  # first floor_after never change. Dev headlines, simulated:
+                                  # 10 gained a query, 40 or more lost one
+    floor_depth: int = 10
     weak_matches_count: bool = True  # False: a word matched through a weak reading alone does
                                      # not count for the bonus above (QueryCompiler._counted;
                                      # ambiguity set 0.34 -> 0.43, XQuAD dev MRR@10 -0.001: off)
@@ -135,6 +142,8 @@ class CompiledQuery:
     negative: bool = False  # compiling what NOT excludes
     question: bool = False  # question words were left out (Ranking.question_b)
     tail: object = None  # what may follow the first Ranking.tail_after hits (search.api)
+    floor: object = None  # plain BM25F of a long query's words (Ranking.floor_after, search.api)
+    floor_only: object = None  # the floor's matches that the query itself does not match
     checked: bool = False   # it has =form nodes outside NOT (see search.exact.CheckedRanking)
 
 
@@ -168,6 +177,8 @@ class QueryCompiler:
                 "nothing to search for: the query holds only stop words or punctuation")
         if compiled.tail is not None:  # the articles only the common words find
             compiled.tail = _AndNot(compiled.tail, main)
+        if compiled.floor is not None:  # the articles only the common words find
+            compiled.floor_only = _AndNot(compiled.floor, main)
         if bonuses:
             main = wq.AndMaybe(main, _Or(bonuses))
         compiled.query = main
@@ -212,10 +223,11 @@ class QueryCompiler:
         if self.ranking.question_b is not None and self._is_question(positive):
             compiled.question = True
             positive = [i for i in positive if not self._is_question_word(i)] or positive
-        words, common, found = [], [], 0
+        words, common, plain, found = [], [], [], 0
         for item in positive:
             q = self._node(item, compiled, bonuses)
             if q is not None:
+                plain.append(q)
                 # Each matched item adds a bonus: documents with more of the
                 # query's words rank first, yet documents with fewer still match.
                 plus = self.ranking.matched_word_bonus(len(positive), self._idf(item))
@@ -244,6 +256,11 @@ class QueryCompiler:
             tail = _combine(_Or, common)
             compiled.tail = self._exclude(wq.And([tail, *required]) if required else tail,
                                           negative)
+        if (top and main is not None and self.ranking.floor_after is not None
+                and len(positive) > self.ranking.all_words_max):
+            floor = _combine(_Or, plain)
+            compiled.floor = self._exclude(wq.And([floor, *required]) if required else floor,
+                                           negative)
         return self._exclude(main, negative)
 
     def _counted(self, item, query, plus, compiled):

@@ -349,3 +349,38 @@ def test_articles_with_only_common_words_follow_the_first_hits(tail, query, opti
     assert str(ids.index("common") if "common" in ids else "-") == place, ids
     cut = fields.get("tail_after") or 8
     assert ids[:cut] == before[:cut]  # the first hits are untouched
+
+
+# Ranking(floor_after=N, floor_depth=D): in a query of more than four words, past the first N
+# hits the query's own ranking alternates with plain BM25F's best D (no word bonus, no
+# common-word rule), each article once. On the TAIL articles "common" (only россия and сша,
+# the common words) is no match of the query, yet plain BM25F ranks it first; бобслей's six
+# articles are the query's matches (биатлон and керлинг are in no article).
+FLOOR = "россия сша бобслей биатлон керлинг"
+# query | Ranking fields | where "common" is among the first 8 hits (- : not there) | total
+FLOOR_PLACE = f"""
+{FLOOR}             | floor_after=2 floor_depth=3                       | 3 | 9
+{FLOOR}             | floor_after=2 floor_depth=3 term_at_a_time=False  | 3 | 9
+{FLOOR}             | floor_after=4 floor_depth=1                       | 5 | 7
+{FLOOR}             | floor_after=None                                  | - | 6
+россия сша бобслей  | floor_after=2 floor_depth=3                       | - | 6
+{FLOOR} source:tass | floor_after=2 floor_depth=3                       | - | 9
+{FLOOR} -переговоры | floor_after=2 floor_depth=3                       | - | 9
+"""
+
+
+@pytest.mark.parametrize("query, options, place, total", _table(FLOOR_PLACE))
+def test_plain_bm25f_best_follow_the_first_hits_of_long_queries(tail, query, options, place,
+                                                                total):
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
+    with open_index(tail, ranking=Ranking(**fields)) as index:
+        result = index.search(query, limit=8, snippets=False, group=False)
+    with open_index(tail, ranking=Ranking(**{**fields, "floor_after": None})) as index:
+        before = [hit.id for hit in index.search(query, limit=8, snippets=False,
+                                                 group=False).hits]
+    ids = [hit.id for hit in result.hits]
+    assert str(ids.index("common") if "common" in ids else "-") == place, ids
+    assert result.total == int(total)
+    cut = fields.get("floor_after") or 8
+    assert ids[:cut] == before[:cut]  # the first hits are untouched
+    assert len(set(ids)) == len(ids)
