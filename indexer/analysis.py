@@ -174,6 +174,15 @@ class Recent(dict):
             self.put(key, found)
         return found
 
+    def made(self, key, make):
+        """The value of a key missing from the newer generation: recalled from the older,
+        or ``make()`` and kept."""
+        found = self.recall(key)
+        if found is _UNKNOWN:
+            found = make()
+            self.put(key, found)
+        return found
+
     def put(self, key, value) -> None:
         if len(self) >= self.size:
             self.older = dict(self)
@@ -387,12 +396,12 @@ class MorphFilter(Filter):
         """
         found = self._index_texts.get(surface, _UNKNOWN)
         if found is _UNKNOWN:
-            found = self._index_texts.recall(surface)
-            if found is _UNKNOWN:
-                always, by_context = self._readings(surface)
-                found = None if by_context else self._texts(surface, always)
-                self._index_texts.put(surface, found)
+            found = self._index_texts.made(surface, lambda: self._index_texts_now(surface))
         return found
+
+    def _index_texts_now(self, surface):
+        always, by_context = self._readings(surface)
+        return None if by_context else self._texts(surface, always)
 
     def context_texts(self, surfaces, at):
         """The texts the word ``surfaces[at]`` is indexed under, given the words around it."""
@@ -443,10 +452,7 @@ class MorphFilter(Filter):
         """(always weak, weak after a verb's context) lemmas of a word, cached."""
         cached = self._weak.get(surface)
         if cached is None:
-            cached = self._weak.recall(surface)
-            if cached is _UNKNOWN:
-                cached = self._weak_now(surface)
-                self._weak.put(surface, cached)
+            cached = self._weak.made(surface, lambda: self._weak_now(surface))
         return cached
 
     def _weak_now(self, surface):
@@ -476,10 +482,8 @@ class MorphFilter(Filter):
         key = WEAK_MARK + surface
         cached = self._weak.get(key)
         if cached is None:
-            cached = self._weak.recall(key)
-            if cached is _UNKNOWN:
-                cached = morph_analyzer().parse(normal_word(surface))[0].tag
-                self._weak.put(key, cached)
+            cached = self._weak.made(
+                key, lambda: morph_analyzer().parse(normal_word(surface))[0].tag)
         return cached
 
     def _parse(self, word):
@@ -488,11 +492,9 @@ class MorphFilter(Filter):
         (one in eight of the parses of 300 news articles was a case twin's)."""
         found = self._parses.get(word)
         if found is None:
-            found = self._parses.recall(word)
-            if found is _UNKNOWN:
-                found = tuple((normal_word(p.normal_form), p.score, p.tag.POS)
-                              for p in morph_analyzer().parse(word))
-                self._parses.put(word, found)
+            found = self._parses.made(word, lambda: tuple(
+                (normal_word(p.normal_form), p.score, p.tag.POS)
+                for p in morph_analyzer().parse(word)))
         return found
 
     def terms(self, surface):
@@ -505,10 +507,7 @@ class MorphFilter(Filter):
         """
         cached = self._cache.get(surface)
         if cached is None:
-            cached = self._cache.recall(surface)
-            if cached is _UNKNOWN:
-                cached = tuple(self._analyze(surface))
-                self._cache.put(surface, cached)
+            cached = self._cache.made(surface, lambda: tuple(self._analyze(surface)))
         return cached
 
     def _analyze(self, surface):
