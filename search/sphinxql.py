@@ -19,6 +19,7 @@ compound parts into ``*_alt`` fields, exact forms into ``*_forms`` fields):
 '((@(headline,lead,body,headline_alt,body_alt) (стать | сталь)) -(@(headline,lead,body,headline_alt,body_alt) уголь))'
 """
 
+import re
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -38,6 +39,13 @@ FORM_FIELDS = {None: "headline_forms,body_forms", "headline": "headline_forms",
 PHRASE_FIELDS = {None: "headline,body", "headline": "headline", "body": "body"}
 MAX_PHRASE_VARIANTS = 16  # more lemma combinations than this: each word's likeliest lemma
 EVERYTHING = f"(@meta {ALL_TOKEN})"
+# A word that is one keyword of the index in the lemma fields: "(@(headline,...) никель)".
+ONE_KEYWORD_RE = re.compile(r"\(@\([a-z_,]+\) [0-9a-zа-я_]+\)")
+# Queries of up to this many one-keyword words may be answered by their articles holding
+# every word first (SphinxQuery.every_word): with search.sphinx's TIER_RANKER, an
+# article with one keyword more always ranks higher only up to 3 (4 words: 3 in every
+# field, 48 * 3 * 100 + 30,000 + 999, can outrank 4 in body_alt alone, 40,000 + 4 * 500).
+EVERY_WORD_MAX = 3
 
 
 @dataclass
@@ -50,6 +58,14 @@ class SphinxQuery:
     prefixes: set = field(default_factory=set)
     words: int = 1  # the words of the query's top level (the ranker's tier is for 2..4)
     rerank: list | None = None  # the words search.rerank scores, for a headline-length query
+    # ``match`` with every word required, when the query is 2..EVERY_WORD_MAX words of one
+    # keyword each and nothing else: its best matches are the query's (search.sphinx).
+    every_word: str | None = None
+
+    @property
+    def one_keyword(self) -> bool:
+        """Whether the match is one keyword in the lemma fields and nothing else."""
+        return ONE_KEYWORD_RE.fullmatch(self.match) is not None
 
 
 class SphinxCompiler:
@@ -121,7 +137,11 @@ class SphinxCompiler:
         rare = [i for i in positive if i not in common]
         if not any(self._found(i) for i in rare):
             rare, common = positive, []  # the common words are all there is
-        words = _group(" | ", [self._node(i, compiled) for i in rare])
+        compiled_words = [self._node(i, compiled) for i in rare]
+        words = _group(" | ", compiled_words)
+        if top and not common and not node.required and len(rare) == len(node.items) \
+                and 2 <= len(rare) <= EVERY_WORD_MAX and _distinct_keywords(compiled_words):
+            compiled.every_word = _group(" ", compiled_words)
         if words and common:
             words = f"({words} MAYBE {_group(' | ', [self._node(i, compiled) for i in common])})"
         required = [self._node(i, compiled, top) for i in node.required]
@@ -204,6 +224,12 @@ class SphinxCompiler:
         for t in self.analyzer(text, positions=True, mode="query"):
             by_position.setdefault(t.pos, []).append((t.text, t.kind, t.part))
         return [by_position[p] for p in sorted(by_position)]
+
+
+def _distinct_keywords(words):
+    """Whether each compiled word is one keyword (``ONE_KEYWORD_RE``), none twice."""
+    return all(w and ONE_KEYWORD_RE.fullmatch(w) for w in words) and \
+        len({w.rpartition(" ")[2] for w in words}) == len(words)
 
 
 def _lemmas(terms):

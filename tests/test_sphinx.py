@@ -574,3 +574,63 @@ def test_a_headline_length_query_orders_its_best_matches_as_a_folder_index(make_
         assert want == ["a/short", "a/long"]
         assert [h.id for h in engine.search(query).hits] == want
         assert [h.id for h in engine.search(query, offset=1, limit=1).hits] == ["a/long"]
+
+
+def _statements(monkeypatch):
+    """The SQL the client sends from now on."""
+    import pymysql.cursors
+
+    sent = []
+    original = pymysql.cursors.Cursor.execute
+    monkeypatch.setattr(pymysql.cursors.Cursor, "execute",
+                        lambda self, sql, args=None: sent.append(sql) or original(self, sql, args))
+    return sent
+
+
+def _page_as_ranked(index, sql):
+    """(id, score) of a page's rows and its total, as ``sql`` asks them."""
+    rows, meta = index._query(sql)
+    return [(row[1], float(row[-1])) for row in rows], int(dict(meta)["total_found"])
+
+
+@pytest.mark.parametrize("query", ["никель", "Норильск", "body:никель", "=никель", "уголь", "компания"])
+def test_a_one_keyword_query_reads_no_positions_and_ranks_as_the_expression(
+        sample_cluster, monkeypatch, query):
+    """One keyword: Sphinx's bm25 ranker, whose weight the page turns into PLAIN_RANKER's,
+    instead of the expression ranker, which reads every match's word positions: the same
+    articles in the same order with the same scores."""
+    from search.sphinx import ONE_KEYWORD_RANKER, ONE_KEYWORD_SCORE, PLAIN_RANKER
+
+    sent = _statements(monkeypatch)
+    result = sample_cluster.search(query, limit=30, synonyms=False, corrections=False)
+    page = sent[-1].split("; SHOW META")[0]
+    assert f"ranker={ONE_KEYWORD_RANKER}," in page and result.total >= 2
+    expression = page.replace(f"ranker={ONE_KEYWORD_RANKER},", f"ranker={PLAIN_RANKER},") \
+        .replace(f"{ONE_KEYWORD_SCORE} AS score", "WEIGHT() AS score") \
+        .replace("ORDER BY score DESC", "ORDER BY WEIGHT() DESC")
+    assert ([(h.id, h.score) for h in result.hits], result.total) == \
+        _page_as_ranked(sample_cluster, expression)
+
+
+@pytest.mark.parametrize("query", ["никель Норильск", "металл компания", "уголь Кузбасс запасы", "ГЭС выработка",
+                                   "уголь Кузбасс"])
+def test_articles_holding_every_word_are_ranked_alone_when_they_fill_the_page(
+        sample_cluster, monkeypatch, query):
+    """2-3 words of one keyword each: the articles holding every word come first
+    (TIER_RANKER), so when they fill the page the engine ranks only them, and counts the
+    query's matches without ranking; when they do not, the page is asked again. Either
+    way the page is the query's own: the same articles, order, scores and total."""
+    every = sample_cluster.search(" AND ".join(query.split()), limit=50).total
+    assert every >= 1
+    sent = _statements(monkeypatch)
+    for limit in (every, every + 1):
+        sent.clear()
+        result = sample_cluster.search(query, limit=limit, synonyms=False, corrections=False)
+        pages = [s.split("; SHOW META")[0] for s in sent if s.startswith("SELECT id, doc_id")]
+        compiled, _ = sample_cluster._compile(query, [], sample_cluster.rewriter(False, False))
+        assert compiled.every_word and f"MATCH('{compiled.every_word}')" in pages[0]
+        assert len(pages) == (1 if limit == every else 2)
+        own = sample_cluster._page_sql(compiled, "relevance", True, 0, limit)
+        assert ([(h.id, h.score) for h in result.hits], result.total) == \
+            _page_as_ranked(sample_cluster, own)
+        assert result.total > every
