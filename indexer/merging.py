@@ -11,10 +11,13 @@ index of N documents written in batches of 1,000 therefore keeps fewer than
 A segment with more than ``MAX_DELETED_SHARE`` of its documents deleted is
 rewritten as well (its deleted documents still cost reads).
 
-Merging reads the postings of the merged segments and writes them once more
-(no analysis): Whoosh's own ``SegmentWriter.add_reader``.
+Merging copies the merged segments' posting blocks with their document numbers
+moved (``indexer.blockcopy``, no analysis, no posting decoded on its own);
+segments with deleted documents, or of another codec or format, go through
+Whoosh's own ``SegmentWriter.add_reader``, which writes the same files more slowly.
 """
 
+import functools
 import math
 import os
 import re
@@ -22,6 +25,7 @@ import re
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
 
+from indexer.blockcopy import copy_segments, copyable
 from indexer.errors import IndexLocked
 from indexer.sidecar import SUFFIX as SIDECAR_SUFFIX
 from indexer.sidecar import merge_sidecars, write_sidecars
@@ -75,22 +79,23 @@ def segments_to_merge(sizes):
     return sorted(chosen)
 
 
-def tiered_merge(writer, segments):
-    """A Whoosh ``mergetype``: merge what ``segments_to_merge`` picks; returns the rest."""
+def tiered_merge(writer, segments, copy=True):
+    """A Whoosh ``mergetype``: merge what ``segments_to_merge`` picks; returns the rest.
+    ``copy``: copy posting blocks where ``indexer.blockcopy`` can (else Whoosh's merge)."""
     sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
     picked = set(segments_to_merge(sizes))
     if len(picked) == 1 and not sizes[next(iter(picked))][1]:
         return segments
-    _merge_into(writer, [segments[n] for n in sorted(picked)])
+    _merge_into(writer, [segments[n] for n in sorted(picked)], copy)
     return [s for n, s in enumerate(segments) if n not in picked]
 
 
-def _merge_all(writer, segments):
-    _merge_into(writer, segments)
+def _merge_all(writer, segments, copy=True):
+    _merge_into(writer, segments, copy)
     return []
 
 
-def _merge_into(writer, segments):
+def _merge_into(writer, segments, copy=True):
     """Add ``segments`` to the merging ``writer``, and write the merged segment's postings
     sidecar from theirs (``indexer.sidecar.merge_sidecars``) while they are still there:
     the commit deletes them. It is written under a name of its own (``MERGING_PREFIX``),
@@ -101,8 +106,11 @@ def _merge_into(writer, segments):
         return
     readers = [SegmentReader(writer.storage, writer.schema, s) for s in segments]
     try:
-        for reader in readers:
-            writer.add_reader(reader)
+        if copy and copyable(writer, readers):
+            copy_segments(writer, readers)
+        else:
+            for reader in readers:
+                writer.add_reader(reader)
         folder = getattr(writer.storage, "folder", None)
         if folder is not None:
             final = os.path.join(folder, writer.newsegment.segment_id() + SIDECAR_SUFFIX)
@@ -122,9 +130,10 @@ def _place_sidecar(writer):
         os.replace(temporary + ".json", final + ".json")
 
 
-def merge_segments(ix, everything=False):
+def merge_segments(ix, everything=False, copy=True):
     """Merge the segments of ``ix`` by the tiered policy (or all into one); the caller
     holds poisk's writer lock. Returns the number of segments before and after.
+    ``copy=False`` merges through Whoosh's ``add_reader`` alone (tests, ``bench.merges``).
 
     >>> import tempfile
     >>> from indexer.storage import create_index
@@ -140,7 +149,8 @@ def merge_segments(ix, everything=False):
         raise IndexLocked(f"the index at {ix.storage.folder} is locked by another writer") \
             from error
     try:
-        writer.commit(mergetype=_merge_all if everything else tiered_merge)
+        writer.commit(mergetype=functools.partial(_merge_all if everything else tiered_merge,
+                                                  copy=copy))
     except BaseException:  # Ctrl-C or a full disk: the index keeps its last commit
         if not writer.is_closed:
             writer.cancel()
