@@ -87,12 +87,13 @@ def main(argv=None):
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--scratch", default=None, help="folder for the copies (default: /tmp)")
+    parser.add_argument("--copy-only", action="store_true", help="skip add_reader")
     args = parser.parse_args(argv)
     scratch = tempfile.mkdtemp(prefix="poisk-merges-", dir=args.scratch)
     times, files = {True: [], False: []}, {}
     try:
         for round_ in range(args.rounds):
-            for copy in (True, False):
+            for copy in (True,) if args.copy_only else (True, False):
                 documents, spent, files[copy] = merge_once(args.index, args.segments, scratch,
                                                            copy)
                 times[copy].append(spent)
@@ -102,6 +103,8 @@ def main(argv=None):
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if args.copy_only:
+        return 0
     same = files[True] == files[False]
     best = {copy: min(spent) for copy, spent in times.items()}
     print(f"best of {args.rounds}: copying {best[True]:.1f} CPU-s, add_reader "

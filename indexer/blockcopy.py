@@ -102,9 +102,12 @@ def copy_segments(writer, readers):
 
 
 def _terms(reader, number, names):
-    """((field, term bytes), reader number, term info) of a segment's terms, in key order."""
-    last = None
-    for key, info in reader._terms.items():
+    """((field, term bytes), reader number, term info bytes) of a segment's terms, in key
+    order."""
+    terms = reader._terms
+    unmap, last = terms._fieldunmap, None
+    for keybytes, info in terms._tindex.items():
+        key = (unmap[int.from_bytes(keybytes[:2], "big")], keybytes[2:])
         if last is not None and key <= last:
             raise PoiskError(f"segment {reader.segment().segment_id()}: its terms are out of "
                              f"order at {key!r}; merge it with `poisk optimize`")
@@ -149,7 +152,17 @@ class _TermWriter:
         self.lengths = lengths
 
     def write(self, tbytes, sources):
-        """Write the term ``tbytes`` from its (reader, document base, term info) sources."""
+        """Write the term ``tbytes`` from its (reader, document base, term info bytes)
+        sources."""
+        if len(sources) == 1 and not sources[0][2][0]:  # one segment's, not inlined
+            self._move(tbytes, *sources[0])
+            return
+        self._write(tbytes, *self._gather([(reader, base, W3TermInfo.from_bytes(info))
+                                           for reader, base, info in sources]))
+
+    def _gather(self, sources):
+        """(ids, weights, values) of a term's postings in its (reader, base, W3TermInfo)
+        sources, ids moved by the bases."""
         ids, weights, values = array("I"), [], []
         for reader, base, info in sources:
             for block_ids, block_weights, block_values in _read_term(reader, info,
@@ -163,7 +176,36 @@ class _TermWriter:
                 raise PoiskError("a posting without a value: this segment cannot be copied")
         elif self.fixed_size:
             values = b"".join(values)
-        self._write(tbytes, ids, weights, values)
+        return ids, weights, values
+
+    def _move(self, tbytes, reader, base, info):
+        """Write a term found in one segment: its blocks stay as they were cut (where
+        add_reader cuts them, if the segment was written with the same block size) and keep
+        their statistics (add_reader computes the same ones, ``_write``); only the document
+        numbers move, the first of each block (the others are deltas)."""
+        _, weight, count, min_length, max_length, max_weight, min_id, max_id = \
+            TERM_INFO.unpack_from(info)
+        offset = int.from_bytes(info[TERM_INFO.size:TERM_INFO.size + 8], "big")
+        length = int.from_bytes(info[TERM_INFO.size + 8:TERM_INFO.size + 12], "big")
+        postfile = self.postfile
+        start = postfile.tell()
+        postfile.write(WHOOSH3_HEADER_MAGIC)
+        for header, data, last in _blocks(reader, offset, length):
+            block_count, block_max, block_weight, compression, block_min_length, \
+                block_max_length = header
+            data = _first_moved(zlib.decompress(data) if compression else data, base)
+            if self.compression:
+                data = zlib.compress(data, self.compression)
+            if isinstance(block_weight, float):  # as a float32 weight, add_reader's
+                block_weight = array("f", (block_weight,))[0]
+            header = pickle.dumps((block_count, block_max + base, block_weight,
+                                   self.compression, block_min_length, block_max_length), 2)
+            size = len(header) + len(data)
+            postfile.write(BLOCK_LENGTH(-size if last else size) + header + data)
+        info = TERM_INFO.pack(False, weight, count, min_length, max_length, max_weight,
+                              min_id + base, max_id + base)
+        self.add_term(self.field_id + tbytes,
+                      info + pack_long(start) + pack_int(postfile.tell() - start))
 
     def _write(self, tbytes, ids, weights, values):
         postfile, limit, size = self.postfile, self.limit, self.fixed_size
@@ -230,6 +272,20 @@ def _read_term(reader, info, fixed_size):
     offset, length = info.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves it unpacked (Whoosh 2.7.5)
         (length,) = length
+    for header, data, _ in _blocks(reader, offset, length):
+        count, compression = header[0], header[3]
+        deltas, weights, values = pickle.loads(zlib.decompress(data) if compression else data)
+        if weights is None:
+            weights = (1.0,) * count
+        elif isinstance(weights, float):
+            weights = (weights,) * count
+        yield accumulate(deltas), weights, values
+
+
+def _blocks(reader, offset, length):
+    """(header, data bytes, is the last) of each block of the term whose postings are at
+    ``offset`` in ``reader``'s postings file: a header is (postings, largest id, largest
+    weight, compression, length bytes smallest and largest)."""
     data = reader._terms._postfile.get(offset, length)
     if data[:4] != WHOOSH3_HEADER_MAGIC:
         raise PoiskError(f"a damaged posting list at {offset} of segment "
@@ -239,13 +295,36 @@ def _read_term(reader, info, fixed_size):
         size = int.from_bytes(data[at:at + 4], "big", signed=True)
         last, end = size < 0, at + 4 + abs(size)
         stream.seek(at + 4)
-        count, _, _, compression, _, _ = pickle.load(stream)
-        block = data[stream.tell():end]
-        deltas, weights, values = pickle.loads(zlib.decompress(block) if compression
-                                               else block)
-        if weights is None:
-            weights = (1.0,) * count
-        elif isinstance(weights, float):
-            weights = (weights,) * count
-        yield accumulate(deltas), weights, values
+        header = pickle.load(stream)
+        yield header, data[stream.tell():end], last
         at = end
+
+
+# Pickle opcodes of a non-negative int (protocol 2), by the largest value each holds
+INT_OPCODES = ((0xFF, b"K", 1), (0xFFFF, b"M", 2), (0x7FFFFFFF, b"J", 4))
+
+
+def _first_moved(data, base):
+    """The pickle (protocol 2) of a block's (id deltas, weights, values) with the first
+    delta, the block's first id, raised by ``base``: the bytes ``pickle.dumps`` makes of
+    it, the rest copied (ints are never memoised).
+
+    >>> data = pickle.dumps(((5, 1, 2, 9), None, (b"ab",)), 2)
+    >>> pickle.loads(_first_moved(data, 1000))
+    ((1005, 1, 2, 9), None, (b'ab',))
+    >>> _first_moved(data, 1000) == pickle.dumps(((1005, 1, 2, 9), None, (b"ab",)), 2)
+    True
+    """
+    at = 3 if data[2:3] == b"(" else 2  # a MARK starts a tuple of more than three
+    for largest, opcode, size in INT_OPCODES:
+        if data[at:at + 1] == opcode:
+            first = int.from_bytes(data[at + 1:at + 1 + size], "little", signed=opcode == b"J")
+            end = at + 1 + size
+            break
+    else:
+        raise PoiskError("a posting block of an unknown layout: merge with add_reader")
+    first += base
+    for largest, opcode, size in INT_OPCODES:
+        if first <= largest:
+            return data[:at] + opcode + first.to_bytes(size, "little") + data[end:]
+    raise PoiskError("a document number past 2**31")

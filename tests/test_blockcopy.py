@@ -1,10 +1,12 @@
 """Merging by copying posting blocks (indexer/blockcopy.py) gives what Whoosh's add_reader gives.
 
-Five segments of 90, 90, 90, 90 and 40 short articles over a small vocabulary, so
+Four segments of 90, 90, 80 and 140 short articles over a small vocabulary, so
 that common words have more postings than a block holds (128) and the merged
-blocks are cut across segments. Copies of the folder are merged into one segment
-by copying and by ``add_reader``: the files, every posting, stored field, column
-and length, and the full ranking of a few hundred searches must be the same.
+blocks are cut across segments, plus made-up words found in one segment only
+(their blocks move whole), one of them in every article of the first segment
+(two blocks, moved by the segment's base). Copies of the folder are merged into one segment by copying and by
+``add_reader``: the files, every posting, stored field, column and length, and
+the full ranking of a few hundred searches must be the same.
 """
 
 import json
@@ -28,31 +30,44 @@ from indexer.sidecar import SUFFIX
 from indexer.storage import open_whoosh_index
 from search import open_index
 
-DOCUMENTS, BATCH = 400, 90
+DOCUMENTS, LAST, BATCH = 400, 140, 90
 WORDS = ("комбинат никель медь палладий уголь алюминий сталь выпуск добыча рост спад завод "
          "рудник порт экспорт цена тонна план отчёт Норильск Кузбасс Хакасия Якутия Братск "
          "глубокая переработка редкоземельные металлы").split()
+RARE = [a + b + c for a in ("ка", "ло", "ми", "ну") for b in ("ре", "то", "шу", "фи", "дэ")
+        for c in ("жок", "ран", "тил", "вус", "пен")]  # 100 made-up words
+LAST_WORD = "зубрелка"  # in every article of the last segment alone
+SYLLABLES = ("ка", "ло", "ми", "ну", "ре", "то", "шу", "фи", "дэ", "жо")
+
+
+def own_word(n):
+    """A made-up word of article ``n`` alone: its digits as syllables."""
+    return "".join(SYLLABLES[int(digit)] for digit in f"{n:03d}") + "вус"
 TIMEOUT = 120  # seconds: a killed merge's run takes a few
 
 
 def article(rng, n):
     common = rng.sample(WORDS[:6], 3)  # the first words are in most articles: long lists
-    body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 60)))
-    return {"id": f"doc-{n:04d}", "title": " ".join(common), "text": body,
+    body = [rng.choice(WORDS) for _ in range(rng.randint(5, 60))] + rng.sample(RARE, 2) + [own_word(n)]
+    if n >= DOCUMENTS - LAST:
+        body.append(LAST_WORD)
+    rng.shuffle(body)
+    return {"id": f"doc-{n:04d}", "title": " ".join(common), "text": " ".join(body),
             "date": f"2026-{n % 12 + 1:02d}-{n % 28 + 1:02d}", "source": f"s{n % 3}"}
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    """An index in five segments (fewer than a tier: the run merges nothing)."""
+    """An index in four segments (fewer than a tier: the runs merge nothing)."""
     folder = tmp_path_factory.mktemp("blockcopy")
     rng = random.Random(15)
-    data = folder / "news.jsonl"
-    data.write_text("".join(json.dumps(article(rng, n), ensure_ascii=False) + "\n"
-                            for n in range(DOCUMENTS)), encoding="utf-8")
-    build_index([data], folder / "ix", batch_size=BATCH, workers=0)
+    lines = [json.dumps(article(rng, n), ensure_ascii=False) + "\n" for n in range(DOCUMENTS)]
+    (folder / "first.jsonl").write_text("".join(lines[:-LAST]), encoding="utf-8")
+    (folder / "last.jsonl").write_text("".join(lines[-LAST:]), encoding="utf-8")
+    build_index([folder / "first.jsonl"], folder / "ix", batch_size=BATCH, workers=0)
+    build_index([folder / "last.jsonl"], folder / "ix", batch_size=LAST, workers=0)
     assert [s.doc_count_all() for s in open_whoosh_index(folder / "ix")._segments()] == \
-        [90, 90, 90, 90, 40]
+        [90, 90, 80, 140]
     return folder / "ix"
 
 
@@ -63,7 +78,7 @@ def merged(source, tmp_path_factory):
     for copy in (True, False):
         folder = tmp_path_factory.mktemp("merged") / f"copy-{copy}"
         shutil.copytree(source, folder)
-        assert merge_segments(open_whoosh_index(folder), everything=True, copy=copy) == (5, 1)
+        assert merge_segments(open_whoosh_index(folder), everything=True, copy=copy) == (4, 1)
         folders.append(folder)
     return tuple(folders)
 
@@ -88,8 +103,8 @@ def test_a_merge_takes_the_copying_path(source, tmp_path, monkeypatch):
     monkeypatch.setattr(indexer.merging, "copy_segments",
                         lambda writer, found: calls.append(len(found)) or real(writer, found))
     shutil.copytree(source, tmp_path / "ix")
-    assert merge_segments(open_whoosh_index(tmp_path / "ix"), everything=True) == (5, 1)
-    assert calls == [5]
+    assert merge_segments(open_whoosh_index(tmp_path / "ix"), everything=True) == (4, 1)
+    assert calls == [4]
 
 
 def whoosh_files(folder):
@@ -120,6 +135,20 @@ def postings(reader, field, term):
                       matcher.value_as("positions") if positional else matcher.value()))
         matcher.next()
     return found, sorted(set(blocks))
+
+
+def test_the_data_has_every_kind_of_term(source):
+    """Terms of many segments cut across them, terms of one segment, of one block and of
+    two: each way of copying a term is taken."""
+    _, parts = readers(source)
+    found = {}
+    for part in parts:
+        for (field, term), info in part._terms.items():
+            found.setdefault((field, term), []).append(info.doc_frequency())
+    body = {term: dfs for (field, term), dfs in found.items() if field == "body"}
+    assert sum(len(dfs) == 1 for dfs in body.values()) >= DOCUMENTS
+    assert [dfs for dfs in body.values() if len(dfs) == 1 and dfs[0] > 128] == [[LAST]]
+    assert sum(len(dfs) == 4 and sum(dfs) > 128 for dfs in body.values()) >= 10
 
 
 def test_every_posting_and_term_statistic_is_the_same(merged):
@@ -159,7 +188,8 @@ def queries():
     rng = random.Random(7)
     words = [w.lower() for w in WORDS]
     found = list(words)
-    found += [" ".join(rng.sample(words, rng.randint(2, 3))) for _ in range(120)]
+    found += [" ".join(rng.sample(words, rng.randint(2, 3))) for _ in range(60)]
+    found += [own_word(n) for n in range(0, DOCUMENTS, 20)] + RARE[::10] + [LAST_WORD]
     found += [f'"{a} {b}"' for a, b in zip(words, words[1:])]
     found += [f"{a} -{b}" for a, b in zip(words, reversed(words))]
     return found
@@ -185,7 +215,7 @@ def test_every_search_ranks_the_same(merged, tmp_path, sidecars):
 
 
 def test_a_killed_copying_merge_leaves_the_segments_whole(source, tmp_path):
-    """SIGKILL while the merge writes the merged postings: the index keeps its five segments
+    """SIGKILL while the merge writes the merged postings: the index keeps its four segments
     and every search; the next ``poisk optimize`` merges and removes what the kill left."""
     index = tmp_path / "ix"
     shutil.copytree(source, index)
@@ -208,7 +238,7 @@ def test_a_killed_copying_merge_leaves_the_segments_whole(source, tmp_path):
                                                        limit=DOCUMENTS).hits] == expected
     finished = subprocess.run([sys.executable, "-m", "search", "optimize", "--index",
                                str(index)], capture_output=True, text=True, timeout=TIMEOUT)
-    assert (finished.returncode, finished.stdout) == (0, "5 segments merged into 1\n")
+    assert (finished.returncode, finished.stdout) == (0, "4 segments merged into 1\n")
     [segment] = open_whoosh_index(index)._segments()
     assert sorted(name.split(".")[0] for name in os.listdir(index) if name.startswith("MAIN_")
                   and not name.startswith("MAIN_WRITELOCK")) == [segment.segment_id()] * 3
