@@ -337,8 +337,9 @@ class SphinxIndex:
         rows, meta, counted = self._query(every, keywords, count=count)
         words = [(key, value) for key, value in meta if key.startswith(("keyword[", "docs["))]
         if int(dict(meta).get("total_found", 0)) >= needed:
-            return rows, words + counted + \
-                [(key, value) for key, value in meta if key == "warning"]
+            # A shard down warns in both statements' SHOW META: said once.
+            warned = [(key, value) for key, value in meta if key == "warning"]
+            return rows, words + counted + [w for w in warned if w not in counted]
         rows, meta = self._query(sql)
         return rows, words + meta
 

@@ -347,6 +347,10 @@ def test_killed_shard_gives_partial_results_and_restart_gives_all(make_cluster):
         on_shard_0 = {h.id for h in full.hits if doc_key(h.id) % 2 == 0}
         assert {h.id for h in partial.hits} == on_shard_0
         assert 0 < partial.total < full.total
+        # A page of the articles holding every word (search.sphinx._every_word_first) and
+        # its uncounted total: partial, and said once.
+        both = index.search("металл компания", limit=1)
+        assert both.partial and len(both.warnings) == 1 and "agent" in both.warnings[0]
         done = CliRunner().invoke(cli, ["search", "металл", "--index", cluster.url])
         assert done.exit_code == 0
         assert "Warning: partial results, part of the index did not answer" in done.output
