@@ -24,14 +24,15 @@ unchanged and any other field type or analyzer goes through Whoosh's own code.
 import operator
 import zlib
 from array import array
-from itertools import groupby
+from itertools import chain
 from pickle import dumps
 
 from whoosh import formats
 from whoosh.analysis import CompositeAnalyzer
+from whoosh.filedb import filetables
 from whoosh.filedb.filestore import FileStorage
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
@@ -39,6 +40,7 @@ from indexer.analysis import WORD_RE, WORDS_KEY, MorphFilter, WordTokenizer
 from indexer.sidecar import SidecarBuilder
 
 TERM_INFO = W3TermInfo._struct  # flags, weight, df, min/max length, max weight, ids
+HASH_LENGTHS = filetables._lengths  # a hash file entry's key and value lengths
 
 __all__ = ["SegmentWriter", "morph_filter"]
 
@@ -60,22 +62,30 @@ def _positions(morph, value, surfaces=None):
     """term -> its positions in ``value``, as ``Positions.word_values`` collects them
     (a word whose terms repeat one text lists its position twice, as Whoosh does).
 
-    The words are grouped by spelling first (a sort and ``groupby``, both in C), so
-    the Python work is per distinct spelling rather than per word; the few words
-    decided by their neighbours ("стали") are analysed where they stand.
+    The words are grouped by spelling first (one dictionary append a word: half the
+    CPU of sorting them and ``groupby``, measured on 600 words), so the analysis is
+    per distinct spelling rather than per word; the few words decided by their
+    neighbours ("стали") are analysed where they stand.
 
     >>> from indexer.analysis import MorphFilter
     >>> _positions(MorphFilter(), "Сталь и сталь; стали пить")
-    {'сталь': [0, 2], 'пить': [4], 'стать': [3], '~сталь': [3]}
+    {'сталь': [0, 2], 'стать': [3], '~сталь': [3], 'пить': [4]}
     """
     if surfaces is None:  # else the words of value, split already (WORDS_KEY)
         surfaces = WORD_RE.findall(value)
+    at_of = {}
+    get = at_of.get
+    for pos, surface in enumerate(surfaces):
+        at = get(surface)
+        if at is None:
+            at_of[surface] = [pos]
+        else:
+            at.append(pos)
     poses = {}
+    merged = []  # texts whose positions came from more than one spelling: sorted at the end
     index_texts = morph.index_texts
     known = morph.known_texts  # the cache behind index_texts, read without a call
-    for surface, group in groupby(sorted(range(len(surfaces)), key=surfaces.__getitem__),
-                                  key=surfaces.__getitem__):
-        at = list(group)
+    for surface, at in at_of.items():
         texts = known(surface, index_texts)
         if texts is index_texts:  # not in the cache
             texts = index_texts(surface)
@@ -83,6 +93,7 @@ def _positions(morph, value, surfaces=None):
             for pos in at:
                 for text in morph.context_texts(surfaces, pos):
                     poses[text] = poses.get(text, []) + [pos]  # never extends a shared list
+                    merged.append(text)
             continue
         for text in texts:
             found = poses.get(text)
@@ -92,37 +103,53 @@ def _positions(morph, value, surfaces=None):
                 poses[text] = sorted(at * 2)
             else:
                 poses[text] = found + at
-    for found in poses.values():
-        found.sort()
+                merged.append(text)
+    for text in merged:
+        poses[text].sort()
     return poses
 
 
-def fast_items(field, value, words=None):
-    """(term bytes, frequency, weight, value bytes, positions) of a text field of poisk's
-    analyzer: ``field.index(value)``'s items (in another order) and the positions they
-    encode (None without them); None where Whoosh's own code must do it. ``words``: the
-    words of ``value`` (``split_words``), if split already."""
+def fast_positions(field, value, words=None):
+    """term text -> its positions in a text field of poisk's analyzer (``_positions``), or
+    None where Whoosh's own ``field.index`` must analyse it. ``words``: the words of
+    ``value`` (``split_words``), if split already."""
     morph = morph_filter(getattr(field, "analyzer", None))
-    fmt = field.format
-    if morph is None or not isinstance(value, str) or type(fmt) not in (formats.Positions,
-                                                                         formats.Frequency):
+    if morph is None or not isinstance(value, str) or type(field.format) not in (
+            formats.Positions, formats.Frequency):
         return None
-    boost = fmt.field_boost
-    poses = _positions(morph, value, words)
-    if type(fmt) is formats.Positions:
-        # Each posting's value a bytes object of its own: a block's values are pickled
-        # together, and one object twice would be pickled once (a memo reference),
-        # which Whoosh's files never hold.
-        encode = fmt.encode
-        return [(text.encode("utf-8"), len(p), len(p) * boost, encode(p), p)
-                for text, p in poses.items()]
-    pack = formats.pack_uint
-    return [(text.encode("utf-8"), len(p), len(p) * boost, pack(len(p)), None)
-            for text, p in poses.items()]
+    # The terms are kept by their text and encoded once per segment, as it is written:
+    # WORD_RE's words hold no unpaired surrogate (no letter), so none fails to encode.
+    return _positions(morph, value, words)
+
+
+# A one-position value's pickle, by position: most postings hold one position. Each
+# value is made a new bytes object by the concatenation: a block's values are pickled
+# together, and one object twice would be pickled once (a memo reference), which
+# Whoosh's files never hold.
+_ONE = pack_uint(1)
+_ONE_TAILS = {}
+
+
+def encode_positions(positions):
+    """``formats.Positions.encode``'s bytes, a one-position list from a cache.
+
+    >>> encode_positions([7]) == formats.Positions().encode([7])
+    True
+    """
+    if len(positions) == 1:
+        tail = _ONE_TAILS.get(positions[0])
+        if tail is None:
+            tail = _ONE_TAILS[positions[0]] = dumps(positions, 2)  # the delta of one is itself
+        return _ONE + tail
+    return _encode(positions)
+
+
+_encode = formats.Positions.encode.__get__(formats.Positions())
 
 
 def _whoosh_items(field, value):
-    """``fast_items``' shape from Whoosh's own ``field.index``, the positions decoded."""
+    """(term bytes, frequency, weight, value bytes, positions) of ``field.index(value)``,
+    the positions decoded (None without them)."""
     fmt = field.format
     decode = fmt.decode_positions if fmt is not None and fmt.supports("positions") else None
     return [(tbytes, freq, weight, vbytes, decode(vbytes) if decode else None)
@@ -135,7 +162,8 @@ class SegmentWriter(WhooshSegmentWriter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # field -> term bytes -> [(docnum, weight, value bytes, positions start, count)]
+        # field -> term (text, or bytes from Whoosh's analysis) -> [(docnum, weight, value
+        # bytes, positions start, count)]
         self._postings = {}
         self._side = None  # the segment's SidecarBuilder, filled as its postings are written
         self._flat = array("i")  # every posting's positions, in the order added (SidecarBuilder)
@@ -158,8 +186,8 @@ class SegmentWriter(WhooshSegmentWriter):
             if field.separate_spelling() or field.vector:
                 raise NotImplementedError(f"field {fieldname!r}: spelling and vectors are "
                                           "not written by indexer.writer")
-            items = fast_items(field, value, fields.get(WORDS_KEY + fieldname))
-            analysed[fieldname] = _whoosh_items(field, value) if items is None else items
+            poses = fast_positions(field, value, fields.get(WORDS_KEY + fieldname))
+            analysed[fieldname] = _whoosh_items(field, value) if poses is None else poses
         perdocwriter.start_doc(docnum)
         try:
             for fieldname in fieldnames:
@@ -171,21 +199,11 @@ class SegmentWriter(WhooshSegmentWriter):
                 if fieldname in analysed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
                     terms = self._postings.setdefault(fieldname, {})
-                    scorable = field.scorable
-                    flat = self._flat
-                    for tbytes, freq, weight, vbytes, poses in analysed[fieldname]:
-                        if scorable:
-                            length += freq
-                        if poses is None:
-                            posting = (docnum, weight * fieldboost, vbytes, -1, 0)
-                        else:  # the positions go to the flat array (SidecarBuilder)
-                            posting = (docnum, weight * fieldboost, vbytes, len(flat), len(poses))
-                            flat.extend(poses)
-                        postings = terms.get(tbytes)
-                        if postings is None:
-                            terms[tbytes] = [posting]
-                        else:
-                            postings.append(posting)
+                    items = analysed[fieldname]
+                    if type(items) is dict:
+                        length = self._add_positions(terms, items, field, fieldboost)
+                    else:
+                        length = self._add_items(terms, items, field.scorable, fieldboost)
                 customval = fields.get(f"_stored_{fieldname}", value)
                 perdocwriter.add_field(fieldname, field, customval if field.stored else None,
                                        length)
@@ -199,6 +217,52 @@ class SegmentWriter(WhooshSegmentWriter):
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def _add_positions(self, terms, poses, field, fieldboost):
+        """Add a text's postings from ``fast_positions``' term -> positions; its length."""
+        docnum, fmt = self.docnum, field.format
+        boost = fmt.field_boost
+        counts = list(map(len, poses.values()))
+        if type(fmt) is formats.Positions:
+            flat = self._flat  # the positions go to the flat array (SidecarBuilder)
+            start = len(flat)
+            flat.extend(chain.from_iterable(poses.values()))
+            for text, positions, count in zip(poses, poses.values(), counts):
+                posting = (docnum, count * boost * fieldboost, encode_positions(positions),
+                           start, count)
+                start += count
+                postings = terms.get(text)
+                if postings is None:
+                    terms[text] = [posting]
+                else:
+                    postings.append(posting)
+        else:
+            for text, count in zip(poses, counts):
+                posting = (docnum, count * boost * fieldboost, pack_uint(count), -1, 0)
+                postings = terms.get(text)
+                if postings is None:
+                    terms[text] = [posting]
+                else:
+                    postings.append(posting)
+        return sum(counts) if field.scorable else 0
+
+    def _add_items(self, terms, items, scorable, fieldboost):
+        """Add a field's postings from ``_whoosh_items``; its length."""
+        docnum, flat, length = self.docnum, self._flat, 0
+        for tbytes, freq, weight, vbytes, poses in items:
+            if scorable:
+                length += freq
+            if poses is None:
+                posting = (docnum, weight * fieldboost, vbytes, -1, 0)
+            else:  # the positions go to the flat array (SidecarBuilder)
+                posting = (docnum, weight * fieldboost, vbytes, len(flat), len(poses))
+                flat.extend(poses)
+            postings = terms.get(tbytes)
+            if postings is None:
+                terms[tbytes] = [posting]
+            else:
+                postings.append(posting)
+        return length
 
     def _flush_segment(self):
         self.perdocwriter.close()
@@ -242,8 +306,10 @@ def _write_postings(fieldwriter, schema, postings, lengths, doccount, side=None)
         writer = fieldwriter._postwriter
         limit = writer._blocklimit
         one_block = _OneBlock(fieldwriter, field.format, length_of)
-        for tbytes in sorted(terms):
-            ids, weights, values, starts, counts = zip(*terms[tbytes])
+        # A text field's terms are kept by their text (sorted as their UTF-8 would be)
+        for text in sorted(terms):
+            ids, weights, values, starts, counts = zip(*terms[text])
+            tbytes = text.encode("utf-8") if type(text) is str else text
             if side is not None:
                 positional = starts[0] >= 0
                 side.add(fieldname, tbytes, ids, weights, starts if positional else None,
@@ -282,15 +348,19 @@ class _OneBlock:
         writer = fieldwriter._postwriter
         self.postfile = writer._postfile
         self.compression = writer._compression
-        self.add_term = fieldwriter._tindex.add
+        self.terms = fieldwriter._tindex  # an OrderedHashWriter: see write's last lines
+        self.term_file = self.terms.dbfile
+        self.index_append = self.terms.index.append
         self.field_id = pack_ushort(fieldwriter._fieldid)
         self.fixed_size = fmt.fixed_value_size()
-        self.length_of = length_of
+        # Each document's length as its byte, once: length_to_byte is monotonic and 0 only
+        # for 0, so the byte of the least (greatest) non-zero length of a term's documents
+        # is the least (greatest) non-zero byte.
+        self.length_byte = list(map(length_to_byte, length_of))
 
     def write(self, tbytes, ids, weights, values):
         postfile = self.postfile
         start = postfile.tell()
-        postfile.write(WHOOSH3_HEADER_MAGIC)
         floats = array("f", weights)
         if floats.count(1.0) == len(floats):  # array.count: the comparisons in C
             mini_weights = None
@@ -310,17 +380,21 @@ class _OneBlock:
         if self.compression:
             data = zlib.compress(data, self.compression)
         max_weight = max(0, max(weights))
-        lengths = list(filter(None, map(self.length_of.__getitem__, ids)))
-        min_length = min(lengths) if lengths else None
+        lengths = list(filter(None, map(self.length_byte.__getitem__, ids)))
+        min_length = min(lengths) if lengths else 0
         max_length = max(lengths, default=0)
-        info = dumps((len(ids), ids[-1], max_weight, self.compression,
-                      length_to_byte(min_length), length_to_byte(max_length)), 2)
-        postfile.write_int(-(len(info) + len(data)))
-        postfile.write(info)
-        postfile.write(data)
-        term_info = TERM_INFO.pack(False, 0 + sum(floats), len(ids),
-                                   0 if min_length is None else length_to_byte(min_length),
-                                   length_to_byte(max(0, max_length)), max(0, max_weight),
-                                   ids[0], ids[-1])
-        self.add_term(self.field_id + tbytes, term_info + pack_long(start)
-                      + pack_int(postfile.tell() - start))
+        info = dumps((len(ids), ids[-1], max_weight, self.compression, min_length, max_length), 2)
+        block = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-(len(info) + len(data))), info, data))
+        postfile.write(block)
+        term_info = TERM_INFO.pack(False, 0 + sum(floats), len(ids), min_length, max_length,
+                                   max(0, max_weight), ids[0], ids[-1])
+        # OrderedHashWriter.add(key, value) (whoosh/filedb/filetables.py) in one write: the
+        # keys come in order (_write_postings sorts them), so its check is not repeated.
+        key, value = self.field_id + tbytes, term_info + pack_long(start) + pack_int(len(block))
+        terms = self.terms
+        at = self.term_file.tell()
+        self.index_append(at)
+        self.term_file.write(b"".join((HASH_LENGTHS.pack(len(key), len(value)), key, value)))
+        h = terms.hashfn(key)
+        terms.buckets[h & 255].append((h, at))
+        terms.lastkey = key
