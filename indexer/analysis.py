@@ -492,9 +492,7 @@ class MorphFilter(Filter):
         (one in eight of the parses of 300 news articles was a case twin's)."""
         found = self._parses.get(word)
         if found is None:
-            found = self._parses.made(word, lambda: tuple(
-                (normal_word(p.normal_form), p.score, p.tag.POS)
-                for p in morph_analyzer().parse(word)))
+            found = self._parses.made(word, lambda: _readings(word))
         return found
 
     def terms(self, surface):
@@ -549,6 +547,35 @@ class MorphFilter(Filter):
                     kept.append((lemma, share))
         for lemma, share in kept:
             yield lemma, round(share / top, 3)
+
+
+# What a word's pymorphy3 readings are reduced to, by a reading's lemma and tag
+# text: a part of speech is a set intersection each time a tag is asked for it
+# (pymorphy3/tagset.py), and a lemma is shared by many of its forms. A few
+# thousand tags; the lemmas forgotten past CACHE_SIZE.
+_POS_OF = {}
+_LEMMA_WORDS = {}
+
+
+def _readings(word):
+    """(lemma, score, part of speech) of each pymorphy3 parse of a lower-case word.
+
+    >>> _readings("стали")[:2]
+    (('стать', 0.975342, 'VERB'), ('сталь', 0.010958, 'NOUN'))
+    """
+    readings = []
+    for parse in morph_analyzer().parse(word):
+        tag = parse.tag
+        pos = _POS_OF.get(tag._str, _UNKNOWN)
+        if pos is _UNKNOWN:
+            pos = _POS_OF[tag._str] = tag.POS
+        lemma = _LEMMA_WORDS.get(parse.normal_form)
+        if lemma is None:
+            if len(_LEMMA_WORDS) >= CACHE_SIZE:
+                _LEMMA_WORDS.clear()
+            lemma = _LEMMA_WORDS[parse.normal_form] = normal_word(parse.normal_form)
+        readings.append((lemma, parse.score, pos))
+    return tuple(readings)
 
 
 def _is_acronym(surface):
