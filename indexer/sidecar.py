@@ -292,30 +292,34 @@ class SidecarBuilder:
         self.post_starts = array("q", [0])
         self.docs = array("i")
         self.weights = array("f")
-        self.pos_starts = array("q", [0])
+        self.counts = array("q")  # each posting's number of positions (0 without them)
         self.sources = array("q")  # where each posting's positions start in ``flat``
+        self.prefixes = {}  # field name -> its keys' first bytes
 
     def add(self, fieldname: str, btext: bytes, ids, weights, starts, counts) -> None:
         """One term's postings, with where each one's positions start in the writer's flat
         array and how many (both None for a field without positions); terms must come in
         key order (fields sorted, then terms)."""
-        self.keys += fieldname.encode("utf-8") + b"\0" + btext
+        prefix = self.prefixes.get(fieldname)
+        if prefix is None:
+            prefix = self.prefixes[fieldname] = fieldname.encode("utf-8") + b"\0"
+        self.keys += prefix + btext
         self.key_starts.append(len(self.keys))
         self.docs.extend(ids)
         self.weights.extend(weights)
         self.post_starts.append(len(self.docs))
-        ends = self.pos_starts
         if starts is None:
-            ends.extend([ends[-1]] * len(ids))
+            self.counts.frombytes(bytes(self.counts.itemsize * len(ids)))  # zeros
             return
-        ends.extend(itertools.islice(itertools.accumulate(counts, initial=ends[-1]), 1, None))
+        self.counts.extend(counts)  # where they end is summed once, as the sidecar is written
         self.sources.extend(starts)
 
     def write(self, folder: str, segment_id: str, documents: int) -> str:
         """Write the sidecar of segment ``segment_id`` (``documents`` in all) into
         ``folder``; returns its path."""
-        ends = np.frombuffer(self.pos_starts, dtype=np.int64)
-        counts = np.diff(ends)
+        counts = np.frombuffer(self.counts, dtype=np.int64) if len(self.counts) else \
+            np.zeros(0, dtype=np.int64)
+        pos_starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         counts = counts[counts > 0]  # postings with positions, in order: as ``sources``
         sources = np.frombuffer(self.sources, dtype=np.int64) if len(self.sources) else \
             np.zeros(0, dtype=np.int64)
@@ -323,7 +327,7 @@ class SidecarBuilder:
             np.arange(counts.sum())
         sections = {"keys": self.keys, "key_starts": self.key_starts,
                     "post_starts": self.post_starts, "docs": self.docs,
-                    "weights": self.weights, "pos_starts": self.pos_starts,
+                    "weights": self.weights, "pos_starts": pos_starts,
                     "positions": np.frombuffer(self.flat, dtype=np.int32)[gather]
                     if len(self.flat) else np.zeros(0, dtype=np.int32)}
         name = os.path.join(folder, segment_id + SUFFIX)
