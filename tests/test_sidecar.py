@@ -254,3 +254,35 @@ def test_every_segment_of_a_run_that_merges_has_its_sidecar(tmp_path):
     leaves = [leaf for leaf, _ in reader.leaf_readers()]
     assert len(leaves) < 15
     assert all(sidecar(leaf) is not None for leaf in leaves)
+
+
+def test_a_merge_holds_a_bounded_number_of_postings_at_once(folders, tmp_path, monkeypatch):
+    """The merged sidecar is made a few terms at a time, each chunk ending at the term that
+    reaches ``MERGE_POSTINGS`` (memory grows with the postings held, not the terms); the
+    sidecar is the same as made in one piece."""
+    import indexer.sidecar as module
+    whole = tmp_path / "whole"
+    shutil.copytree(folders[1], whole)
+    assert merge_segments(open_whoosh_index(whole), everything=True) == (5, 1)
+    chunks = []
+    real = module._merge_chunk
+
+    def counting(sides, docmaps, chunk, out):
+        sizes = [sum(int(sides[n].post_starts[t + 1] - sides[n].post_starts[t])
+                     for n, t in found) for _, found in chunk]  # each term's postings
+        chunks.append((sum(sizes), sizes[-1] if sizes else 0))
+        return real(sides, docmaps, chunk, out)
+
+    monkeypatch.setattr(module, "_merge_chunk", counting)
+    monkeypatch.setattr(module, "MERGE_POSTINGS", 200)
+    monkeypatch.setattr(module, "KEYS_AT_ONCE", 7)
+    bounded = tmp_path / "bounded"
+    shutil.copytree(folders[1], bounded)
+    assert merge_segments(open_whoosh_index(bounded), everything=True) == (5, 1)
+    assert len(chunks) > 5
+    assert all(total < 200 + last for total, last in chunks)
+    def contents(folder):  # by suffix: the merged segments' names are random
+        return {p.name.split(".", 1)[1]: p.read_bytes() for p in folder.glob("*" + SUFFIX + "*")}
+
+    assert contents(bounded) == contents(whole)
+    assert len(contents(whole)) == 2
