@@ -64,8 +64,9 @@ def sidecar_bytes(folder):
         return file.read()
 
 
-def merge_once(index_dir, count, scratch, copy):
-    """CPU seconds of merging a fresh copy; the copy's files (Whoosh's, sidecar)."""
+def merge_once(index_dir, count, scratch, copy, compare=True):
+    """CPU seconds of merging a fresh copy; the copy's files (Whoosh's, sidecar) if
+    ``compare`` (read into memory: as large as the merged segment)."""
     folder = os.path.join(scratch, f"copy-{copy}")
     documents = scratch_copy(index_dir, count, folder)
     ix = open_whoosh_index(folder)
@@ -76,7 +77,7 @@ def merge_once(index_dir, count, scratch, copy):
         ix.close()
     spent = time.process_time() - started
     assert (before, after) == (count, 1), (before, after)
-    files = whoosh_files(folder), sidecar_bytes(folder)
+    files = (whoosh_files(folder), sidecar_bytes(folder)) if compare else None
     shutil.rmtree(folder)
     return documents, spent, files
 
@@ -95,7 +96,7 @@ def main(argv=None):
         for round_ in range(args.rounds):
             for copy in (True,) if args.copy_only else (True, False):
                 documents, spent, files[copy] = merge_once(args.index, args.segments, scratch,
-                                                           copy)
+                                                           copy, not args.copy_only)
                 times[copy].append(spent)
                 print(f"round {round_ + 1}, {'copying blocks' if copy else 'add_reader'}: "
                       f"{args.segments} segments, {documents:,} documents, {spent:.1f} CPU-s "
