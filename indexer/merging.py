@@ -37,6 +37,15 @@ SEGMENTS_PER_TIER = 10
 TIER_FACTOR = 10
 SMALLEST_TIER = 1000  # documents: one batch; smaller segments count as this tier
 MAX_DELETED_SHARE = 0.2
+# At most this many segments merge at once: a merge holds two file descriptors a
+# segment, and a run of 1,000 batches merged whole needed over 2,000, twice the common
+# limit of 1,024 (issue 15's million-article plan).
+MAX_MERGE_SEGMENTS = 100
+# The policy makes no segment larger than this (Lucene's TieredMergePolicy default
+# maxMergedSegmentMB, 5 GB), and leaves alone one of half that or more until
+# ``poisk optimize``: a merge writes its whole output before it deletes its input, so
+# merging ten 100,000-article segments of 3 GB would need 30 GB free at once.
+MAX_MERGED_BYTES = 5 << 30
 
 # A table of contents Whoosh writes as "_MAIN_N.toc.<time>" and renames when
 # it is complete: left over only by a killed commit.
@@ -55,10 +64,13 @@ def tier(documents):
 
 
 def segments_to_merge(sizes):
-    """Positions of the segments to merge, given each one's (documents, deleted) counts.
+    """Positions of the segments to merge, given each one's (documents, deleted[, bytes]).
 
-    The fullest tier with ``SEGMENTS_PER_TIER`` segments is merged, smallest
-    tier first; segments with many deleted documents are always rewritten.
+    The fullest tier with ``SEGMENTS_PER_TIER`` segments is merged, smallest tier
+    first, at most ``MAX_MERGE_SEGMENTS`` of them and ``MAX_MERGED_BYTES`` together
+    (segments of half that or more wait for ``poisk optimize``); segments with many
+    deleted documents are always rewritten. Called again after each merge, the
+    policy merges what remains (``merge_segments``).
 
     >>> segments_to_merge([(1000, 0)] * 9)
     []
@@ -66,28 +78,61 @@ def segments_to_merge(sizes):
     [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     >>> segments_to_merge([(50000, 20000), (1000, 0)])
     [0]
+    >>> len(segments_to_merge([(1000, 0)] * 1000))
+    100
     """
-    chosen = {n for n, (docs, deleted) in enumerate(sizes)
+    sizes = [(docs, deleted, rest[0] if rest else 0) for docs, deleted, *rest in sizes]
+    chosen = {n for n, (docs, deleted, _) in enumerate(sizes)
               if docs and deleted > MAX_DELETED_SHARE * docs}
     tiers = {}
-    for n, (docs, deleted) in enumerate(sizes):
-        tiers.setdefault(tier(docs - deleted), []).append(n)
+    for n, (docs, deleted, size) in enumerate(sizes):
+        if size < MAX_MERGED_BYTES // 2:
+            tiers.setdefault(tier(docs - deleted), []).append(n)
     for level in sorted(tiers):
         if len(tiers[level]) >= SEGMENTS_PER_TIER:
-            chosen.update(tiers[level])
-            break
+            group = _fitting(tiers[level], sizes)
+            if len(group) > 1:
+                chosen.update(group)
+                break
     return sorted(chosen)
+
+
+def _fitting(members, sizes):
+    """The first of ``members`` that fit one merge (``MAX_MERGE_SEGMENTS``, ``MAX_MERGED_BYTES``)."""
+    group, total = [], 0
+    for n in members:
+        if len(group) == MAX_MERGE_SEGMENTS or total + sizes[n][2] > MAX_MERGED_BYTES:
+            break
+        group.append(n)
+        total += sizes[n][2]
+    return group
 
 
 def tiered_merge(writer, segments, copy=True):
     """A Whoosh ``mergetype``: merge what ``segments_to_merge`` picks; returns the rest.
     ``copy``: copy posting blocks where ``indexer.blockcopy`` can (else Whoosh's merge)."""
-    sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
+    folder = getattr(writer.storage, "folder", None)
+    sizes = [(s.doc_count_all(), s.deleted_count(), _bytes(folder, s)) for s in segments]
     picked = set(segments_to_merge(sizes))
     if len(picked) == 1 and not sizes[next(iter(picked))][1]:
         return segments
     _merge_into(writer, [segments[n] for n in sorted(picked)], copy)
     return [s for n, s in enumerate(segments) if n not in picked]
+
+
+def _bytes(folder, segment):
+    """The bytes of a segment's files in ``folder`` (its sidecar too); 0 in memory."""
+    if folder is None:
+        return 0
+    prefix, total = segment.segment_id() + ".", 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(prefix):
+                try:
+                    total += entry.stat().st_size
+                except FileNotFoundError:  # deleted since listed
+                    pass
+    return total
 
 
 def _merge_all(writer, segments, copy=True):
@@ -143,21 +188,29 @@ def merge_segments(ix, everything=False, copy=True):
     before = len(ix._segments())
     if before == 0 or (everything and before == 1 and not ix._segments()[0].deleted_count()):
         return before, before
+    mergetype = functools.partial(_merge_all if everything else tiered_merge, copy=copy)
+    count = before
+    while True:  # one merge a commit, so the disk holds one merge's output at a time
+        _commit_merge(ix, mergetype)
+        merged, count = count, len(ix._segments())
+        if everything or count >= merged:
+            return before, count
+
+
+def _commit_merge(ix, mergetype):
     try:
         writer = ix.writer()
     except LockError as error:
         raise IndexLocked(f"the index at {ix.storage.folder} is locked by another writer") \
             from error
     try:
-        writer.commit(mergetype=functools.partial(_merge_all if everything else tiered_merge,
-                                                  copy=copy))
+        writer.commit(mergetype=mergetype)
     except BaseException:  # Ctrl-C or a full disk: the index keeps its last commit
         if not writer.is_closed:
             writer.cancel()
         remove_stray_files(ix.storage.folder)
         raise
     _place_sidecar(writer)
-    return before, len(ix._segments())
 
 
 def optimize_index(index_dir, wait=0.0):
