@@ -552,9 +552,10 @@ class MorphFilter(Filter):
 # What a word's pymorphy3 readings are reduced to, by a reading's lemma and tag
 # text: a part of speech is a set intersection each time a tag is asked for it
 # (pymorphy3/tagset.py), and a lemma is shared by many of its forms. A few
-# thousand tags; the lemmas forgotten past CACHE_SIZE.
+# thousand tags (keyed by the tag's text, pymorphy3's ``_str``: ``str(tag)`` is a call
+# more a reading); the lemmas kept like the analyser's own caches (``Recent``).
 _POS_OF = {}
-_LEMMA_WORDS = {}
+_LEMMA_WORDS = Recent(CACHE_SIZE)
 
 
 def _readings(word):
@@ -569,11 +570,10 @@ def _readings(word):
         pos = _POS_OF.get(tag._str, _UNKNOWN)
         if pos is _UNKNOWN:
             pos = _POS_OF[tag._str] = tag.POS
-        lemma = _LEMMA_WORDS.get(parse.normal_form)
+        normal = parse.normal_form
+        lemma = _LEMMA_WORDS.get(normal)
         if lemma is None:
-            if len(_LEMMA_WORDS) >= CACHE_SIZE:
-                _LEMMA_WORDS.clear()
-            lemma = _LEMMA_WORDS[parse.normal_form] = normal_word(parse.normal_form)
+            lemma = _LEMMA_WORDS.made(normal, lambda: normal_word(normal))
         readings.append((lemma, parse.score, pos))
     return tuple(readings)
 
