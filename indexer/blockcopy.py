@@ -110,7 +110,8 @@ def _terms(reader, number, names):
         key = (unmap[int.from_bytes(keybytes[:2], "big")], keybytes[2:])
         if last is not None and key <= last:
             raise PoiskError(f"segment {reader.segment().segment_id()}: its terms are out of "
-                             f"order at {key!r}; merge it with `poisk optimize`")
+                             f"order at {key!r}: the segment is damaged; rebuild the index "
+                             "(`poisk index --rebuild`)")
         last = key
         if key[0] in names:  # add_reader drops fields the schema no longer has
             yield key, number, info
