@@ -39,6 +39,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, 
 from whoosh.system import pack_int, pack_long, pack_ushort
 
 from indexer.errors import PoiskError
+from indexer.writer import w3_block
 
 __all__ = ["COPYABLE_FORMATS", "copy_segments", "copyable"]
 
@@ -227,8 +228,9 @@ class _TermWriter:
             block_min = min(lengths) if lengths else None
             block_max = max(lengths, default=0)
             block_max_weight = max(0, max(block_weights))
-            self._write_block(block_ids, block_weights, block_values, block_max_weight,
-                              block_min, block_max, last=end == count)
+            self.postfile.write(w3_block(block_ids, block_weights, block_values,
+                                         self.compression, block_max_weight, block_min,
+                                         block_max, last=end == count))
             # W3TermInfo.add_block, with the lengths as their bytes (the order is the same)
             total += sum(block_weights)
             max_weight = max(max_weight, block_max_weight)
@@ -239,25 +241,6 @@ class _TermWriter:
                               ids[0], ids[-1])
         self.add_term(self.field_id + tbytes,
                       info + pack_long(start) + pack_int(postfile.tell() - start))
-
-    def _write_block(self, ids, weights, values, max_weight, min_length, max_length, last):
-        """One block as ``W3PostingsWriter._write_block`` writes it."""
-        deltas = tuple(map(operator.sub, ids, chain((0,), ids)))
-        floats = array("f", weights)
-        if floats.count(1.0) == len(floats):
-            mini_weights = None
-        elif floats.count(floats[0]) == len(floats):
-            mini_weights = floats[0]
-        else:
-            mini_weights = tuple(floats)
-        data = pickle.dumps((deltas, mini_weights, values), 2)
-        compression = self.compression  # even under 20 bytes: Whoosh's "comp = 0" is overwritten
-        if compression:
-            data = zlib.compress(data, compression)
-        header = pickle.dumps((len(ids), ids[-1], max_weight, compression,
-                               min_length or 0, max_length), 2)
-        length = len(header) + len(data)
-        self.postfile.write(BLOCK_LENGTH(-length if last else length) + header + data)
 
 
 def _read_term(reader, info, fixed_size):

@@ -42,7 +42,7 @@ from indexer.sidecar import SidecarBuilder
 TERM_INFO = W3TermInfo._struct  # flags, weight, df, min/max length, max weight, ids
 HASH_LENGTHS = filetables._lengths  # a hash file entry's key and value lengths
 
-__all__ = ["SegmentWriter", "morph_filter"]
+__all__ = ["SegmentWriter", "morph_filter", "w3_block"]
 
 
 def morph_filter(analyzer):
@@ -339,6 +339,33 @@ def _fill_block(writer, ids, weights, values, length_of):
     writer._maxlength = max(lengths, default=0)
 
 
+def w3_block(ids, weights, values, compression, max_weight, min_length, max_length,
+             last=False):
+    """One posting block as ``W3PostingsWriter._write_block`` writes it (Whoosh 2.7.5,
+    ``whoosh/codec/whoosh3.py``): its byte length (negative for a term's last block), a
+    pickled header and the pickled (id deltas, weights, values), compressed even when
+    short (Whoosh's "comp = 0" under 20 bytes is overwritten). ``values`` as the block
+    holds them: a tuple of bytes, the joined bytes of a fixed size, or None.
+
+    >>> len(w3_block((3, 7), (1.0, 1.0), None, 0, 1.0, 1, 2, last=True)) > 4
+    True
+    """
+    floats = array("f", weights)
+    if floats.count(1.0) == len(floats):  # array.count: the comparisons in C
+        mini_weights = None
+    elif floats.count(floats[0]) == len(floats):
+        mini_weights = floats[0]
+    else:
+        mini_weights = tuple(floats)
+    deltas = tuple(map(operator.sub, ids, chain((0,), ids)))
+    data = dumps((deltas, mini_weights, values), 2)
+    if compression:
+        data = zlib.compress(data, compression)
+    header = dumps((len(ids), ids[-1], max_weight, compression, min_length or 0, max_length), 2)
+    size = len(header) + len(data)
+    return b"".join((pack_int(-size if last else size), header, data))
+
+
 class _OneBlock:
     """Writes a term whose postings fit one block (most terms of a segment) in one go: the
     bytes of ``W3PostingsWriter._write_block(last=True)`` and of its ``W3TermInfo``
@@ -361,13 +388,6 @@ class _OneBlock:
     def write(self, tbytes, ids, weights, values):
         postfile = self.postfile
         start = postfile.tell()
-        floats = array("f", weights)
-        if floats.count(1.0) == len(floats):  # array.count: the comparisons in C
-            mini_weights = None
-        elif floats.count(floats[0]) == len(floats):
-            mini_weights = floats[0]
-        else:
-            mini_weights = tuple(floats)
         values = list(filter(None, values))
         if self.fixed_size is None or self.fixed_size < 0:
             mini_values = tuple(values)
@@ -375,19 +395,15 @@ class _OneBlock:
             mini_values = None
         else:
             mini_values = b"".join(values)
-        deltas = tuple(map(operator.sub, ids, (0,) + ids[:-1]))
-        data = dumps((deltas, mini_weights, mini_values), 2)
-        if self.compression:
-            data = zlib.compress(data, self.compression)
         max_weight = max(0, max(weights))
         lengths = list(filter(None, map(self.length_byte.__getitem__, ids)))
         min_length = min(lengths) if lengths else 0
         max_length = max(lengths, default=0)
-        info = dumps((len(ids), ids[-1], max_weight, self.compression, min_length, max_length), 2)
-        block = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-(len(info) + len(data))), info, data))
+        block = WHOOSH3_HEADER_MAGIC + w3_block(ids, weights, mini_values, self.compression,
+                                                max_weight, min_length, max_length, last=True)
         postfile.write(block)
-        term_info = TERM_INFO.pack(False, 0 + sum(floats), len(ids), min_length, max_length,
-                                   max(0, max_weight), ids[0], ids[-1])
+        term_info = TERM_INFO.pack(False, 0 + sum(array("f", weights)), len(ids), min_length,
+                                   max_length, max_weight, ids[0], ids[-1])
         # OrderedHashWriter.add(key, value) (whoosh/filedb/filetables.py) in one write: the
         # keys come in order (_write_postings sorts them), so its check is not repeated.
         key, value = self.field_id + tbytes, term_info + pack_long(start) + pack_int(len(block))
