@@ -26,6 +26,7 @@ never write an empty value (``COPYABLE_FORMATS``) are copied (``copyable``);
 anything else goes through ``add_reader`` (``indexer.merging``).
 """
 
+import functools
 import heapq
 import io
 import operator
@@ -79,6 +80,7 @@ def copy_segments(writer, readers):
     bases = []
     for reader in readers:
         bases.append(writer.docnum)
+        _remember_columns(reader)
         # The names built as add_reader builds them: a stored dict's keys come in the order
         # of this set, which depends on how it was made.
         indexed = set(name for name in reader.indexed_field_names() if name in writer.schema)
@@ -100,6 +102,16 @@ def copy_segments(writer, readers):
     if field is not None:
         fieldwriter.finish_field()
     writer._added = True
+
+
+def _remember_columns(reader):
+    """Make ``reader`` (a segment reader, closed after the merge) remember which columns its
+    segment has. ``write_per_doc`` asks for each document's length in each field, and
+    Whoosh looks for the lengths column of a field without one (an unindexed field) on
+    disk each time: 100,000 ``os.path.exists`` calls, 5 of 128 CPU-s merging ten segments
+    of 1,000 synthetic articles (cProfile)."""
+    perdoc = reader._perdoc
+    perdoc.has_column = functools.lru_cache(maxsize=None)(perdoc.has_column)
 
 
 def _terms(reader, number, names):

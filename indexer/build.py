@@ -27,7 +27,8 @@ from indexer.fields import document_fields
 from indexer.manticore import is_engine_url
 from indexer.errors import IndexCorrupted, IndexLocked, PoiskError, SourceError
 from indexer.footers import Footers
-from indexer.merging import merge_segments, remove_stray_files
+from indexer.merging import (
+    MergeProcess, commit_merged, merge_segments, pick_during_run, remove_stray_files)
 from indexer.segments import (
     SegmentPipeline, commit_segment, default_workers, remove_worker_leftovers, write_segment)
 from indexer.sources import Article, Rejected, read_sources
@@ -342,7 +343,9 @@ class _Run:
 
     The first batch that fills up starts the worker processes (a run that
     fits one batch is written in this process); each later batch goes to the
-    next free worker.
+    next free worker. Beside them a ``MergeProcess`` merges committed segments
+    whenever the policy finds a full group (``indexer.merging.pick_during_run``),
+    so a long run does not leave all its merging to its end.
     """
 
     def __init__(self, ix, report, strict, workers, lock_fd, interrupted, on_progress=None,
@@ -355,6 +358,7 @@ class _Run:
         self.workers = workers
         self.lock_fd = lock_fd
         self.pipeline = None
+        self.merger = None  # a MergeProcess, while the workers run
         self.commits = 0
         self.stopped = None  # strict: the record Whoosh failed on
         self.interrupted = interrupted
@@ -387,6 +391,8 @@ class _Run:
         if not batch or self.stopped:
             return
         if self.pipeline is None and self.workers and more and self.commits == 0:
+            # The merging process first: both fork, and neither pool nor pipe has a thread yet.
+            self.merger = MergeProcess(self.ix.storage.folder, self.lock_fd)
             self.pipeline = SegmentPipeline(self.ix.storage.folder, self.workers, self.strict,
                                             self.lock_fd, self.counter, self.check)
         documents = [p.fields for p in batch]
@@ -406,6 +412,10 @@ class _Run:
                 self._commit(*self.pipeline.next_result())
             self.pipeline.close()
             self.pipeline = None
+        if self.merger is not None:
+            self._merge_step(wait=True)
+            self.merger.close()
+            self.merger = None
         if workers_ran or self.commits == 0:
             # Removes the files of batches no commit lists (strict mode drops
             # those after a failure); a run with nothing to write commits once.
@@ -417,21 +427,44 @@ class _Run:
         if self.pipeline is not None:
             self.pipeline.close(kill=kill)
             self.pipeline = None
+        if self.merger is not None:
+            self.merger.close(kill=True)  # an unfinished merge is not worth waiting for
+            self.merger = None
 
     def drop(self):
-        """After Ctrl-C: end the workers now and remove the files of the batches not committed."""
+        """After Ctrl-C: end the workers and the merge now and remove the files of the batches
+        and the merge not committed."""
         self.abort(kill=True)
         remove_worker_leftovers(self.ix.storage.folder)
+        remove_stray_files(self.ix.storage.folder)
         commit_segment(self.ix, None)
+
+    def _merge_step(self, wait=False):
+        """Commit the merge beside the workers once it is done (``wait``: wait for it), and
+        start the next one the policy finds (not when ``wait``: the run is ending)."""
+        merger = self.merger
+        if merger.busy:
+            done = merger.result(wait, self.check)
+            if done is None:
+                return
+            commit_merged(self.ix, done)  # no file cleaned: workers may be writing
+        if not wait and not self.stopped:
+            picked = pick_during_run(self.ix)
+            if picked:
+                merger.start(picked)
 
     def _commit(self, batch, result):
         if self.stopped:
             return  # strict: nothing after the first failure
         written = [batch[n] for n in result.written(len(batch))]
         replaced = [p.id for p in written if p.kind == "updated"]
-        commit_segment(self.ix, result.segment, replaced,
-                       clean=self.pipeline is None or not self.pipeline.busy)
+        # Files no TOC lists stay while a worker or the merge may be writing them.
+        writing = (self.pipeline is not None and self.pipeline.busy) or \
+            (self.merger is not None and self.merger.busy)
+        commit_segment(self.ix, result.segment, replaced, clean=not writing)
         self.commits += 1
+        if self.merger is not None:
+            self._merge_step()
         for pending in written:
             setattr(self.report, pending.kind, getattr(self.report, pending.kind) + 1)
         for position, reason in result.failures:

@@ -17,21 +17,26 @@ segments with deleted documents, or of another codec or format, go through
 Whoosh's own ``SegmentWriter.add_reader``, which writes the same files more slowly.
 """
 
+import ctypes
 import functools
 import math
+import multiprocessing
 import os
 import re
+from dataclasses import dataclass
 
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader
+from whoosh.writing import SegmentWriter
 
 from indexer.blockcopy import copy_segments, copyable
-from indexer.errors import IndexLocked
+from indexer.errors import IndexLocked, PoiskError
+from indexer.segments import POLL_SECONDS, commit_segment, start_worker, worker_index
 from indexer.sidecar import SUFFIX as SIDECAR_SUFFIX
 from indexer.sidecar import merge_sidecars, write_sidecars
 
-__all__ = ["SEGMENTS_PER_TIER", "merge_segments", "optimize_index", "remove_stray_files",
-           "tiered_merge"]
+__all__ = ["SEGMENTS_PER_TIER", "MergeProcess", "merge_segments", "optimize_index",
+           "remove_stray_files", "tiered_merge"]
 
 SEGMENTS_PER_TIER = 10
 TIER_FACTOR = 10
@@ -63,7 +68,7 @@ def tier(documents):
     return int(math.log(max(documents, SMALLEST_TIER) / SMALLEST_TIER, TIER_FACTOR))
 
 
-def segments_to_merge(sizes):
+def segments_to_merge(sizes, full=False):
     """Positions of the segments to merge, given each one's (documents, deleted[, bytes]).
 
     The fullest tier with ``SEGMENTS_PER_TIER`` segments is merged, smallest tier
@@ -71,6 +76,11 @@ def segments_to_merge(sizes):
     (segments of half that or more wait for ``poisk optimize``); segments with many
     deleted documents are always rewritten. Called again after each merge, the
     policy merges what remains (``merge_segments``).
+
+    ``full`` (merges during a run, ``MergeProcess``): only a group that reaches one of
+    those limits, of segments without deletions; the end of the run merges the rest.
+    So each document is merged once: a run of a million articles in batches of 1,000
+    merges 100 segments at a time, not 10 into 10,000 and those again into 100,000.
 
     >>> segments_to_merge([(1000, 0)] * 9)
     []
@@ -80,39 +90,49 @@ def segments_to_merge(sizes):
     [0]
     >>> len(segments_to_merge([(1000, 0)] * 1000))
     100
+    >>> segments_to_merge([(1000, 0)] * 99, full=True)
+    []
+    >>> segments_to_merge([(1000, 1)] + [(1000, 0)] * 100, full=True) == list(range(1, 101))
+    True
+    >>> segments_to_merge([(10000, 0, 1 << 30)] * 3, full=True)  # 5 GiB reached by 5
+    []
     """
     sizes = [(docs, deleted, rest[0] if rest else 0) for docs, deleted, *rest in sizes]
-    chosen = {n for n, (docs, deleted, _) in enumerate(sizes)
-              if docs and deleted > MAX_DELETED_SHARE * docs}
+    chosen = set() if full else {n for n, (docs, deleted, _) in enumerate(sizes)
+                                 if docs and deleted > MAX_DELETED_SHARE * docs}
     tiers = {}
     for n, (docs, deleted, size) in enumerate(sizes):
-        if size < MAX_MERGED_BYTES // 2:
+        if size < MAX_MERGED_BYTES // 2 and not (full and deleted):
             tiers.setdefault(tier(docs - deleted), []).append(n)
     for level in sorted(tiers):
         if len(tiers[level]) >= SEGMENTS_PER_TIER:
-            group = _fitting(tiers[level], sizes)
-            if len(group) > 1:
+            group, reached = _fitting(tiers[level], sizes)
+            if len(group) > 1 and (reached or not full):
                 chosen.update(group)
                 break
     return sorted(chosen)
 
 
 def _fitting(members, sizes):
-    """The first of ``members`` that fit one merge (``MAX_MERGE_SEGMENTS``, ``MAX_MERGED_BYTES``)."""
+    """The first of ``members`` that fit one merge (``MAX_MERGE_SEGMENTS``, ``MAX_MERGED_BYTES``),
+    and whether a limit stopped them (rather than the end of ``members``)."""
     group, total = [], 0
     for n in members:
-        if len(group) == MAX_MERGE_SEGMENTS or total + sizes[n][2] > MAX_MERGED_BYTES:
-            break
+        if total + sizes[n][2] > MAX_MERGED_BYTES:
+            return group, True
         group.append(n)
         total += sizes[n][2]
-    return group
+        if len(group) == MAX_MERGE_SEGMENTS:
+            return group, True
+    return group, False
 
 
 def tiered_merge(writer, segments, copy=True):
     """A Whoosh ``mergetype``: merge what ``segments_to_merge`` picks; returns the rest.
     ``copy``: copy posting blocks where ``indexer.blockcopy`` can (else Whoosh's merge)."""
     folder = getattr(writer.storage, "folder", None)
-    sizes = [(s.doc_count_all(), s.deleted_count(), _bytes(folder, s)) for s in segments]
+    sizes = [(s.doc_count_all(), s.deleted_count(), size)
+             for s, size in zip(segments, _bytes(folder, segments))]
     picked = set(segments_to_merge(sizes))
     if len(picked) == 1 and not sizes[next(iter(picked))][1]:
         return segments
@@ -120,19 +140,20 @@ def tiered_merge(writer, segments, copy=True):
     return [s for n, s in enumerate(segments) if n not in picked]
 
 
-def _bytes(folder, segment):
-    """The bytes of a segment's files in ``folder`` (its sidecar too); 0 in memory."""
+def _bytes(folder, segments):
+    """The bytes of each segment's files in ``folder`` (its sidecar too); 0s in memory."""
     if folder is None:
-        return 0
-    prefix, total = segment.segment_id() + ".", 0
+        return [0] * len(segments)
+    totals = dict.fromkeys((s.segment_id() for s in segments), 0)
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(prefix):
+            segment_id = entry.name.partition(".")[0]
+            if segment_id in totals:
                 try:
-                    total += entry.stat().st_size
+                    totals[segment_id] += entry.stat().st_size
                 except FileNotFoundError:  # deleted since listed
                     pass
-    return total
+    return list(totals.values())
 
 
 def _merge_all(writer, segments, copy=True):
@@ -169,10 +190,158 @@ def _merge_into(writer, segments, copy=True):
 
 def _place_sidecar(writer):
     """Rename a merged segment's sidecar into place (its layout last: read only whole)."""
-    temporary, final = getattr(writer, "poisk_sidecar", (None, None))
-    if temporary is not None:
+    _place(getattr(writer, "poisk_sidecar", None))
+
+
+def _place(sidecar):
+    if sidecar is not None:
+        temporary, final = sidecar
         os.replace(temporary, final)
         os.replace(temporary + ".json", final + ".json")
+
+
+# -- merges during a run, beside its workers ---------------------------------------------------
+
+# The merging process's name in ps and top (at most 15 bytes), waiting and merging.
+MERGE_PROCESS_NAMES = (b"poisk-merge", b"poisk-merging")
+PR_SET_NAME = 15  # linux/prctl.h
+
+
+@dataclass
+class MergedSegment:
+    """What a ``MergeProcess`` wrote: the merged segment (not committed), the ids of the
+    segments it replaces in their order in it, and its sidecar (temporary, final path)."""
+
+    segment: object
+    merged_from: list
+    sidecar: tuple | None
+
+
+def pick_during_run(ix):
+    """The committed segments of ``ix`` a merge beside the run's workers takes now: a full
+    group of one tier, none with deletions (``segments_to_merge(full=True)``); [] if none."""
+    segments = ix._segments()
+    counts = {}
+    for s in segments:
+        if not s.deleted_count():
+            level = tier(s.doc_count_all())
+            counts[level] = counts.get(level, 0) + 1
+    if max(counts.values(), default=0) < SEGMENTS_PER_TIER:
+        return []  # the usual answer, without listing the folder
+    sizes = [(s.doc_count_all(), s.deleted_count(), size)
+             for s, size in zip(segments, _bytes(ix.storage.folder, segments))]
+    return [segments[n] for n in segments_to_merge(sizes, full=True)]
+
+
+def merge_apart(ix, schema, segments) -> MergedSegment:
+    """Merge committed ``segments`` of ``ix`` into a new segment, written under its own name and
+    not committed (a worker's batch is written the same way); nothing of the index changes.
+    The caller commits it (``commit_segment(..., merged_from=...)``) and places its sidecar."""
+    writer = SegmentWriter(ix, _lk=False)  # the run holds poisk's lock; commits take Whoosh's
+    writer.schema = schema
+    try:
+        _merge_into(writer, segments)
+        segment = writer._finalize_segment()
+    except BaseException:
+        writer.cancel()
+        raise
+    writer._finish()
+    return MergedSegment(segment, [s.segment_id() for s in segments],
+                         getattr(writer, "poisk_sidecar", None))
+
+
+def commit_merged(ix, merged: MergedSegment, clean=False):
+    """Commit a ``merge_apart`` segment in place of its sources, then place its sidecar."""
+    commit_segment(ix, merged.segment, clean=clean, merged_from=merged.merged_from)
+    _place(merged.sidecar)
+
+
+class MergeProcess:
+    """One process, beside a run's workers, that merges the segments the run has committed.
+
+    Started before the workers (a fork, no thread), it drops the run's lock and dies with
+    the run as they do (``indexer.segments.start_worker``), and merges one group at a time
+    (``merge_apart``): the run keeps committing batches meanwhile and commits the merge
+    when it is done (``commit_merged``). A killed merge or run leaves the merged segment's
+    files listed by no table of contents: the run's last commit, or the next run's,
+    removes them.
+    """
+
+    def __init__(self, index_dir, lock_fd=None):
+        context = multiprocessing.get_context("fork")
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_merge_loop,
+            args=(theirs, self._conn, os.getpid(), lock_fd, os.fspath(index_dir)),
+            daemon=True)
+        self._process.start()
+        theirs.close()
+        self.busy = False
+
+    def start(self, segments):
+        """Begin merging ``segments`` (committed, without deletions); one merge at a time."""
+        assert not self.busy
+        self._conn.send(segments)
+        self.busy = True
+
+    def result(self, wait=False, waiting=None) -> MergedSegment | None:
+        """The finished merge, or None if it is still running (``wait``: wait for it, calling
+        ``waiting`` every ``POLL_SECONDS``; an exception it raises stops the wait)."""
+        while not self._conn.poll(POLL_SECONDS if wait else 0):
+            if not wait:
+                return None
+            if not self._process.is_alive() and not self._conn.poll():
+                break
+            if waiting is not None:
+                waiting()
+        try:
+            done = self._conn.recv()
+        except (EOFError, OSError):
+            done = f"the merging process died (exit code {self._process.exitcode})"
+        self.busy = False
+        if isinstance(done, str):
+            raise PoiskError(f"a merge failed ({done}); the index holds the last completed "
+                             "commit: run the same command again")
+        return done
+
+    def close(self, kill=False):
+        """End the process: at once with ``kill`` (a merge in progress is dropped)."""
+        if kill:
+            self._process.kill()
+        else:
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
+        self._process.join()
+        self._conn.close()
+
+
+def _merge_loop(conn, runs_end, parent_pid, lock_fd, index_dir):
+    runs_end.close()  # the run's end of the pipe: the run alone holds it
+    start_worker(parent_pid, lock_fd, index_dir, None)
+    ix, schema = worker_index()
+    while True:
+        _name_process(MERGE_PROCESS_NAMES[0])
+        try:
+            segments = conn.recv()
+        except EOFError:
+            return
+        if segments is None:
+            return
+        _name_process(MERGE_PROCESS_NAMES[1])
+        try:
+            done = merge_apart(ix, schema, segments)
+        except Exception as error:  # noqa: BLE001 - told to the run, which stops with it
+            done = f"{type(error).__name__}: {error}"
+        conn.send(done)
+
+
+def _name_process(name):
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_NAME, name)
+    except (OSError, AttributeError):
+        pass  # not Linux
 
 
 def merge_segments(ix, everything=False, copy=True):

@@ -188,9 +188,15 @@ def _finish(writer, good):
     return segment
 
 
-def commit_segment(ix, segment, replaced_ids=(), clean=True):
+def commit_segment(ix, segment, replaced_ids=(), clean=True, merged_from=()):
     """Commit one written segment: a new TOC with the earlier segments, ``segment`` and the
     old versions of ``replaced_ids`` deleted. ``clean`` removes files no TOC lists.
+
+    ``merged_from``: the ids of the segments ``segment`` was merged from, in their order in
+    it (each without deletions when the merge began): the TOC lists ``segment`` in their
+    place, with the documents deleted in them since then deleted in it (Lucene's
+    ``commitMergedDeletes``: document n of the k-th is document n + the documents of
+    those before it).
 
     >>> import tempfile
     >>> from indexer.storage import create_index
@@ -208,7 +214,11 @@ def commit_segment(ix, segment, replaced_ids=(), clean=True):
     try:
         for doc_id in replaced_ids:
             writer.delete_by_term("id", doc_id)
-        segments = list(writer.segments) + ([segment] if segment is not None else [])
+        segments = list(writer.segments)
+        if merged_from:
+            segments = _replace_merged(segments, segment, merged_from)
+        elif segment is not None:
+            segments.append(segment)
         writer._close_segment()
         TOC(writer.schema, segments, writer.generation).write(ix.storage, ix.indexname)
         if clean:
@@ -219,6 +229,23 @@ def commit_segment(ix, segment, replaced_ids=(), clean=True):
             "it still holds the last completed commit") from error
     finally:
         writer._finish()
+
+
+def _replace_merged(segments, merged, merged_from):
+    """``segments`` without those of ``merged_from`` and with ``merged`` after the others (where
+    Whoosh's merge puts a merged segment), their later deletions carried into it."""
+    by_id = {s.segment_id(): s for s in segments}
+    base = 0
+    for segment_id in merged_from:
+        source = by_id[segment_id]  # only the run commits, and it merges each segment once
+        for docnum in source.deleted_docs():
+            merged.delete_document(base + docnum)
+        base += source.doc_count_all()
+    if base != merged.doc_count_all():
+        raise PoiskError(f"a merged segment holds {merged.doc_count_all()} documents, its "
+                         f"sources {base}: the merge is not committed")
+    gone = set(merged_from)
+    return [s for s in segments if s.segment_id() not in gone] + [merged]
 
 
 class SegmentPipeline:
@@ -233,14 +260,11 @@ class SegmentPipeline:
     def __init__(self, index_dir, workers, strict=False, lock_fd=None, counter=None,
                  waiting=None):
         remove_worker_leftovers(index_dir)
-        context = multiprocessing.get_context("fork")
         self.strict = strict
         self.workers = workers
         self.waiting = waiting  # called every POLL_SECONDS while a result is awaited
         self._pending = deque()
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker,
-            initargs=(os.getpid(), lock_fd, os.fspath(index_dir), counter))
+        self._pool = worker_pool(index_dir, workers, lock_fd, counter)
 
     @property
     def busy(self):
@@ -278,10 +302,28 @@ class SegmentPipeline:
         """Wait for the workers to end; ``kill`` ends them at once, dropping their batches."""
         for _, future in self._pending:
             future.cancel()
-        if kill:
-            for process in list(self._pool._processes.values()):  # no public way to kill
-                process.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        close_pool(self._pool, kill)
+
+
+def worker_pool(index_dir, processes, lock_fd=None, counter=None):
+    """A pool of ``processes`` forked processes that write into ``index_dir`` (each with its own
+    temporary folder), dropping the run's lock and dying with the run (``start_worker``)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("fork"), initializer=start_worker,
+        initargs=(os.getpid(), lock_fd, os.fspath(index_dir), counter))
+
+
+def close_pool(pool, kill=False):
+    """Wait for a ``worker_pool``'s processes to end; ``kill`` ends them at once."""
+    if kill:
+        for process in list(pool._processes.values()):  # no public way to kill
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_index():
+    """Inside a ``worker_pool`` process: the index (``FileIndex``) and its one schema object."""
+    return _worker["ix"], _worker["schema"]
 
 
 def remove_worker_leftovers(index_dir):
@@ -303,7 +345,7 @@ def remove_worker_leftovers(index_dir):
 _worker = {}
 
 
-def _start_worker(parent_pid, lock_fd, index_dir, counter):
+def start_worker(parent_pid, lock_fd, index_dir, counter):
     # Forked from the run: drop its copy of the writer lock (the kernel frees
     # a flock only when every copy is closed), leave Ctrl-C to the run, and
     # die with it rather than outlive a killed run.

@@ -564,3 +564,110 @@ def test_an_index_folder_that_cannot_be_written_gives_one_error_line(short_corpu
                              "the index keeps its last commit: make the folder writable and "
                              "run the same command again\n")
     assert committed(index, ids) == 100
+
+
+# -- a merge beside the workers: SIGKILL and Ctrl-C while it runs ------------------------------
+
+# The run with groups of 3 segments: 15 commits of 200 make merges while batches are written.
+SMALL_GROUPS = ("import sys; from indexer import merging; "
+                "merging.SEGMENTS_PER_TIER = merging.MAX_MERGE_SEGMENTS = 3; "
+                "from search.cli import main; main()")
+
+
+def start_with_small_groups(corpus_path, index):
+    return subprocess.Popen(
+        [sys.executable, "-c", SMALL_GROUPS, "index", str(corpus_path), "--index", str(index),
+         "--batch-size", str(BATCH), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def merging_child(process):
+    """The pid of the run's child that is merging (it names itself so), or None."""
+    try:
+        with open(f"/proc/{process.pid}/task/{process.pid}/children", encoding="ascii") as f:
+            children = f.read().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            with open(f"/proc/{child}/comm", "rb") as f:
+                if f.read().strip() == b"poisk-merging":
+                    return int(child)
+        except OSError:
+            pass  # ended while we looked
+    return None
+
+
+def wait_for_a_merge(process):
+    deadline = time.monotonic() + TIMEOUT
+    while (child := merging_child(process)) is None:
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before a merge was seen: {process.communicate()}")
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    return child
+
+
+def only_what_is_listed(index):
+    """The folder holds the files of the segments the last commit lists, nothing half-made."""
+    listed = listed_segments(index)
+    names = os.listdir(index)
+    segment_file = TOC._segment_pattern("MAIN")
+    on_disk = {m.group(1) for m in map(segment_file.fullmatch, names) if m}
+    leftovers = [n for n in names if n.endswith(".tmp") or n.startswith("poisk-merging-")]
+    return on_disk == listed and not leftovers
+
+
+needs_proc_children = pytest.mark.skipif(
+    not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"),
+    reason="needs /proc/PID/task/TID/children to find the merging process")
+
+
+@needs_proc_children
+def test_sigkill_of_a_run_while_it_merges_keeps_the_last_commit(corpus, tmp_path):
+    corpus_path, ids = corpus
+    index = tmp_path / "ix"
+    process = start_with_small_groups(corpus_path, index)
+    wait_for_a_merge(process)
+    process.kill()
+    assert process.wait(TIMEOUT) == -signal.SIGKILL
+    assert no_process_outlives_the_run(index)  # the merging process died with the run
+    count = committed(index, ids)
+    assert count % BATCH == 0 and count >= 3 * BATCH
+    assert run_to_the_end(corpus_path, index) == [DOCUMENTS - count, count]
+    assert committed(index, ids) == DOCUMENTS
+    assert only_what_is_listed(index)
+
+
+@needs_proc_children
+def test_a_killed_merging_process_stops_the_run_with_the_last_commit_whole(corpus, tmp_path):
+    corpus_path, ids = corpus
+    index = tmp_path / "ix"
+    process = start_with_small_groups(corpus_path, index)
+    os.kill(wait_for_a_merge(process), signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 1, (stdout, stderr)
+    assert stderr.startswith("Error: a merge failed (the merging process died"), stderr
+    assert stderr.endswith("run the same command again\n"), stderr
+    assert no_process_outlives_the_run(index)
+    count = committed(index, ids)
+    assert count % BATCH == 0 and count >= 3 * BATCH
+    assert run_to_the_end(corpus_path, index) == [DOCUMENTS - count, count]
+    assert committed(index, ids) == DOCUMENTS
+    assert only_what_is_listed(index)
+
+
+@needs_proc_children
+def test_ctrl_c_while_a_merge_runs_ends_it_and_keeps_what_is_committed(corpus, tmp_path):
+    corpus_path, ids = corpus
+    index = tmp_path / "ix"
+    process = start_with_small_groups(corpus_path, index)
+    wait_for_a_merge(process)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, (stdout, stderr)
+    assert stderr.startswith("Interrupted: the index keeps the "), stderr
+    assert no_process_outlives_the_run(index)
+    count = committed(index, ids)
+    assert count % BATCH == 0 and count >= 3 * BATCH
+    assert only_what_is_listed(index)  # the merge's files are gone with it
