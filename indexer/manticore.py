@@ -24,13 +24,13 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from indexer.analysis import EXACT_MARK, WORD_RE, MorphFilter
+from indexer.analysis import EXACT_MARK, HYPHENS_RE, WORD_RE, MorphFilter, normal_word
 from indexer.errors import IndexNotFound, PoiskError
 
 __all__ = [
     "EngineUrl", "ShardDown", "SCHEMES", "SphinxText", "connect", "doc_key",
-    "is_engine_url", "meta_token", "parse_url", "read_layout", "read_offsets", "sql_token",
-    "term_offsets",
+    "is_engine_url", "lexicon_rows", "lexicon_table", "lexicon_tokens", "meta_token",
+    "parse_url", "read_layout", "read_lexicon", "read_offsets", "sql_token", "term_offsets",
 ]
 
 SCHEMES = ("manticore://", "sphinx://")
@@ -243,3 +243,86 @@ def read_offsets(table: str, terms) -> list:
             end = table.find("|", start)
             found.update(map(int, table[start:end if end >= 0 else len(table)].split()))
     return sorted(found)
+
+
+# A shard's lexicon: the tokens of its articles' text fields, in rows of space-separated
+# words (``{shard}_lexicon``, search.cluster), added to by every write and read whole by
+# each client (search.sphinx), which then finds a typo's spellings one edit away there and
+# asks the engine the document counts of those few only. A row of 20,000 words is about
+# 250 KB, well under a string attribute's limit.
+LEXICON_ROW_WORDS = 20000
+LEXICON_PAGE = 1000  # rows a statement when a lexicon is read
+
+
+def lexicon_table(shard: str) -> str:
+    """The real-time index holding a shard's lexicon.
+
+    >>> lexicon_table("poisk_0")
+    'poisk_0_lexicon'
+    """
+    return f"{shard}_lexicon"
+
+
+def lexicon_tokens(headline_text: str, body_text: str, headline_offsets: str,
+                   body_offsets: str, meta: str = "") -> set:
+    """Every token an article puts in its shard's dictionary, and a few more: the
+    lemmas and compound parts of its offset tables (``term_offsets``), the exact
+    forms of its words (``normal_word`` of each word and hyphenated part, stop words
+    included) and its ``meta`` tokens. Read from the stored columns, so a shard's
+    lexicon can be made again from its rows without analysing a word (``poisk
+    cluster lexicon``). A word not in its lexicon is in no article of the shard.
+
+    >>> sorted(lexicon_tokens("Улан-Удэ", "", "|улан-удэ 0|улан 0|удэ 0", "", "poiskall"))
+    ['poiskall', 'удэ', 'улан', 'улан_удэ']
+    """
+    tokens = set(meta.split())
+    for table in (headline_offsets, body_offsets):
+        tokens.update(sql_token(entry.partition(" ")[0]) for entry in table.split("|")[1:])
+    for text in (headline_text, body_text):
+        for surface in WORD_RE.findall(text):
+            tokens.add(sql_token(normal_word(surface)))
+            if HYPHENS_RE.search(surface):
+                tokens.update(sql_token(normal_word(p)) for p in HYPHENS_RE.split(surface))
+    tokens.discard("")
+    return tokens
+
+
+def lexicon_rows(tokens) -> list:
+    """(id, words) rows holding these tokens, ``LEXICON_ROW_WORDS`` a row; a row's id is a
+    hash of its words, so writing the same row twice keeps one.
+
+    >>> [(key == doc_key("кот кошка"), words) for key, words in lexicon_rows({"кошка", "кот"})]
+    [(True, 'кот кошка')]
+    """
+    ordered = sorted(tokens)
+    rows = []
+    for start in range(0, len(ordered), LEXICON_ROW_WORDS):
+        words = " ".join(ordered[start:start + LEXICON_ROW_WORDS])
+        rows.append((doc_key(words), words))
+    return rows
+
+
+def read_lexicon(connection, shard: str, columns: str = "id, words"):
+    """The rows of a shard's lexicon (these columns, by id), or None when the shard has no
+    lexicon table (a cluster made by an older poisk, or a Manticore table not configured).
+
+    (tests/test_sphinx.py reads it from real servers.)
+    """
+    import pymysql
+
+    rows, last = [], 0
+    try:
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute(f"SELECT {columns} FROM {lexicon_table(shard)} WHERE id > {last} "
+                               f"ORDER BY id ASC LIMIT {LEXICON_PAGE} "
+                               f"OPTION max_matches={LEXICON_PAGE}")
+                page = cursor.fetchall()
+                rows += page
+                if len(page) < LEXICON_PAGE:
+                    return rows
+                last = page[-1][0]
+    except pymysql.err.ProgrammingError as error:
+        if "unknown local" in str(error.args[-1]):  # Sphinx: index, Manticore: table
+            return None
+        raise

@@ -25,12 +25,12 @@ from indexer.build import IndexReport, _deferred_interrupt, _prepare, _strict_st
 from indexer.errors import PoiskError
 from indexer.fields import EXTRACTED, add_extracted
 from indexer.manticore import (
-    ALL_TOKEN, ShardDown, SphinxText, connect, doc_key, meta_token, parse_url,
-    read_layout)
+    ALL_TOKEN, ShardDown, SphinxText, connect, doc_key, lexicon_rows, lexicon_table,
+    lexicon_tokens, meta_token, parse_url, read_layout, read_lexicon)
 from indexer.segments import default_workers
 from indexer.sources import Article, Rejected
 
-__all__ = ["delete_from_engine", "document_row", "index_into_engine"]
+__all__ = ["delete_from_engine", "document_row", "fill_lexicon", "index_into_engine"]
 
 # Below this many changed articles in a batch, forking workers costs more than it saves.
 MIN_POOL_ARTICLES = 200
@@ -41,12 +41,9 @@ def document_row(article: Article, text: SphinxText) -> dict:
     headline, headline_alt, headline_forms, headline_offsets = text.fields(article.headline)
     body, body_alt, body_forms, body_offsets = text.fields(article.body)
     lead = text.fields(article.lead)[0] if article.lead else ""
-    meta = [ALL_TOKEN, meta_token("s", article.source or ""), meta_token("i", article.id)]
-    meta += [meta_token("t", tag) for tag in article.tags]
     extracted = add_extracted({"headline": article.headline, "body": article.body},
                               text.morph.terms)
-    meta += [meta_token(name, value) for name in EXTRACTED
-             for value in extracted[name].split(",") if value]
+    meta = meta_tokens(article.id, article.source or "", article.tags, extracted)
     date = article.date
     return dict(
         id=doc_key(article.id), headline=headline, lead=lead, body=body,
@@ -58,6 +55,16 @@ def document_row(article: Article, text: SphinxText) -> dict:
         content_hash=article.content_hash,
         date_key=date.year * 10000 + date.month * 100 + date.day if date else 0,
         **{name: extracted[name] for name in EXTRACTED})
+
+
+def meta_tokens(doc_id: str, source: str, tags, extracted: dict) -> list:
+    """The tokens of an article's ``meta`` field: every article's, its source, id, tags and
+    extracted values (also made from a shard's stored columns, ``fill_lexicon``)."""
+    meta = [ALL_TOKEN, meta_token("s", source), meta_token("i", doc_id)]
+    meta += [meta_token("t", tag) for tag in tags]
+    meta += [meta_token(name, value) for name in EXTRACTED
+             for value in extracted[name].split(",") if value]
+    return meta
 
 
 def index_into_engine(records, url, *, rebuild=False, strict=False, batch_size=1000,
@@ -111,6 +118,7 @@ class _ShardWriter:
         finally:
             head.close()
         self.connections = {}
+        self.lexicons = {}  # shard number -> the words of its lexicon, or None: it has none
         self.text = SphinxText()
         self.workers = default_workers()
         self.pool = None
@@ -143,6 +151,9 @@ class _ShardWriter:
         for number in sorted(by_shard):
             mine = [(row, kind) for (n, _, kind), row in zip(changed, rows) if n == number]
             if mine:
+                # The words first: a write cut short between the two leaves a word too many
+                # in the lexicon (no harm: its count is asked), never one missing.
+                self._add_words(number, [row for row, _ in mine])
                 columns = list(mine[0][0])
                 self._execute(number, f"REPLACE INTO {self.layout[number][0]} "
                                       f"({', '.join(columns)}) VALUES "
@@ -150,6 +161,28 @@ class _ShardWriter:
                               [tuple(row.values()) for row, _ in mine])
             for _, kind in mine:
                 setattr(report, kind, getattr(report, kind) + 1)
+
+    def _add_words(self, number, rows):
+        """Add the rows' words that its lexicon lacks to shard ``number``'s lexicon."""
+        known = self._lexicon(number)
+        if known is None:
+            return
+        new = set().union(*(lexicon_tokens(row["headline_text"], row["body_text"],
+                                           row["headline_offsets"], row["body_offsets"],
+                                           row["meta"])
+                            for row in rows)) - known
+        if new:
+            self._execute(number, f"REPLACE INTO {lexicon_table(self.layout[number][0])} "
+                                  "(id, note, words) VALUES (%s, '', %s)", lexicon_rows(new))
+            known |= new
+
+    def _lexicon(self, number):
+        if number not in self.lexicons:
+            rows = self._run(number, lambda connection: read_lexicon(
+                connection, self.layout[number][0], "id, words"))
+            self.lexicons[number] = None if rows is None else \
+                {word for _, words in rows for word in words.split()}
+        return self.lexicons[number]
 
     def _rows(self, articles):
         """The articles' rows, analysed in worker processes when there are enough of them."""
@@ -163,6 +196,17 @@ class _ShardWriter:
         return [document_row(article, self.text) for article in articles]
 
     def _execute(self, number, sql, many=None):
+        def execute(connection):
+            with connection.cursor() as cursor:
+                if many is None:
+                    cursor.execute(sql)
+                    return cursor.fetchall()
+                cursor.executemany(sql, many)
+                return ()
+        return self._run(number, execute)
+
+    def _run(self, number, work):
+        """``work(connection)`` on shard ``number``, its failures as poisk's errors."""
         import pymysql
 
         shard, host, port = self.layout[number]
@@ -170,12 +214,7 @@ class _ShardWriter:
         if connection is None:
             connection = self.connections[number] = connect(host, port, f"shard {shard}")
         try:
-            with connection.cursor() as cursor:
-                if many is None:
-                    cursor.execute(sql)
-                    return cursor.fetchall()
-                cursor.executemany(sql, many)
-                return ()
+            return work(connection)
         except pymysql.err.OperationalError as error:
             self.connections.pop(number).close()
             raise ShardDown(f"shard {shard} at {host}:{port} failed ({error.args[-1]}); "
@@ -187,6 +226,9 @@ class _ShardWriter:
     def truncate(self):
         for number, (shard, _, _) in enumerate(self.layout):
             self._execute(number, f"TRUNCATE RTINDEX {shard}")
+            if self._lexicon(number) is not None:
+                self._execute(number, f"TRUNCATE RTINDEX {lexicon_table(shard)}")
+                self.lexicons[number] = set()
 
     def close(self):
         if self.pool is not None:
@@ -229,3 +271,54 @@ def delete_from_engine(ids, url) -> int:
     finally:
         writer.close()
     return deleted
+
+
+# Articles read a statement when a lexicon is made from a shard's rows (their stored
+# text and offset tables: about 30 KB an article of bench.scale).
+FILL_PAGE = 500
+
+
+def fill_lexicon(url: str) -> list:
+    """Make every shard's lexicon again from the articles it holds (``poisk cluster
+    lexicon``), for a cluster indexed before lexicons were written; returns the words
+    of each shard. Run it while nothing indexes into the cluster: the rows it
+    replaces are deleted after the new ones are written (searches meanwhile read
+    either), and a word written between its reading and that deletion may be lost.
+    """
+    writer = _ShardWriter(parse_url(url))
+    counts = []
+    try:
+        for number, (shard, _, _) in enumerate(writer.layout):
+            old = writer._run(number, lambda c, shard=shard: read_lexicon(c, shard, "id"))
+            if old is None:
+                raise PoiskError(
+                    f"shard {shard} has no lexicon table {lexicon_table(shard)}: add it to its "
+                    "searchd configuration as `poisk cluster init` writes it (search/cluster.py, "
+                    "SHARD_INDEX), restart that searchd and run this again")
+            words, last = set(), 0
+            while True:
+                page = writer._execute(
+                    number, f"SELECT id, headline_text, body_text, headline_offsets, "
+                            f"body_offsets, doc_id, source, tags, {', '.join(EXTRACTED)} "
+                            f"FROM {shard} WHERE id > {last} ORDER BY id ASC "
+                            f"LIMIT {FILL_PAGE} OPTION max_matches={FILL_PAGE}")
+                for row in page:
+                    doc_id, source, tags = row[5:8]
+                    meta = meta_tokens(doc_id, source, tags.split(",") if tags else (),
+                                       dict(zip(EXTRACTED, row[8:])))
+                    words |= lexicon_tokens(*row[1:5], " ".join(meta))
+                if len(page) < FILL_PAGE:
+                    break
+                last = page[-1][0]
+            rows = lexicon_rows(words)
+            if rows:
+                writer._execute(number, f"REPLACE INTO {lexicon_table(shard)} (id, note, words) "
+                                        "VALUES (%s, '', %s)", rows)
+            stale = {key for key, in old} - {key for key, _ in rows}
+            if stale:
+                writer._execute(number, f"DELETE FROM {lexicon_table(shard)} WHERE id IN "
+                                        f"({','.join(map(str, sorted(stale)))})")
+            counts.append(len(words))
+    finally:
+        writer.close()
+    return counts

@@ -80,6 +80,16 @@ SHARD_INDEX = """index {shard}
     rt_mem_limit = {memory_mb}M
 }}
 
+# The words of the shard (search.lexicon): rows of space-separated tokens, written by
+# `poisk index` (or `poisk cluster lexicon`), read once by each client to correct typos.
+index {shard}_lexicon
+{{
+    type = rt
+    path = {data}/{shard}_lexicon
+    rt_field = note
+    rt_attr_string = words
+}}
+
 index {name}_shards
 {{
     type = rt

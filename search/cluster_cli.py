@@ -1,10 +1,13 @@
-"""``poisk cluster init|start|stop``: a local Sphinx/Manticore cluster for a ``manticore://`` index.
+"""``poisk cluster init|start|stop|register|lexicon``: a local Sphinx/Manticore cluster for a ``manticore://`` index.
 
 A ``PoiskError`` becomes ``Error: ...`` and exit 1 in ``search.cli.PoiskGroup``, as for
 every command.
 """
 
 import click
+
+from indexer import INDEX_ENV_VAR
+from indexer.manticore import is_engine_url
 
 from search.cluster import (
     DEFAULT_DIR, DEFAULT_MEMORY, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
@@ -72,3 +75,21 @@ def register_command(url, shards):
         raise click.UsageError("write each shard as INDEX@HOST:PORT")
     register_shards(url, pairs)
     click.echo(f"{len(pairs)} shards registered at {url}")
+
+
+@cluster_group.command("lexicon")
+@click.option("--index", "url", envvar=INDEX_ENV_VAR, required=True, metavar="URL",
+              help=f"The cluster's index URL (default: ${INDEX_ENV_VAR}).")
+def lexicon_command(url):
+    """Make each shard's lexicon again from the articles it holds.
+
+    Clients find typos' spellings in the lexicons, which `poisk index` keeps up to
+    date; a cluster indexed by an older poisk needs this once (after adding each
+    shard's lexicon table to its configuration). Run it while nothing indexes.
+    """
+    from indexer.shards import fill_lexicon
+
+    if not is_engine_url(url):
+        raise click.UsageError("--index: give the cluster's manticore://HOST:PORT/NAME")
+    counts = fill_lexicon(url)
+    click.echo(f"{len(counts)} shards, {', '.join(map(str, counts))} words in their lexicons")

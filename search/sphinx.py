@@ -32,7 +32,8 @@ from indexer.analysis import russian_analyzer
 from indexer.errors import PoiskError
 from indexer.fields import EXTRACTED, stored_document
 from indexer.manticore import (
-    ShardDown, connect, doc_key, parse_url, read_layout, read_offsets, sql_token)
+    ShardDown, connect, doc_key, lexicon_table, parse_url, read_layout, read_lexicon,
+    read_offsets, sql_token)
 from search.api import (
     DID_YOU_MEAN_GAIN, FEW_RESULTS, MAX_LIMIT, MAX_OFFERS, SORTS, DateArg, Document, Hit,
     IndexStats, SearchResult, _offered, filter_arguments)
@@ -46,7 +47,8 @@ from search.spelling import Speller, edit_distance, edits1
 from search.sphinxql import SphinxCompiler, SphinxQuery
 from search.synonyms import Synonyms, default_file
 
-__all__ = ["EngineVocabulary", "GuessedVocabulary", "SphinxIndex", "SpellingFilter"]
+__all__ = ["EngineLexicon", "EngineVocabulary", "GuessedVocabulary", "SphinxIndex",
+           "SpellingFilter"]
 
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
@@ -123,6 +125,7 @@ class SphinxIndex:
         self._layout: list | None = None
         self._count = (0, -COUNT_SECONDS)  # (documents, when asked)
         self._lengths: dict | None = None  # average field lengths (field_stats)
+        self.lexicon = EngineLexicon(self)
         self.rerank_depth = RERANK_DEPTH  # search.rerank (0: the engine's order stands)
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
@@ -534,10 +537,15 @@ class EngineVocabulary:
         """(term, cost) of the index's terms one edit from ``word``.
 
         Sphinx 2.2 cannot list its dictionary, so the spellings one edit away are
-        made here and looked up (about 600 for an 8-letter word, one round trip
-        per shard); terms two edits away are not found on this engine.
+        made here and those in the shards' lexicons (``EngineLexicon``) looked up; a
+        cluster without lexicons is asked all of them (about 600 for an 8-letter
+        word, one round trip per shard). Terms two edits away are not found on this
+        engine.
         """
         candidates = [word, *dict.fromkeys(w for w, _ in edits1(word))]
+        words = self.index.lexicon.words()
+        if words is not None:  # the shards' own words: ask only of those
+            candidates = [t for t in candidates if sql_token(t) in words]
         self.prefetch(candidates)
         found = ((t, edit_distance(word, t, limit)) for t in candidates
                  if self._df.get(sql_token(t)) and self._is_lemma(t))
@@ -548,6 +556,67 @@ class EngineVocabulary:
         the exact forms (``никеля``), a folder index's lexicon only lemmas."""
         return any(t.text == term for spelling in (term, term.capitalize())  # names keep more
                    for t in self.index.analyzer(spelling, mode="query") if t.kind != "exact")
+
+
+class EngineLexicon:
+    """The words of every shard, from the lexicons ``poisk index`` writes beside them
+    (``indexer.manticore.lexicon_tokens``: each shard's words and a few more), read
+    once by a client and again in part when their rows change (their ids are looked
+    at, at most every ``COUNT_SECONDS``, when a typo needs them).
+
+    ``words()`` is None when a shard has no lexicon table (a cluster made before
+    them), every lexicon is empty, or a shard does not answer: then spellings are
+    asked of the engine as they are.
+    """
+
+    def __init__(self, index: SphinxIndex) -> None:
+        self.index = index
+        self._lock = threading.Lock()
+        self._rows: dict = {}  # shard -> {row id: its words}
+        self._words: frozenset | None = None
+        self._checked = -COUNT_SECONDS
+
+    def words(self) -> frozenset | None:
+        with self._lock:
+            if time.monotonic() - self._checked >= COUNT_SECONDS:
+                self._words = self._read()
+                self._checked = time.monotonic()
+            return self._words
+
+    def _read(self):
+        import pymysql
+
+        changed = False
+        for shard, host, port in self.index.layout():
+            try:
+                connection = self.index._connection(host, port)
+                ids = read_lexicon(connection, shard, "id")
+                if ids is None:
+                    return None
+                known = self._rows.setdefault(shard, {})
+                ids = {key for key, in ids}
+                new = sorted(ids - known.keys())
+                for start in range(0, len(new), 100):
+                    keys = new[start:start + 100]
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SELECT id, words FROM {lexicon_table(shard)} WHERE id "
+                                       f"IN ({','.join(map(str, keys))}) LIMIT {len(keys)} "
+                                       f"OPTION max_matches={len(keys)}")
+                        known.update((key, words.split()) for key, words in cursor.fetchall())
+            except ShardDown:
+                return None
+            except pymysql.err.MySQLError:
+                self.index._forget(host, port)
+                return None
+            gone = known.keys() - ids
+            for key in gone:
+                del known[key]
+            changed = changed or bool(new or gone)
+        if self._words is None or changed:
+            words = frozenset(w for rows in self._rows.values() for ws in rows.values()
+                              for w in ws)
+            return words or None
+        return self._words
 
 
 class GuessedVocabulary(EngineVocabulary):

@@ -135,6 +135,109 @@ def test_queries_are_rewritten_as_on_the_folder_index(sample_cluster, sample_ind
     assert as_typed.rewrites == () or "~" in query
 
 
+def _asked_words(index, monkeypatch):
+    """The words whose document counts ``index`` asks of its shards (CALL KEYWORDS)."""
+    asked = []
+    keyword_docs = type(index).keyword_docs
+
+    def counted(self, tokens):
+        tokens = list(tokens)
+        asked.extend(tokens)
+        return keyword_docs(self, tokens)
+
+    monkeypatch.setattr(type(index), "keyword_docs", counted)
+    return asked
+
+
+# Words pymorphy3 knows no form of one edit away (so the index's own words are looked
+# for): the engine was asked 544, 1244, 480 and 728 spellings of them without lexicons.
+@pytest.mark.parametrize("query", ["норникль", "Норникелб", "Верховц", "Кнорр"])
+def test_a_typo_asks_the_shards_only_spellings_their_lexicons_hold(sample_cluster, sample_index,
+                                                                   monkeypatch, query):
+    """A word no shard holds: its spellings one edit away are looked for in the shards'
+    lexicons, read once by the client, and only those found are counted by the engine
+    (without lexicons, every one: about 600 for a 6-letter word). The rewriting is the
+    folder index's all the same."""
+    asked = _asked_words(sample_cluster, monkeypatch)
+    got = sample_cluster.search(query)
+    expected = sample_index.search(query)
+    assert (got.searched, got.rewrites, got.did_you_mean) == \
+        (expected.searched, expected.rewrites, expected.did_you_mean)
+    assert len(asked) < 30
+
+
+def test_the_lexicons_hold_every_word_poisk_gives_the_shards(sample_cluster):
+    from indexer.manticore import SphinxText, read_lexicon
+    from indexer.shards import document_row
+    from indexer.sources import read_sources
+
+    text, wanted = SphinxText(), set()
+    for article in read_sources([DATA]):
+        row = document_row(article, text)
+        for field in ("headline", "lead", "body", "headline_alt", "body_alt",
+                      "headline_forms", "body_forms", "meta"):
+            wanted.update(row[field].split())
+    words = sample_cluster.lexicon.words()
+    assert wanted <= words and len(words) < 2 * len(wanted)
+    for shard, host, port in sample_cluster.layout():  # written a batch at a time
+        rows = read_lexicon(sample_cluster._connection(host, port), shard)
+        assert rows and all(len(words.split()) == len(set(words.split())) for _, words in rows)
+
+
+def test_a_lexicon_made_again_from_the_shards_holds_the_same_words(make_cluster, monkeypatch):
+    """``poisk cluster lexicon``: for a cluster indexed before lexicons were written."""
+    import search.sphinx
+
+    monkeypatch.setattr(search.sphinx, "COUNT_SECONDS", 0)  # the lexicon is looked at each time
+    cluster = make_cluster()
+    build_index([DATA], cluster.url)
+    with open_index(cluster.url) as index:
+        written = index.lexicon.words()
+        for shard, host, port in index.layout():
+            index._shard_rows(host, port, f"TRUNCATE RTINDEX {shard}_lexicon")
+        assert index.lexicon.words() is None  # no lexicon: spellings are asked as they are
+        assert index.search("шойгк").rewrites
+        done = CliRunner().invoke(cli, ["cluster", "lexicon", "--index", cluster.url])
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith("2 shards, ")
+        assert index.lexicon.words() == written
+
+
+def test_a_client_sees_words_indexed_after_it_read_the_lexicons(make_cluster, monkeypatch):
+    import search.sphinx
+
+    monkeypatch.setattr(search.sphinx, "COUNT_SECONDS", 0)
+    cluster = make_cluster()
+    build_index_records([Article(id="a", headline="Уголь", body="Добыча угля.")], cluster.url)
+    with open_index(cluster.url) as index:
+        assert index.search("палладйи").rewrites == ()
+        build_index_records([Article(id="b", headline="Палладий", body="Цены палладия.")],
+                            cluster.url)
+        assert index.search("палладйи").searched == "палладий"
+
+
+def test_a_cluster_without_lexicons_still_corrects_typos(tmp_path, monkeypatch):
+    """A cluster made before lexicons: its spellings are asked of the engine, as before,
+    and `poisk cluster lexicon` says what to add."""
+    import search.cluster
+
+    block = search.cluster.SHARD_INDEX.index("# The words of the shard")
+    end = search.cluster.SHARD_INDEX.index("index {name}_shards")
+    old = search.cluster.SHARD_INDEX[:block] + search.cluster.SHARD_INDEX[end:]
+    monkeypatch.setattr(search.cluster, "SHARD_INDEX", old)
+    cluster = init_cluster(tmp_path / "old", shards=2, port=free_port_range(4))
+    start_cluster(cluster)
+    try:
+        build_index([DATA], cluster.url)
+        with open_index(cluster.url) as index:
+            assert index.lexicon.words() is None
+            assert index.search("шойгк").searched == "шойгу"
+        done = CliRunner().invoke(cli, ["cluster", "lexicon", "--index", cluster.url])
+        assert done.exit_code == 1 and "has no lexicon table poisk_0_lexicon" in done.output
+    finally:
+        stop_cluster(cluster)
+
+
 def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     """A page and its SHOW META are one statement; the words' frequencies, one per shard."""
     import pymysql.cursors
