@@ -30,7 +30,8 @@ from indexer.errors import IndexNotFound, PoiskError
 __all__ = [
     "EngineUrl", "ShardDown", "SCHEMES", "SphinxText", "connect", "doc_key",
     "is_engine_url", "lexicon_rows", "lexicon_table", "lexicon_tokens", "meta_token",
-    "parse_url", "read_layout", "read_lexicon", "read_offsets", "sql_token", "term_offsets",
+    "parse_url", "read_layout", "read_lexicon", "read_offsets", "sql_token", "table_offsets",
+    "term_offsets",
 ]
 
 SCHEMES = ("manticore://", "sphinx://")
@@ -232,17 +233,35 @@ def term_offsets(where: dict) -> str:
     return "".join(f"|{term} {' '.join(map(str, offsets))}" for term, offsets in where.items())
 
 
-def read_offsets(table: str, terms) -> list:
+def read_offsets(table: str | bytes, terms) -> list:
     """The sorted offsets of the words that yield one of ``terms``, read from a
-    ``term_offsets`` table."""
+    ``term_offsets`` table (as text or as its UTF-8 bytes).
+
+    >>> read_offsets(term_offsets({"сталь": [0, 14]}).encode("utf-8"), {"сталь"})
+    [0, 14]
+    """
     found = set()
     for term in terms:
-        at = table.find(f"|{term} ")
-        if at >= 0:
-            start = at + len(term) + 2
-            end = table.find("|", start)
-            found.update(map(int, table[start:end if end >= 0 else len(table)].split()))
+        found.update(map(int, table_offsets(table, term)))
     return sorted(found)
+
+
+def table_offsets(table: str | bytes, term: str) -> list:
+    """The offsets (as text, or bytes) of the words of a ``term_offsets`` table (text or
+    UTF-8 bytes) that yield ``term``.
+
+    >>> table_offsets(term_offsets({"сталь": [0, 14], "цена": [6]}), "сталь")
+    ['0', '14']
+    """
+    mark = f"|{term} "
+    if isinstance(table, bytes):
+        mark = mark.encode("utf-8")
+    at = table.find(mark)
+    if at < 0:
+        return []
+    start = at + len(mark)
+    end = table.find(mark[:1], start)
+    return table[start:end if end >= 0 else len(table)].split()
 
 
 # A shard's lexicon: the tokens of its articles' text fields, in rows of space-separated

@@ -80,8 +80,8 @@ SHARD_INDEX = """index {shard}
     rt_mem_limit = {memory_mb}M
 }}
 
-# The words of the shard (search.lexicon): rows of space-separated tokens, written by
-# `poisk index` (or `poisk cluster lexicon`), read once by each client to correct typos.
+# The words of the shard (indexer.manticore.lexicon_tokens), in rows of space-separated
+# tokens written by `poisk index` (or `poisk cluster lexicon`), read once by each client.
 index {shard}_lexicon
 {{
     type = rt

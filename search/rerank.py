@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from whoosh.scoring import bm25
 
 from indexer.analysis import WORD_RE
-from indexer.manticore import sql_token
+from indexer.manticore import sql_token, table_offsets
 from indexer.sources import Article
 from search.compile import Ranking
 
@@ -49,11 +49,12 @@ class FieldStats:
     average: dict
 
 
-def field_lengths(headline_table: str, body_table: str, lead: str) -> dict:
-    """A row's field lengths as its offset tables count them: the terms of its words
-    (lemmas and compound parts), as a folder index counts a field's tokens; the lead's
-    by its words."""
-    return {"headline": headline_table.count(" "), "body": body_table.count(" "),
+def field_lengths(headline_table: str | bytes, body_table: str | bytes, lead: str) -> dict:
+    """A row's field lengths as its offset tables (text or UTF-8 bytes) count them: the
+    terms of its words (lemmas and compound parts), as a folder index counts a field's
+    tokens; the lead's by its words."""
+    space = b" " if isinstance(body_table, bytes) else " "
+    return {"headline": headline_table.count(space), "body": body_table.count(space),
             "lead": len(WORD_RE.findall(lead)) if lead else 0}
 
 
@@ -98,8 +99,9 @@ def bm25f_scores(words: list, rows: list, df: dict, stats: FieldStats, ranking: 
         for alternatives, plus in zip(words, bonus):
             best = dict.fromkeys(boosts, 0.0)
             for term, weight in alternatives:
-                offsets = _offsets(body_table, term)
-                tfs = {"headline": len(_offsets(headline_table, term)) if headline_table else 0,
+                offsets = table_offsets(body_table, term)
+                tfs = {"headline": len(table_offsets(headline_table, term)) if headline_table
+                       else 0,
                        "body": len(offsets),
                        "lead": sum(int(o) < lead_end for o in offsets) if lead_end else 0}
                 for field, tf in tfs.items():
@@ -111,16 +113,6 @@ def bm25f_scores(words: list, rows: list, df: dict, stats: FieldStats, ranking: 
             score += matched + plus if matched else 0.0
         scores.append(score)
     return scores
-
-
-def _offsets(table, term):
-    """The offsets of the words of a ``term_offsets`` table that yield ``term``, as text."""
-    at = table.find(f"|{term} ")
-    if at < 0:
-        return ()
-    start = at + len(term) + 2
-    end = table.find("|", start)
-    return table[start:end if end >= 0 else len(table)].split()
 
 
 def lead_of(body: str) -> str:

@@ -263,6 +263,24 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     assert statements == ["CALL", "CALL", "SELECT"]
 
 
+def test_a_pages_offset_tables_are_searched_as_bytes(sample_cluster, monkeypatch):
+    """A page's offset tables, more than half its bytes, are read undecoded (the snippets
+    and the re-ranking search them as bytes), its text fields decoded."""
+    import search.rerank
+    import search.sphinx
+
+    tables = []
+    for module, name in ((search.sphinx, "read_offsets"), (search.rerank, "table_offsets")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda table, terms, original=original:
+                            tables.append(type(table)) or original(table, terms))
+    for query in ("никель Норильск", "Норильский никель увеличил выпуск палладия и меди"):
+        result = sample_cluster.search(query)
+        assert result.hits and all(isinstance(h.headline, str) and h.snippets
+                                   for h in result.hits)
+    assert tables and set(tables) == {bytes}
+
+
 def test_a_page_whose_words_are_counted_asks_only_its_match_count(sample_cluster, monkeypatch):
     """Once the words' document counts are known (CALL KEYWORDS), the page's SHOW META is
     its match count and warnings: not a row per word for the client to decode."""
