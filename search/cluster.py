@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 from indexer.errors import PoiskError
 from indexer.manticore import connect, parse_url
 
-__all__ = ["Cluster", "Node", "free_port_range", "init_cluster", "load_cluster", "register_shards",
+__all__ = ["Cluster", "Node", "add_lexicon_tables", "free_port_range", "init_cluster", "load_cluster",
+           "register_shards",
            "start_cluster", "stop_cluster"]
 
 DEFAULT_DIR = ".poisk-cluster"
@@ -48,6 +49,18 @@ STOP_SECONDS = 15
 # "non_cjk" alias would do the same but Sphinx 2.2 does not know it.
 CHARSET_TABLE = ("0..9, A..Z->a..z, _, a..z, U+410..U+42F->U+430..U+44F, U+430..U+44F, "
                  "U+401->U+435, U+451->U+435")
+
+# The words of the shard (indexer.manticore.lexicon_tokens), in rows of space-separated
+# tokens written by `poisk index` (or `poisk cluster lexicon`), read once by each client.
+LEXICON_INDEX = """index {shard}_lexicon
+{{
+    type = rt
+    path = {data}/{shard}_lexicon
+    rt_field = note
+    rt_attr_string = words
+}}
+
+"""
 
 SHARD_INDEX = """index {shard}
 {{
@@ -80,17 +93,7 @@ SHARD_INDEX = """index {shard}
     rt_mem_limit = {memory_mb}M
 }}
 
-# The words of the shard (indexer.manticore.lexicon_tokens), in rows of space-separated
-# tokens written by `poisk index` (or `poisk cluster lexicon`), read once by each client.
-index {shard}_lexicon
-{{
-    type = rt
-    path = {data}/{shard}_lexicon
-    rt_field = note
-    rt_attr_string = words
-}}
-
-index {name}_shards
+{lexicon}index {name}_shards
 {{
     type = rt
     path = {data}/{name}_shards
@@ -190,6 +193,7 @@ def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0
                            for other in nodes if other is not node)
         with open(cluster.config(number), "w", encoding="utf-8") as f:
             f.write(SHARD_INDEX.format(shard=node.shard, data=data, charset=CHARSET_TABLE,
+                                       lexicon=LEXICON_INDEX.format(shard=node.shard, data=data),
                                        name=name, agents=agents, host=host,
                                        memory_mb=_megabytes(memory), persistent=PERSISTENT,
                                        mysql_port=node.mysql_port, api_port=node.api_port))
@@ -197,6 +201,24 @@ def init_cluster(folder=DEFAULT_DIR, *, shards=2, port=DEFAULT_PORT, host="127.0
         json.dump({"name": name, "host": host, "nodes": [asdict(n) for n in nodes]}, f,
                   indent=1)
     return cluster
+
+
+def add_lexicon_tables(cluster: Cluster) -> list:
+    """Give each node made by an older poisk its shard's lexicon table (``LEXICON_INDEX``);
+    returns the numbers of the nodes whose configuration changed (a running one reads it
+    when restarted)."""
+    changed = []
+    for number, node in enumerate(cluster.nodes):
+        with open(cluster.config(number), encoding="utf-8") as f:
+            text = f.read()
+        if re.search(rf"^index {node.shard}_lexicon$", text, re.MULTILINE):
+            continue
+        at = text.index(f"index {cluster.name}_shards")
+        block = LEXICON_INDEX.format(shard=node.shard, data=f"node{number}")
+        with open(cluster.config(number), "w", encoding="utf-8") as f:
+            f.write(text[:at] + block + text[at:])
+        changed.append(number)
+    return changed
 
 
 def _megabytes(size):

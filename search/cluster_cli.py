@@ -10,8 +10,8 @@ from indexer import INDEX_ENV_VAR
 from indexer.manticore import is_engine_url
 
 from search.cluster import (
-    DEFAULT_DIR, DEFAULT_MEMORY, DEFAULT_PORT, init_cluster, load_cluster, register_shards, start_cluster,
-    stop_cluster)
+    DEFAULT_DIR, DEFAULT_MEMORY, DEFAULT_PORT, add_lexicon_tables, init_cluster, load_cluster,
+    register_shards, start_cluster, stop_cluster)
 
 dir_option = click.option("--dir", "folder", default=DEFAULT_DIR, show_default=True,
                           metavar="DIR", help="Folder of the cluster's configurations and data.")
@@ -78,18 +78,34 @@ def register_command(url, shards):
 
 
 @cluster_group.command("lexicon")
-@click.option("--index", "url", envvar=INDEX_ENV_VAR, required=True, metavar="URL",
-              help=f"The cluster's index URL (default: ${INDEX_ENV_VAR}).")
-def lexicon_command(url):
+@click.option("--dir", "folder", metavar="DIR",
+              help="A local cluster's folder: nodes made without lexicon tables get them "
+                   "(and are restarted).")
+@click.option("--index", "url", envvar=INDEX_ENV_VAR, metavar="URL",
+              help=f"Or the index URL of any cluster (default: ${INDEX_ENV_VAR}).")
+def lexicon_command(folder, url):
     """Make each shard's lexicon again from the articles it holds.
 
     Clients find typos' spellings in the lexicons, which `poisk index` keeps up to
-    date; a cluster indexed by an older poisk needs this once (after adding each
-    shard's lexicon table to its configuration). Run it while nothing indexes.
+    date; a cluster indexed by an older poisk needs this once. Run it while nothing
+    indexes.
     """
     from indexer.shards import fill_lexicon
 
-    if not is_engine_url(url):
-        raise click.UsageError("--index: give the cluster's manticore://HOST:PORT/NAME")
-    counts = fill_lexicon(url)
+    if folder:
+        cluster = load_cluster(folder)
+        running = [n for n in range(len(cluster.nodes)) if cluster.pid(n) is not None]
+        if add_lexicon_tables(cluster):
+            stop_cluster(cluster)
+        start_cluster(cluster)
+        try:
+            counts = fill_lexicon(cluster.url)
+        finally:
+            if not running:  # as it was found
+                stop_cluster(cluster)
+    elif url and is_engine_url(url):
+        counts = fill_lexicon(url)
+    else:
+        raise click.UsageError("give --dir DIR (a local cluster) or --index "
+                               "manticore://HOST:PORT/NAME")
     click.echo(f"{len(counts)} shards, {', '.join(map(str, counts))} words in their lexicons")

