@@ -46,7 +46,8 @@ from search.rerank import (
 from search.rewrite import Rewrite, Rewriter, searched_text
 from search.snippets import Span, body_snippets, find_matches
 from search.spelling import Speller, edit_distance, edits1
-from search.sphinxql import SphinxCompiler, SphinxQuery
+from search.sphinxql import FIELD_WEIGHTS as FIELD_WEIGHT
+from search.sphinxql import SphinxCompiler, SphinxQuery, keyword_fields
 from search.synonyms import Synonyms, default_file
 
 __all__ = ["EngineLexicon", "EngineVocabulary", "GuessedVocabulary", "SphinxIndex",
@@ -54,22 +55,21 @@ __all__ = ["EngineLexicon", "EngineVocabulary", "GuessedVocabulary", "SphinxInde
 
 COLUMNS = "id, doc_id, headline_text, body_text, date_key, source, tags, url, " + \
     ", ".join(EXTRACTED)
-# The query words each field matched, times the field's weight (the headline
-# counts 1.5 times the body, as in the folder index; a less likely lemma half
-# as much: dev headlines MRR@10 0.859 against 0.850), then BM25. Chosen on a
+# The query words each field matched, times the field's weight (sphinxql.FIELD_WEIGHTS),
+# then BM25. Chosen on a
 # third of the XQuAD-ru questions (397, MRR@10 in one run, 2 shards): this 0.921,
 # (lcs + word count) 0.908, lcs*10 + BM25 0.891, Sphinx's sph04 0.857, its
 # default proximity_bm25 (lcs*1000 + BM25) 0.842, plain BM25 0.761. Sphinx
 # 2.2's bm25a() and bm25f() (with index_field_lengths = 1) ranked far worse on the
 # dev headlines (MRR@10 0.08-0.70 against 0.85, any k1, IDF or scale tried).
-FIELD_WEIGHTS = ("headline=15, lead=10, body=10, headline_alt=8, body_alt=5, "
-                 "headline_forms=15, body_forms=10, meta=1")
+FIELD_WEIGHTS = ", ".join(f"{field}={weight}" for field, weight in FIELD_WEIGHT.items())
 PLAIN_RANKER = "expr('sum(word_count*user_weight)*100+bm25')"
 # Queries of 2..Ranking.all_words_max words: the folder index's all-words tier
 # first, by the distinct query lemmas the article holds anywhere (a word's
 # lemma alternatives count apart: Sphinx cannot group them). Dev tags nDCG@10
 # 0.563 against 0.545 without it (folder index 0.572).
 TIER_RANKER = "expr('doc_word_count*10000+sum(word_count*user_weight)*100+bm25')"
+BM25_MAX = 999  # Sphinx's bm25 factor is 0..999
 
 # A query of one keyword (most one-word queries): Sphinx's own bm25 ranker, which reads no
 # word positions, gives WEIGHT() = 1000 * (the matched fields' weights) + bm25, and
@@ -126,6 +126,7 @@ class SphinxIndex:
         self._synonyms: Synonyms | None = None
         self._layout: list | None = None
         self._count = (0, -COUNT_SECONDS)  # (documents, when asked)
+        self._common: tuple = ({}, time.monotonic())  # ({token: documents}, since when)
         self._lengths: dict | None = None  # average field lengths (field_stats)
         self.lexicon = EngineLexicon(self)
         self.rerank_depth = RERANK_DEPTH  # search.rerank (0: the engine's order stands)
@@ -181,8 +182,12 @@ class SphinxIndex:
 
         def fetch(compiled, keywords=False):
             sql = page(compiled)
+            # A guess (``keywords``) gives every word its synonyms, a common one too: its
+            # page of every word would seldom stand (гранпри россии: россия, in 94% of the
+            # articles, gets РФ, and no article holds гранпри).
             if compiled.every_word and sort == "relevance" and \
-                    ranker(compiled, self.ranking) == TIER_RANKER:
+                    ranker(compiled, self.ranking) == TIER_RANKER and \
+                    not (keywords and compiled.word_matches):
                 return self._every_word_first(compiled, sql, offset + limit, keywords)
             return self._query(sql, keywords, raw=True)
 
@@ -193,6 +198,7 @@ class SphinxIndex:
         rewriter = self.rewriter(synonyms, corrections,
                                  EngineVocabulary(self, _keyword_docs(meta or ())))
         compiled, rewrites = self._compile(query, filters, rewriter)
+        self._remember_common(rewriter)
         stats = self.field_stats() if reranked(compiled) else None
         if guess is None or page(compiled) != page(guess):
             rows, meta = fetch(compiled)
@@ -312,6 +318,19 @@ class SphinxIndex:
         except PoiskError:
             return None  # said by the real compile (stop words only, a bad date range)
 
+    def _remember_common(self, rewriter):
+        """Keep the words a search found too common for synonyms (``Rewriter.max_df``) for
+        ``COUNT_SECONDS``, so that a guess (``GuessedVocabulary``) gives them none: a guess
+        of ``генпрокуратура россии`` gave россия (in 94% of the articles) its synonym РФ,
+        and its page, over every article with either, was asked for nothing."""
+        common, since = self._common
+        if time.monotonic() - since >= COUNT_SECONDS:
+            common = {}
+            self._common = (common, time.monotonic())
+        if rewriter.max_df is not None:
+            known = rewriter.speller.reader._df
+            common.update((t, df) for t, df in list(known.items()) if df > rewriter.max_df)
+
     def _page_sql(self, compiled, sort, snippets, offset, limit):
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
         offsets = "headline_offsets, body_offsets, " if snippets else ""
@@ -341,7 +360,9 @@ class SphinxIndex:
             "OPTION ranker=none, max_matches=1"
         rows, meta, counted = self._query(every, keywords, count=count, raw=True)
         words = [(key, value) for key, value in meta if key.startswith(("keyword[", "docs["))]
-        if int(dict(meta).get("total_found", 0)) >= needed:
+        if int(dict(meta).get("total_found", 0)) >= needed and (
+                compiled.word_matches is None
+                or rows[-1][-1] > absent_word_bound(compiled.word_matches)):
             # A shard down warns in both statements' SHOW META: said once.
             warned = [(key, value) for key, value in meta if key == "warning"]
             return rows, words + counted + [w for w in warned if w not in counted]
@@ -669,11 +690,11 @@ def _hashes(words) -> "numpy.ndarray":
 
 class GuessedVocabulary(EngineVocabulary):
     """A vocabulary that asks the engine nothing but the document count: every word is in
-    one article (so none is a typo or too common for synonyms), none is one edit away
-    (``SphinxIndex._guess``)."""
+    one article (so none is a typo), none is one edit away, and none is too common for
+    synonyms but those recent searches found so (``SphinxIndex._guess``)."""
 
     def doc_frequency(self, field: str, term: str) -> int:
-        return 1
+        return self.index._common[0].get(sql_token(term), 1)
 
     def prefetch(self, terms: Iterable[str]) -> None:
         pass
@@ -726,6 +747,31 @@ def _paradigm(lemma):
         if normal_word(parse.normal_form) == lemma:
             forms.update(normal_word(form.word) for form in parse.lexeme)
     return frozenset(forms)
+
+
+def absent_word_bound(word_matches: list) -> int:
+    """The highest ``TIER_RANKER`` score an article lacking one of these words (their
+    ``MATCH()``: lemma alternatives, compound parts, synonyms) can have: 10,000 for each
+    keyword of the other words, 100 times the weights of the fields each may be found in,
+    and BM25's most. ``_every_word_first`` keeps the page of every word when its last
+    row scores above it. ``генпрокуратура россии`` on 100,000 articles (load 13): the
+    10th article of every word scores 45,320, one lacking a word at most 40,799; that
+    page costs ``searchd`` 18 ms of CPU, the page of any word 66.
+
+    >>> absent_word_bound(["(@(headline,body) (a | b))", "(@(headline) c)"])
+    25999
+    """
+    keywords = [keyword_fields(match) for match in word_matches]
+    best = 0
+    for absent in range(len(keywords)):
+        held: dict = {}
+        for number, found in enumerate(keywords):
+            for keyword, fields in found.items():
+                if number != absent:
+                    held.setdefault(keyword, set()).update(fields)
+        fields = sum(FIELD_WEIGHT[f] for found in held.values() for f in found)
+        best = max(best, 10000 * len(held) + 100 * fields + BM25_MAX)
+    return best
 
 
 def _query_terms(analyzer, query):

@@ -30,7 +30,7 @@ from search.compile import MIN_PREFIX_CHARS, Ranking
 from search.query import (
     AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
-__all__ = ["SphinxCompiler", "SphinxQuery", "date_condition"]
+__all__ = ["FIELD_WEIGHTS", "SphinxCompiler", "SphinxQuery", "date_condition", "keyword_fields"]
 
 LEMMA_FIELDS = {None: "headline,lead,body,headline_alt,body_alt",
                 "headline": "headline,headline_alt", "body": "body,body_alt"}
@@ -46,6 +46,14 @@ ONE_KEYWORD_RE = re.compile(r"\(@\([a-z_,]+\) [0-9a-zа-я_]+\)")
 # article with one keyword more always ranks higher only up to 3 (4 words: 3 in every
 # field, 48 * 3 * 100 + 30,000 + 999, can outrank 4 in body_alt alone, 40,000 + 4 * 500).
 EVERY_WORD_MAX = 3
+# The fields' weights in every ranker (search.sphinx): the query words each field matched,
+# times the field's weight (the headline counts 1.5 times the body, as in the folder
+# index; a less likely lemma half as much: dev headlines MRR@10 0.859 against 0.850).
+FIELD_WEIGHTS = {"headline": 15, "lead": 10, "body": 10, "headline_alt": 8, "body_alt": 5,
+                 "headline_forms": 15, "body_forms": 10, "meta": 1}
+# A field (or fields) of a MATCH() and what it looks for there, up to the next field.
+FIELD_PART_RE = re.compile(r"@(?:\(([a-z_,]+)\)|([a-z_]+)) ([^@]*)")
+KEYWORD_RE = re.compile(r"[0-9a-zа-я_]+")
 
 
 @dataclass
@@ -61,6 +69,10 @@ class SphinxQuery:
     # ``match`` with every word required, when the query is 2..EVERY_WORD_MAX words of one
     # keyword each and nothing else: its best matches are the query's (search.sphinx).
     every_word: str | None = None
+    # The MATCH() of each of those words, when one has synonyms (so they are not one
+    # keyword each): then the articles holding every word come first only as far as
+    # they outrank any other (search.sphinx.absent_word_bound).
+    word_matches: list | None = None
 
     @property
     def one_keyword(self) -> bool:
@@ -140,8 +152,17 @@ class SphinxCompiler:
         compiled_words = [self._node(i, compiled) for i in rare]
         words = _group(" | ", compiled_words)
         if top and not common and not node.required and len(rare) == len(node.items) \
-                and 2 <= len(rare) <= EVERY_WORD_MAX and _distinct_keywords(compiled_words):
-            compiled.every_word = _group(" ", compiled_words)
+                and 2 <= len(rare) <= EVERY_WORD_MAX and all(compiled_words):
+            if _distinct_keywords(compiled_words):
+                compiled.every_word = _group(" ", compiled_words)
+            elif any(isinstance(i, Alternatives) for i in rare) and \
+                    not any("*" in w for w in compiled_words):  # a prefix: keywords uncounted
+                # A word with synonyms: on the 100 short queries of 100,000 articles,
+                # генпрокуратура россии cost searchd 127 -> 65 ms; taken for any word of
+                # several keywords, гранпри россии cost 92 -> 137 (no article holds both
+                # words, and the page of any word was asked after all).
+                compiled.every_word = _group(" ", compiled_words)
+                compiled.word_matches = compiled_words
         if words and common:
             words = f"({words} MAYBE {_group(' | ', [self._node(i, compiled) for i in common])})"
         required = [self._node(i, compiled, top) for i in node.required]
@@ -224,6 +245,22 @@ class SphinxCompiler:
         for t in self.analyzer(text, positions=True, mode="query"):
             by_position.setdefault(t.pos, []).append((t.text, t.kind, t.part))
         return [by_position[p] for p in sorted(by_position)]
+
+
+def keyword_fields(match: str) -> dict:
+    """{keyword: the fields it is looked for in} of a ``MATCH()`` expression (a phrase's
+    slop counted as a keyword too: a bound made with it is only higher).
+
+    >>> found = keyword_fields('((@(headline,body) "генеральный прокуратура") | (@meta s1))')
+    >>> {keyword: sorted(fields) for keyword, fields in found.items()}
+    {'генеральный': ['body', 'headline'], 'прокуратура': ['body', 'headline'], 's1': ['meta']}
+    """
+    found = {}
+    for listed, one, text in FIELD_PART_RE.findall(match):
+        fields = set((listed or one).split(","))
+        for keyword in KEYWORD_RE.findall(text):
+            found.setdefault(keyword, set()).update(fields)
+    return found
 
 
 def _distinct_keywords(words):

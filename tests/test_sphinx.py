@@ -272,6 +272,69 @@ def test_one_round_trip_per_page(sample_cluster, monkeypatch):
     assert statements == ["CALL", "CALL", "SELECT"]
 
 
+def _prosecutors(both):
+    """60 articles: 3 about the prosecutor general's office in Russia (naming it both ways
+    when ``both``), 3 naming it both ways without Russia, 54 about Russia."""
+    office = "Генпрокуратура России"
+    body = "Генеральная прокуратура России начала проверку." if both else \
+        "Ведомство России начало проверку."
+    return ([Article(id=f"g{n}", headline=office, body=body) for n in range(3)]
+            + [Article(id=f"o{n}", headline="Генпрокуратура", body="Генеральная прокуратура "
+                       "начала проверку.") for n in range(3)]
+            + [Article(id=f"r{n}", headline=f"Новости России {n}", body="В России прошли выборы.")
+               for n in range(54)])
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_a_word_with_synonyms_takes_the_page_of_every_word_when_no_other_can_outrank_it(
+        make_cluster, monkeypatch, both):
+    """генпрокуратура россии: генпрокуратура gets its synonym, россия (in 57 of 60 articles)
+    none. When the articles holding both words outscore any article lacking one
+    (``absent_word_bound``) the page is theirs; otherwise it is asked over any word."""
+    from search.sphinx import SphinxIndex
+
+    cluster = make_cluster()
+    build_index_records(_prosecutors(both), cluster.url)
+    calls = []
+    query = SphinxIndex._query
+    monkeypatch.setattr(SphinxIndex, "_query", lambda self, sql, keywords=False, count=None,
+                        raw=False: calls.append(count) or query(self, sql, keywords, count, raw))
+    with open_index(cluster.url) as index:
+        got = index.search("генпрокуратура россии", limit=3)
+        took = calls[-1] is not None  # the last page asked was the one of every word
+        monkeypatch.setattr(SphinxIndex, "_every_word_first",
+                            lambda self, compiled, sql, needed, keywords:
+                            self._query(sql, keywords, raw=True))
+        full = index.search("генпрокуратура россии", limit=3)
+    assert got.rewrites and [r.kind for r in got.rewrites] == ["synonym"]
+    assert got.total == full.total == 60
+    assert [(h.id, h.score, h.snippets) for h in got.hits] == \
+        [(h.id, h.score, h.snippets) for h in full.hits]
+    assert took == both
+    assert {h.id[0] for h in got.hits} == ({"g"} if both else {"o"})
+
+
+def test_words_found_very_common_get_no_synonyms_in_the_next_guess(make_cluster, monkeypatch):
+    """A short query's page is sent as guessed, every word rare; россия (in 57 of 60
+    articles) gets no synonyms in a guess once a search has found it that common, so
+    the guessed page stands (one page asked, not two) and is the same."""
+    from search.sphinx import SphinxIndex
+
+    cluster = make_cluster()
+    build_index_records(_prosecutors(True), cluster.url)
+    pages = []
+    query = SphinxIndex._query
+    monkeypatch.setattr(SphinxIndex, "_query", lambda self, sql, *args, **kwargs:
+                        ("MATCH(" in sql and pages.append(sql)) or
+                        query(self, sql, *args, **kwargs))
+    with open_index(cluster.url) as index:
+        first = index.search("россия генпрокуратура", limit=3)
+        asked_first, pages[:] = len(pages), []
+        second = index.search("генпрокуратура россии", limit=3)
+    assert asked_first == 2 and len(pages) == 1
+    assert [(h.id, h.score) for h in first.hits] == [(h.id, h.score) for h in second.hits]
+
+
 def test_a_pages_offset_tables_are_searched_as_bytes(sample_cluster, monkeypatch):
     """A page's offset tables, more than half its bytes, are read undecoded (the snippets
     and the re-ranking search them as bytes), its text fields decoded."""
