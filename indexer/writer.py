@@ -22,8 +22,10 @@ unchanged and any other field type or analyzer goes through Whoosh's own code.
 """
 
 import operator
+import struct
 import zlib
 from array import array
+from hashlib import md5
 from itertools import chain
 from pickle import dumps
 
@@ -384,10 +386,21 @@ class _OneBlock:
         # for 0, so the byte of the least (greatest) non-zero length of a term's documents
         # is the least (greatest) non-zero byte.
         self.length_byte = list(map(length_to_byte, length_of))
+        # The files' own methods, without StructFile's wrappers (two Python calls a term)
+        self.post_tell, self.post_write = self.postfile.file.tell, self.postfile.file.write
+        self.term_tell, self.term_write = self.term_file.file.tell, self.term_file.file.write
+        # filetables.md5_hash's value (the low 32 bits of the MD5 as a number) from the digest's
+        # last four bytes, without the hex text
+        self.hash_of = _md5_low if self.terms.hashfn is filetables.md5_hash else self.terms.hashfn
 
     def write(self, tbytes, ids, weights, values):
-        postfile = self.postfile
-        start = postfile.tell()
+        if len(ids) == 1:  # half a segment's terms: a one-posting block
+            self._write_one(tbytes, ids[0], weights[0], values[0])
+        else:
+            self._write_many(tbytes, ids, weights, values)
+
+    def _write_many(self, tbytes, ids, weights, values):
+        start = self.post_tell()
         values = list(filter(None, values))
         if self.fixed_size is None or self.fixed_size < 0:
             mini_values = tuple(values)
@@ -401,16 +414,53 @@ class _OneBlock:
         max_length = max(lengths, default=0)
         block = WHOOSH3_HEADER_MAGIC + w3_block(ids, weights, mini_values, self.compression,
                                                 max_weight, min_length, max_length, last=True)
-        postfile.write(block)
+        self.post_write(block)
         term_info = TERM_INFO.pack(False, 0 + sum(array("f", weights)), len(ids), min_length,
                                    max_length, max_weight, ids[0], ids[-1])
+        self._add_term(tbytes, term_info, start, len(block))
+
+    def _write_one(self, tbytes, docnum, weight, value):
+        """``write`` of a term with one posting: the same bytes, with none of the loops."""
+        start = self.post_tell()
+        if self.fixed_size is None or self.fixed_size < 0:
+            mini_value = (value,) if value else ()
+        elif self.fixed_size == 0:
+            mini_value = None
+        else:
+            mini_value = value or b""
+        stored = _F32.unpack(_F32.pack(weight))[0]  # the weight as the block's float array holds it
+        max_weight = max(0, weight)
+        length = self.length_byte[docnum]
+        data = dumps(((docnum,), None if stored == 1.0 else stored, mini_value), 2)
+        if self.compression:
+            data = zlib.compress(data, self.compression)
+        header = dumps((1, docnum, max_weight, self.compression, length, length), 2)
+        size = len(header) + len(data)
+        self.post_write(b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-size), header, data)))
+        term_info = TERM_INFO.pack(False, 0 + stored, 1, length, length, max_weight, docnum,
+                                   docnum)
+        self._add_term(tbytes, term_info, start, size + 8)  # 8: the magic and the size
+
+    def _add_term(self, tbytes, term_info, start, size):
         # OrderedHashWriter.add(key, value) (whoosh/filedb/filetables.py) in one write: the
         # keys come in order (_write_postings sorts them), so its check is not repeated.
-        key, value = self.field_id + tbytes, term_info + pack_long(start) + pack_int(len(block))
-        terms = self.terms
-        at = self.term_file.tell()
+        key, value = self.field_id + tbytes, term_info + pack_long(start) + pack_int(size)
+        at = self.term_tell()
         self.index_append(at)
-        self.term_file.write(b"".join((HASH_LENGTHS.pack(len(key), len(value)), key, value)))
-        h = terms.hashfn(key)
+        self.term_write(b"".join((HASH_LENGTHS.pack(len(key), len(value)), key, value)))
+        h = self.hash_of(key)
+        terms = self.terms
         terms.buckets[h & 255].append((h, at))
         terms.lastkey = key
+
+
+_F32 = struct.Struct("f")
+
+
+def _md5_low(key):
+    """``whoosh.filedb.filetables.md5_hash``: the MD5's low 32 bits.
+
+    >>> _md5_low(b"abc") == filetables.md5_hash(b"abc")
+    True
+    """
+    return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")

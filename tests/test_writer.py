@@ -118,3 +118,43 @@ def test_the_body_is_split_once_for_the_writer_and_word_starts(tmp_path):
     writer.add_document(**document)
     assert set(writer._postings["body"]) == {"никель"}
     writer.cancel()
+
+
+@pytest.mark.parametrize("weight", [1.0, 2.0, 0.1, 0.0])
+@pytest.mark.parametrize("fmt", ["positions", "frequency", "existence"])
+@pytest.mark.parametrize("length", [0, 7])
+def test_a_one_posting_term_is_written_as_the_general_path_writes_it(tmp_path, weight, fmt,
+                                                                     length):
+    # _OneBlock._write_one (half a segment's terms) against _OneBlock.write's general path,
+    # which tests/test_writer.py's whole segments hold to Whoosh's own bytes: 0.1 is no
+    # float32, a length of 0 has no length byte, Existence stores no value.
+    from whoosh import formats
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.fields import TEXT
+    from whoosh.system import pack_uint
+
+    from indexer.writer import _OneBlock, encode_positions
+
+    fmt_object, value = {"positions": (formats.Positions(), encode_positions([3])),
+                         "frequency": (formats.Frequency(), pack_uint(2)),
+                         "existence": (formats.Existence(), b"")}[fmt]
+    files = []
+    for one in (True, False):
+        storage = FileStorage(str(tmp_path / str(one))).create()
+        segment = W3Codec().new_segment(storage, "MAIN")
+        fieldwriter = W3Codec().field_writer(storage, segment)
+        field = TEXT()
+        field.format = fmt_object
+        fieldwriter.start_field("body", field)
+        block = _OneBlock(fieldwriter, fmt_object, [0, 0, length])
+        if one:
+            block._write_one(b"term", 2, weight, value)
+        else:
+            block._write_many(b"term", [2], [weight], [value])
+        fieldwriter.finish_field()
+        fieldwriter.close()
+        files.append({name.rsplit(".", 1)[-1]: storage.open_file(name).read()
+                      for name in storage.list()})
+    assert files[0] == files[1]
+    assert len(files[0]["pst"]) > 20 and len(files[0]["trm"]) > 20
+
