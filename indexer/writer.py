@@ -310,8 +310,17 @@ def _write_postings(fieldwriter, schema, postings, lengths, doccount, side=None)
         one_block = _OneBlock(fieldwriter, field.format, length_of)
         # A text field's terms are kept by their text (sorted as their UTF-8 would be)
         for text in sorted(terms):
-            ids, weights, values, starts, counts = zip(*terms[text])
             tbytes = text.encode("utf-8") if type(text) is str else text
+            postings_of = terms[text]
+            if len(postings_of) == 1:  # half the terms: no columns to make
+                docnum, weight, value, start, count = postings_of[0]
+                if side is not None:
+                    positional = start >= 0
+                    side.add(fieldname, tbytes, (docnum,), (weight,),
+                             (start,) if positional else None, (count,) if positional else None)
+                one_block._write_one(tbytes, docnum, weight, value)
+                continue
+            ids, weights, values, starts, counts = zip(*postings_of)
             if side is not None:
                 positional = starts[0] >= 0
                 side.add(fieldname, tbytes, ids, weights, starts if positional else None,
