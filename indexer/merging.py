@@ -96,6 +96,9 @@ def segments_to_merge(sizes, full=False):
     True
     >>> segments_to_merge([(10000, 0, 1 << 30)] * 3, full=True)  # 5 GiB reached by 5
     []
+    >>> merged_earlier = [(50, 0)] * 99 + [(5000, 0)] + [(50, 0)] * 2
+    >>> segments_to_merge(merged_earlier, full=True) == [*range(99), 100]
+    True
     """
     sizes = [(docs, deleted, rest[0] if rest else 0) for docs, deleted, *rest in sizes]
     chosen = set() if full else {n for n, (docs, deleted, _) in enumerate(sizes)
@@ -106,7 +109,10 @@ def segments_to_merge(sizes, full=False):
             tiers.setdefault(tier(docs - deleted), []).append(n)
     for level in sorted(tiers):
         if len(tiers[level]) >= SEGMENTS_PER_TIER:
-            group, reached = _fitting(tiers[level], sizes)
+            members = tiers[level]
+            if full:  # smallest first: a segment merged earlier in the run is not merged again
+                members = sorted(members, key=lambda n: sizes[n][0] - sizes[n][1])
+            group, reached = _fitting(members, sizes)
             if len(group) > 1 and (reached or not full):
                 chosen.update(group)
                 break
