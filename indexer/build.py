@@ -359,6 +359,7 @@ class _Run:
         self.lock_fd = lock_fd
         self.pipeline = None
         self.merger = None  # a MergeProcess, while the workers run
+        self.merged = set()  # ids of the segments it made
         self.commits = 0
         self.stopped = None  # strict: the record Whoosh failed on
         self.interrupted = interrupted
@@ -448,8 +449,9 @@ class _Run:
             if done is None:
                 return
             commit_merged(self.ix, done)  # no file cleaned: workers may be writing
+            self.merged.add(done.segment.segment_id())
         if not wait and not self.stopped:
-            picked = pick_during_run(self.ix)
+            picked = pick_during_run(self.ix, self.merged)
             if picked:
                 merger.start(picked)
 

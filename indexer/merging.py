@@ -223,10 +223,13 @@ class MergedSegment:
     sidecar: tuple | None
 
 
-def pick_during_run(ix):
+def pick_during_run(ix, merged=frozenset()):
     """The committed segments of ``ix`` a merge beside the run's workers takes now: a full
-    group of one tier, none with deletions (``segments_to_merge(full=True)``); [] if none."""
-    segments = ix._segments()
+    group of one tier, none with deletions (``segments_to_merge(full=True)``); [] if none.
+    ``merged``: ids of segments this run merged, left to the end of the run (one merged from
+    batches under 100 stays in the smallest tier: a run in batches of 50 merged its first
+    5,000 articles twice, measured)."""
+    segments = [s for s in ix._segments() if s.segment_id() not in merged]
     counts = {}
     for s in segments:
         if not s.deleted_count():

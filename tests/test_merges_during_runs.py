@@ -61,6 +61,9 @@ def test_a_run_commits_merges_while_its_workers_write(small_groups, tmp_path):
     assert (report.added, report.failed) == (DOCUMENTS, 0)
     merged_at = [processed for processed, largest in seen if largest > BATCH]
     assert merged_at and merged_at[0] < DOCUMENTS, seen  # before the last batch was read
+    # each merge during the run takes 4 batches, never a segment it merged (each article is
+    # merged once before the end of the run)
+    assert max(largest for processed, largest in seen if processed < DOCUMENTS) == 4 * BATCH
     baseline = tmp_path / "serial"
     index_articles(articles(DOCUMENTS), baseline, batch_size=BATCH, workers=0)
     assert scored(path) == scored(baseline)
