@@ -618,6 +618,15 @@ def only_what_is_listed(index):
     return on_disk == listed and not leftovers
 
 
+def assert_the_next_run_completes_it(corpus_path, index, ids):
+    """Whole batches were committed; the same command again adds the rest, each article once."""
+    count = committed(index, ids)
+    assert count % BATCH == 0 and count >= 3 * BATCH
+    assert run_to_the_end(corpus_path, index) == [DOCUMENTS - count, count]
+    assert committed(index, ids) == DOCUMENTS
+    assert only_what_is_listed(index)
+
+
 needs_proc_children = pytest.mark.skipif(
     not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"),
     reason="needs /proc/PID/task/TID/children to find the merging process")
@@ -632,11 +641,7 @@ def test_sigkill_of_a_run_while_it_merges_keeps_the_last_commit(corpus, tmp_path
     process.kill()
     assert process.wait(TIMEOUT) == -signal.SIGKILL
     assert no_process_outlives_the_run(index)  # the merging process died with the run
-    count = committed(index, ids)
-    assert count % BATCH == 0 and count >= 3 * BATCH
-    assert run_to_the_end(corpus_path, index) == [DOCUMENTS - count, count]
-    assert committed(index, ids) == DOCUMENTS
-    assert only_what_is_listed(index)
+    assert_the_next_run_completes_it(corpus_path, index, ids)
 
 
 @needs_proc_children
@@ -650,11 +655,7 @@ def test_a_killed_merging_process_stops_the_run_with_the_last_commit_whole(corpu
     assert stderr.startswith("Error: a merge failed (the merging process died"), stderr
     assert stderr.endswith("run the same command again\n"), stderr
     assert no_process_outlives_the_run(index)
-    count = committed(index, ids)
-    assert count % BATCH == 0 and count >= 3 * BATCH
-    assert run_to_the_end(corpus_path, index) == [DOCUMENTS - count, count]
-    assert committed(index, ids) == DOCUMENTS
-    assert only_what_is_listed(index)
+    assert_the_next_run_completes_it(corpus_path, index, ids)
 
 
 @needs_proc_children
