@@ -574,7 +574,7 @@ class Index:
                 others = {docnum for docnum, _ in outside(depth)[1]}
                 known.append((best, sum(docnum in others for docnum, _ in best)))
             best, more = known[0]
-            return total + more, interleave(top, best, after)[:n]
+            return total + more, interleave(top, best, after, self.ranking.floor_share)[:n]
         return floored
 
     def _ranking(self, searcher, query, sort, timed_out, checked=None):
@@ -747,25 +747,26 @@ class _SnapshotFailed(Exception):
     """The searcher failed to answer (its ``__cause__``); ``Index.search`` tries once more."""
 
 
-def interleave(ranked: list, other: list, after: int) -> list:
-    """``ranked``'s first ``after`` hits, then ``ranked``'s and ``other``'s in turn, each
-    document (the first of a (docnum, score) pair) once, at its first place.
+def interleave(ranked: list, other: list, after: int, share: int = 1) -> list:
+    """``ranked``'s first ``after`` hits, then one of ``ranked``'s and ``share`` of ``other``'s
+    in turn, each document (the first of a (docnum, score) pair) once, at its first place.
 
     >>> interleave([(1, 9.0), (2, 8.0), (3, 7.0)], [(4, 2.0), (2, 1.5), (5, 1.0)], after=1)
     [(1, 9.0), (2, 8.0), (4, 2.0), (3, 7.0), (5, 1.0)]
+    >>> interleave([(1, 9.0), (2, 8.0), (3, 7.0)], [(4, 2.0), (2, 1.5), (5, 1.0)], 1, share=2)
+    [(1, 9.0), (2, 8.0), (4, 2.0), (5, 1.0), (3, 7.0)]
     """
     merged, seen = list(ranked[:after]), {docnum for docnum, _ in ranked[:after]}
-    rest, others = iter(ranked[after:]), iter(other)
-    pending = [rest, others]
+    pending = [(iter(ranked[after:]), 1), (iter(other), share)]
     while pending:
-        for source in list(pending):
-            for docnum, score in source:
-                if docnum not in seen:
-                    seen.add(docnum)
-                    merged.append((docnum, score))
+        for source, takes in list(pending):
+            for _ in range(takes):
+                pair = next((pair for pair in source if pair[0] not in seen), None)
+                if pair is None:
+                    pending.remove((source, takes))
                     break
-            else:
-                pending.remove(source)
+                seen.add(pair[0])
+                merged.append(pair)
     return merged
 
 

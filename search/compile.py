@@ -12,7 +12,7 @@ ambiguous word ("стали" -> "сталь") cannot outweigh the likely one.
 
 import datetime
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from whoosh import query as wq
 from whoosh import scoring
@@ -86,9 +86,13 @@ class Ranking:
                                   # rank alternate with plain BM25F's (no word bonus, no
                                   # common-word rule) best floor_depth, so an article plain
                                   # BM25F ranks high stays in the first 100 (None: off); the
-                                  # first floor_after never change. Dev headlines, simulated:
-                                  # 10 gained a query, 40 or more lost one
-    floor_depth: int = 10
+                                  # first floor_after never change
+    floor_depth: int = 100
+    floor_share: int = 2          # past floor_after, each of the query's own hits is followed
+                                  # by up to this many of the floor's
+    floor_lead_boost: float | None = 0.0  # the lead's boost in the floor (None: lead_boost):
+                                          # the articles the lead pushes past 100 hold the
+                                          # query words further down (see README, Ranking)
     weak_matches_count: bool = True  # False: a word matched through a weak reading alone does
                                      # not count for the bonus above (QueryCompiler._counted;
                                      # ambiguity set 0.34 -> 0.43, XQuAD dev MRR@10 -0.001: off)
@@ -258,10 +262,21 @@ class QueryCompiler:
                                           negative)
         if (top and main is not None and self.ranking.floor_after is not None
                 and len(positive) > self.ranking.all_words_max):
-            floor = _combine(_Or, plain)
+            floor = _combine(_Or, self._floor_words(positive, plain))
             compiled.floor = self._exclude(wq.And([floor, *required]) if required else floor,
                                            negative)
         return self._exclude(main, negative)
+
+    def _floor_words(self, items, plain):
+        """The floor's word queries: ``plain`` (``items`` as the query scores them), or
+        ``items`` compiled again with the lead at ``Ranking.floor_lead_boost``."""
+        boost = self.ranking.floor_lead_boost
+        if boost is None or boost == self.ranking.lead_boost:
+            return plain
+        other = QueryCompiler(self.analyzer, replace(self.ranking, lead_boost=boost),
+                              self.reader, self.budget)
+        other._analyzed, other._nouns, other._short = self._analyzed, self._nouns, self._short
+        return [other._node(item, CompiledQuery(query=None), []) for item in items]
 
     def _counted(self, item, query, plus, compiled):
         """``query`` plus ``plus`` where the item matched: a word, only where it matched in

@@ -384,3 +384,39 @@ def test_plain_bm25f_best_follow_the_first_hits_of_long_queries(tail, query, opt
     cut = fields.get("floor_after") or 8
     assert ids[:cut] == before[:cut]  # the first hits are untouched
     assert len(set(ids)) == len(ids)
+
+
+# Ranking(floor_lead_boost=B, floor_share=S): the floor's plain BM25F scores the lead (first
+# paragraph) at B, and past floor_after each hit of the query's own ranking is followed by up to
+# S of the floor's. "lead*" hold шахматы and турнир in their lead, so those words count twice;
+# "deep" and "deep2" hold them once, in their second paragraph, in shorter bodies: first by the
+# body alone, last with the lead. The query's five words are more than four: the floor applies.
+DEEP = [(f"lead{i}", "Новости", f"Шахматы, турнир.\n{LONG}") for i in range(5)]
+DEEP += [("deep", "Новости", "Погода в Сибири.\nШахматы, турнир."),
+         ("deep2", "Новости", "Погода в Сибири и на Урале.\nШахматы, турнир.")]
+DEEP_QUERY = "шахматы турнир гроссмейстер дебют эндшпиль"
+# Ranking fields | where "deep" and "deep2" are among the 7 hits
+DEEP_PLACE = """
+floor_after=2 floor_depth=2 floor_lead_boost=None              | 5 6
+floor_after=2 floor_depth=2 floor_lead_boost=1.0               | 5 6
+floor_after=2 floor_depth=2 floor_lead_boost=0.0 floor_share=1 | 3 5
+floor_after=2 floor_depth=2 floor_lead_boost=0.0 floor_share=2 | 3 4
+floor_after=2 floor_depth=1 floor_lead_boost=0.0 floor_share=2 | 3 6
+floor_after=2 floor_depth=2                                    | 3 4
+floor_after=None                                               | 5 6
+"""
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory):
+    return _indexed(tmp_path_factory, "deep", DEEP)
+
+
+@pytest.mark.parametrize("options, places", _table(DEEP_PLACE))
+def test_the_floor_can_leave_the_lead_out_and_take_more_places(deep, options, places):
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
+    with open_index(deep, ranking=Ranking(**fields)) as index:
+        result = index.search(DEEP_QUERY, limit=7, snippets=False, group=False)
+    ids = [hit.id for hit in result.hits]
+    assert f"{ids.index('deep')} {ids.index('deep2')}" == places, ids
+    assert result.total == 7 and len(set(ids)) == 7
