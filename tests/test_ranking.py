@@ -402,7 +402,7 @@ floor_after=2 floor_depth=2 floor_lead_boost=1.0               | 5 6
 floor_after=2 floor_depth=2 floor_lead_boost=0.0 floor_share=1 | 3 5
 floor_after=2 floor_depth=2 floor_lead_boost=0.0 floor_share=2 | 3 4
 floor_after=2 floor_depth=1 floor_lead_boost=0.0 floor_share=2 | 3 6
-floor_after=2 floor_depth=2                                    | 3 4
+floor_after=2 floor_depth=2                                    | 3 5
 floor_after=None                                               | 5 6
 """
 
