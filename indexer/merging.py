@@ -260,9 +260,33 @@ def merge_apart(ix, schema, segments) -> MergedSegment:
 
 
 def commit_merged(ix, merged: MergedSegment, clean=False):
-    """Commit a ``merge_apart`` segment in place of its sources, then place its sidecar."""
+    """Commit a ``merge_apart`` segment in place of its sources, then place its sidecar and
+    delete the sources' files: no table of contents lists them again and nobody writes
+    them, while other files no commit lists yet may be a worker's batch in progress. (Kept
+    to the run's end, they took as much disk again as the articles merged: 8.4 GiB at
+    344,000 articles of the million.)"""
     commit_segment(ix, merged.segment, clean=clean, merged_from=merged.merged_from)
     _place(merged.sidecar)
+    remove_segment_files(ix.storage.folder, merged.merged_from)
+
+
+def remove_segment_files(index_dir, segment_ids) -> int:
+    """Delete the files of the segments ``segment_ids`` (``MAIN_<id>.<anything>``); how many.
+
+    >>> remove_segment_files("/nonexistent", ["MAIN_abc"])
+    0
+    """
+    ids = set(segment_ids)
+    try:
+        names = [name for name in os.listdir(index_dir) if name.split(".")[0] in ids]
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            os.remove(os.path.join(index_dir, name))
+        except FileNotFoundError:
+            pass
+    return len(names)
 
 
 class MergeProcess:

@@ -107,8 +107,14 @@ def test_deletions_made_during_a_merge_are_carried_to_the_merged_segment(tmp_pat
     new = [a for a in articles(40, edition=" и золота") if a.id in ("doc-0005", "doc-0025")]
     commit_segment(ix, write(ix, new).segment, [a.id for a in new], clean=False)  # as a run
     assert [s.deleted_count() for s in ix._segments()] == [1, 0, 1, 0, 0]
+    sources = set(merged.merged_from)
+    assert [name for name in os.listdir(path) if name.split(".")[0] in sources]
+    in_progress = write(ix, articles(41)[40:]).segment.segment_id()  # as a worker's batch
     commit_merged(ix, merged)
-    commit_segment(ix, None)  # the run's last commit: the merged-away files go
+    # the sources' files go at once; an uncommitted batch's stay
+    assert not [name for name in os.listdir(path) if name.split(".")[0] in sources]
+    assert [name for name in os.listdir(path) if name.split(".")[0] == in_progress]
+    commit_segment(ix, None)  # the run's last commit: what no TOC lists goes
     assert segments(path) == [(10, 0), (2, 0), (30, 2)]
     assert segment_files_in_order(path) == 3
     assert ids_and_gold(path) == (sorted(a.id for a in old), ["doc-0005", "doc-0025"])
