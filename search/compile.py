@@ -94,6 +94,8 @@ class Ranking:
     floor_lead_boost: float | None = 0.0  # the lead's boost in the floor (None: lead_boost):
                                           # the articles the lead pushes past 100 hold the
                                           # query words further down (see README, Ranking)
+    compound_any_part: bool = False  # in a query of more than all_words_max words, a hyphenated
+                                     # word matches by any of its parts too (scores summed)
     weak_matches_count: bool = True  # False: a word matched through a weak reading alone does
                                      # not count for the bonus above (QueryCompiler._counted;
                                      # ambiguity set 0.34 -> 0.43, XQuAD dev MRR@10 -0.001: off)
@@ -174,7 +176,8 @@ class QueryCompiler:
         bonuses = []
         # The proximity bonus lifted short (tag-like) queries and hurt
         # headline-length ones (MRR@10 0.73 -> 0.69, measured).
-        self._short = _count_words(tree) <= self.ranking.short_query_words
+        self._short = count_words(tree) <= self.ranking.short_query_words
+        self._long = count_words(tree) > self.ranking.all_words_max
         self._nouns = self._meant_nouns(tree) if self.ranking.nouns_in_queries else {}
         main = self._node(tree, compiled, bonuses, top=True)
         if main is None:
@@ -276,7 +279,8 @@ class QueryCompiler:
             return plain
         other = QueryCompiler(self.analyzer, replace(self.ranking, lead_boost=boost),
                               self.reader, self.budget)
-        other._analyzed, other._nouns, other._short = self._analyzed, self._nouns, self._short
+        other._analyzed, other._nouns = self._analyzed, self._nouns
+        other._short, other._long = self._short, self._long
         return [other._node(item, CompiledQuery(query=None), []) for item in items]
 
     def _counted(self, item, query, plus, compiled):
@@ -317,10 +321,13 @@ class QueryCompiler:
         if not positions:
             return None
         per_position = []
+        # A compound matches by any one part only where a missing word is no exclusion:
+        # in a long query's soft rule, never in what NOT excludes.
+        any_part = self.ranking.compound_any_part and self._long and not compiled.negative
         for terms in positions:
             nouns = self._nouns.get(word, ())
-            query = self._per_field(
-                fields, lambda f, terms=terms: self._lemma_query(f, terms, nouns, readings))
+            query = self._per_field(fields, lambda f, terms=terms: self._lemma_query(
+                f, terms, nouns, readings, any_part))
             if word.exact:
                 forms = {t for t, _, part in terms["exact"] if part == 0}
                 compiled.terms.update(forms)
@@ -448,7 +455,7 @@ class QueryCompiler:
         """
         morph = next((f for f in getattr(self.analyzer, "items", ()) if isinstance(f, MorphFilter)),
                      None)
-        if morph is None or _count_words(tree) < 2:
+        if morph is None or count_words(tree) < 2:
             return {}
         meant = {}
         for words in _word_runs(tree):
@@ -458,9 +465,10 @@ class QueryCompiler:
                     meant[word] = nouns
         return meant
 
-    def _lemma_query(self, field_name, terms, nouns=(), readings="all"):
+    def _lemma_query(self, field_name, terms, nouns=(), readings="all", any_part=False):
         """One position's terms in one field: its lemmas weighted by pymorphy3 (with a floor)
-        and their weak twins; ``readings`` "full" or "weak" keeps one kind only."""
+        and their weak twins; ``readings`` "full" or "weak" keeps one kind only. A compound
+        matches whole, or by all its parts (``any_part``: by any of them, scores summed)."""
         floor, weak = self.ranking.min_alternative, self.ranking.weak_reading
         lemmas = [t for t, _, _ in terms["lemma"]]
         # A noun meant in the query counts fully, the verb reading as a weak one.
@@ -475,11 +483,11 @@ class QueryCompiler:
             return whole
         if len({part for _, _, part in terms["part"]}) < 2:
             return whole
-        # A compound matches whole ("Ангаро-Енисейский") or by all its distinct
-        # parts, at most Budget.max_compound_parts of them.
+        # A compound matches whole ("Ангаро-Енисейский") or by its distinct parts,
+        # at most Budget.max_compound_parts of them.
         parts = [_alternatives(field_name, [(t, max(w, floor)) for t, w in alternatives])
                  for alternatives in compound_parts(terms["part"], self.budget)]
-        return _Or([whole, _combine(wq.And, parts)])
+        return _Or([whole, _combine(_Or if any_part else wq.And, parts)])
 
     def _per_field(self, fields, make):
         queries = []
@@ -517,16 +525,16 @@ class QueryCompiler:
         return bonuses
 
 
-def _count_words(node):
+def count_words(node) -> int:
     """Plain and exact words in the tree, outside NOT."""
     if isinstance(node, Word):
         return 1
     if isinstance(node, Phrase):
         return len(node.words)
     if isinstance(node, Alternatives):
-        return _count_words(node.item)
+        return count_words(node.item)
     if isinstance(node, (Loose, AllOf, AnyOf)):
-        return sum(_count_words(i) for i in (*node.items, *getattr(node, "required", ())))
+        return sum(count_words(i) for i in (*node.items, *getattr(node, "required", ())))
     return 0
 
 

@@ -26,7 +26,7 @@ from itertools import product
 from indexer.analysis import normal_word
 from indexer.errors import QuerySyntaxError
 from indexer.manticore import ALL_TOKEN, meta_token, sql_token
-from search.compile import MIN_PREFIX_CHARS, Ranking
+from search.compile import MIN_PREFIX_CHARS, Ranking, count_words
 from search.query import (
     AllOf, Alternatives, AnyOf, DateRange, Everything, FieldValue, Loose, Not, Phrase, Word)
 
@@ -64,6 +64,7 @@ class SphinxQuery:
     where: list = field(default_factory=list)
     terms: set = field(default_factory=set)
     prefixes: set = field(default_factory=set)
+    negative: bool = False  # compiling what NOT excludes
     words: int = 1  # the words of the query's top level (the ranker's tier is for 2..4)
     rerank: list | None = None  # the words search.rerank scores, for a headline-length query
     # ``match`` with every word required, when the query is 2..EVERY_WORD_MAX words of one
@@ -100,6 +101,9 @@ class SphinxCompiler:
 
     def compile(self, tree) -> SphinxQuery:
         compiled = SphinxQuery(match="")
+        # A long query's compounds match by any part (Ranking.compound_any_part).
+        self._any_part = (self.ranking.compound_any_part
+                          and count_words(tree) > self.ranking.all_words_max)
         if isinstance(tree, Loose):
             compiled.words = sum(not isinstance(i, Not) for i in tree.items)
         match = self._node(tree, compiled, top=True)
@@ -126,7 +130,7 @@ class SphinxCompiler:
             compiled.where.append(date_condition(node.start, node.end))
             return None
         if isinstance(node, Not):
-            inner = self._node(node.item, SphinxQuery(""))
+            inner = self._node(node.item, SphinxQuery("", negative=True))
             return f"({EVERYTHING} -{inner})" if inner else None
         if isinstance(node, AllOf):
             return _group(" ", [self._node(i, compiled, top) for i in node.items])
@@ -166,7 +170,8 @@ class SphinxCompiler:
         if words and common:
             words = f"({words} MAYBE {_group(' | ', [self._node(i, compiled) for i in common])})"
         required = [self._node(i, compiled, top) for i in node.required]
-        excluded = [self._node(i.item, SphinxQuery("")) for i in node.items if isinstance(i, Not)]
+        excluded = [self._node(i.item, SphinxQuery("", negative=True))
+                    for i in node.items if isinstance(i, Not)]
         parts = [p for p in [words, *required] if p]
         excluded = [f"-{e}" for e in excluded if e]
         if not parts and not excluded:
@@ -192,7 +197,8 @@ class SphinxCompiler:
                                     f"{_any(f[1:] for f in forms)})")
             else:
                 compiled.terms.update(t for t, kind, _ in terms if kind != "exact")
-                per_position.append(f"(@({LEMMA_FIELDS[word.field]}) {_lemmas(terms)})")
+                any_part = self._any_part and not compiled.negative
+                per_position.append(f"(@({LEMMA_FIELDS[word.field]}) {_lemmas(terms, any_part)})")
         return _group(" ", per_position)
 
     def _phrase(self, phrase, compiled):
@@ -269,15 +275,22 @@ def _distinct_keywords(words):
         len({w.rpartition(" ")[2] for w in words}) == len(words)
 
 
-def _lemmas(terms):
-    """One word's lemma alternatives; a compound whole or by all of its parts."""
+def _lemmas(terms, any_part=False):
+    """One word's lemma alternatives; a compound whole or by all of its parts (``any_part``:
+    by any of them).
+
+    >>> terms = [("гугенот-поселенец", "lemma", 0), ("гугенот", "part", 1), ("поселенец", "part", 2)]
+    >>> _lemmas(terms), _lemmas(terms, any_part=True)
+    ('(гугенот_поселенец | (гугенот поселенец))', '(гугенот_поселенец | гугенот | поселенец)')
+    """
     whole = _any(sql_token(t) for t, kind, part in terms if kind == "lemma")
     parts = sorted({part for _, kind, part in terms if kind == "part"})
     if len(parts) < 2:
         return whole
     by_part = [_any(sql_token(t) for t, kind, p in terms if kind == "part" and p == n)
                for n in parts]
-    return f"({whole} | ({' '.join(by_part)}))"
+    return f"({whole} | {' | '.join(by_part)})" if any_part else \
+        f"({whole} | ({' '.join(by_part)}))"
 
 
 def _any(alternatives):

@@ -420,3 +420,59 @@ def test_the_floor_can_leave_the_lead_out_and_take_more_places(deep, options, pl
     ids = [hit.id for hit in result.hits]
     assert f"{ids.index('deep')} {ids.index('deep2')}" == places, ids
     assert result.total == 7 and len(set(ids)) == 7
+
+
+# Ranking(compound_any_part=...): a hyphenated word matches whole or by all of its parts; in a
+# query of more than four words (the soft all-words rule) also by any one part, as Snowball's
+# split into two words does. "whole" holds the compound, "part" one of its parts only, the 30
+# others neither (so the parts are no common words); the query's other words are in no article.
+# NOT excludes what a search for its word alone finds: the compound whole or all its parts.
+COMPOUNDS = [("whole", "Берег", "Гугеноты-поселенцы высадились на берег."),
+             ("part", "Франция", "Гугеноты бежали из Франции."),
+             *[(f"other{i}", "Погода", f"В Сибири похолодало на {i} градусов.") for i in range(30)]]
+LONG_COMPOUND = "гугеноты-поселенцы основали колонию возле мыса"
+# query | Ranking fields | hits, best first
+COMPOUND_HITS = f"""
+гугеноты-поселенцы  | compound_any_part=True  | whole
+гугеноты-поселенцы  | compound_any_part=False | whole
+{LONG_COMPOUND}     | compound_any_part=True  | whole part
+{LONG_COMPOUND}     | compound_any_part=False | whole
+{LONG_COMPOUND}     | compound_any_part=True term_at_a_time=False | whole part
+франция основали колонию возле мыса -гугеноты-поселенцы | compound_any_part=True | part
+"""
+
+
+@pytest.fixture(scope="module")
+def compounds(tmp_path_factory):
+    return _indexed(tmp_path_factory, "compounds", COMPOUNDS)
+
+
+@pytest.mark.parametrize("query, options, hits", _table(COMPOUND_HITS))
+def test_a_long_query_matches_a_compound_by_any_of_its_parts(compounds, query, options, hits):
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
+    with open_index(compounds, ranking=Ranking(**fields)) as index:
+        result = index.search(query, snippets=False, group=False)
+    assert " ".join(hit.id for hit in result.hits) == hits
+
+
+# The same rule in a Manticore/Sphinx index's MATCH(): the parts joined by | instead of a space.
+# query | Ranking fields | the compound's parts needed in the MATCH(): all or any
+COMPOUND_MATCH = f"""
+гугеноты-поселенцы                                      | compound_any_part=True  | all
+{LONG_COMPOUND}                                         | compound_any_part=True  | any
+{LONG_COMPOUND}                                         | compound_any_part=False | all
+франция основали колонию возле мыса -гугеноты-поселенцы | compound_any_part=True  | all
+"""
+JOINED = {"all": "(гугенот поселенец)", "any": "гугенот | поселенец"}
+
+
+@pytest.mark.parametrize("query, options, needed", _table(COMPOUND_MATCH))
+def test_a_long_query_matches_a_compound_by_any_part_on_an_engine_too(query, options, needed):
+    from indexer.analysis import russian_analyzer
+    from search.query import parse_query
+    from search.sphinxql import SphinxCompiler
+
+    fields = {k: ast.literal_eval(v) for k, v in (o.split("=") for o in options.split())}
+    compiler = SphinxCompiler(russian_analyzer(), Ranking(**fields))
+    match = compiler.compile(parse_query(query)).match
+    assert f"(гугенот_поселенец | {JOINED[needed]})" in match, match
