@@ -40,7 +40,7 @@ from search.api import (
     DID_YOU_MEAN_GAIN, FEW_RESULTS, MAX_LIMIT, MAX_OFFERS, SORTS, DateArg, Document, Hit,
     IndexStats, SearchResult, _offered, filter_arguments)
 from search.compile import Ranking
-from search.query import Loose, Not, add_filters, parse_query
+from search.query import Loose, Not, Word, add_filters, parse_query
 from search.rerank import (
     RERANK_DEPTH, FieldStats, bm25f_scores, field_lengths, lead_of, query_words)
 from search.rewrite import Rewrite, Rewriter, searched_text
@@ -101,6 +101,14 @@ def ranker(compiled: SphinxQuery, ranking: Ranking) -> str:
     return TIER_RANKER if compiled.words > 1 else PLAIN_RANKER
 
 
+# A re-ranked query's very common words (SphinxQuery.rare_match) are left to the client's
+# re-ranking, which counts every word: the engine chooses its best matches by the other
+# words. Ranking the common words' hits of every article the others match was most of a
+# headline-length page's cost: searchd CPU 30.2 -> 12.8 ms a page (40 of the speed bench's
+# pages, 100,000 articles, one client). Dev headlines on 2,000 news, 10 asked, MRR@10 (one
+# run, load 9-13): 0.884 -> 0.882, dictionary form 0.885 -> 0.880; re-ranking 40, 0.882 / 0.884.
+COMMON_ON_CLIENT = True
+
 # Articles read once to average the text fields' lengths (search.rerank).
 FIELD_SAMPLE = 500
 
@@ -130,6 +138,7 @@ class SphinxIndex:
         self._lengths: dict | None = None  # average field lengths (field_stats)
         self.lexicon = EngineLexicon(self)
         self.rerank_depth = RERANK_DEPTH  # search.rerank (0: the engine's order stands)
+        self.common_on_client = COMMON_ON_CLIENT
         self._query("SELECT id FROM {name} LIMIT 1")  # a clear error now if it is not there
 
     def __enter__(self) -> "SphinxIndex":
@@ -176,18 +185,22 @@ class SphinxIndex:
 
         def page(compiled):
             if reranked(compiled):  # the engine's best matches, ordered again below
+                # Ranked on the rare words only: the re-ranking counts the common ones.
                 return self._page_sql(compiled, sort, True, 0,
-                                      max(self.rerank_depth, offset + limit))
+                                      max(self.rerank_depth, offset + limit),
+                                      compiled.rare_match if self.common_on_client else None)
             return self._page_sql(compiled, sort, snippets, offset, limit)
 
         def fetch(compiled, keywords=False):
             sql = page(compiled)
-            # A guess (``keywords``) gives every word its synonyms, a common one too: its
-            # page of every word would seldom stand (гранпри россии: россия, in 94% of the
-            # articles, gets РФ, and no article holds гранпри).
+            # A guess (``keywords``) of a word with synonyms too, once recent searches have
+            # found which words are very common (``_remember_common``): it gives those no
+            # synonyms, so it is most often the query as compiled (генпрокуратура россии:
+            # searchd 42 -> 18 ms of CPU on 100,000 articles, the page the same). Before
+            # that, россия (94% of the articles) would get РФ and the page seldom stand.
             if compiled.every_word and sort == "relevance" and \
                     ranker(compiled, self.ranking) == TIER_RANKER and \
-                    not (keywords and compiled.word_matches):
+                    not (keywords and compiled.word_matches and not self._common[0]):
                 return self._every_word_first(compiled, sql, offset + limit, keywords)
             return self._query(sql, keywords, raw=True)
 
@@ -310,13 +323,31 @@ class SphinxIndex:
         words' frequencies on each shard, then the page)."""
         tree = parse_query(query)
         words = sum(not isinstance(i, Not) for i in tree.items) if isinstance(tree, Loose) else 1
-        if words >= self.ranking.common_min_words:
+        if words >= self.ranking.common_min_words or \
+                (corrections and not self._lexicons_hold_every_word(tree)):
             return None
         try:
             return self._compile(query, filters, self.rewriter(
                 synonyms, corrections, GuessedVocabulary(self)))[0]
         except PoiskError:
             return None  # said by the real compile (stop words only, a bad date range)
+
+    def _lexicons_hold_every_word(self, tree) -> bool:
+        """False when the shards' lexicons hold no lemma of one of the query's plain words (a
+        typo, the wrong layout): a guessed page would be asked for nothing, as the rewriting
+        respells that word (навальнй: 6 round trips -> 3, the guess and the counts of the
+        spellings no shard holds left out)."""
+        lexicon = self.lexicon.words()
+        if lexicon is None:
+            return True
+        items = tree.items if isinstance(tree, Loose) else [tree]
+        for item in items:
+            if isinstance(item, Word) and not (item.exact or item.prefix):
+                lemmas = [t.text for t in self.analyzer(item.text, mode="query")
+                          if t.kind != "exact"]
+                if lemmas and not lexicon.holding(lemmas):
+                    return False
+        return True
 
     def _remember_common(self, rewriter):
         """Keep the words a search found too common for synonyms (``Rewriter.max_df``) for
@@ -331,7 +362,7 @@ class SphinxIndex:
             known = rewriter.speller.reader._df
             common.update((t, df) for t, df in list(known.items()) if df > rewriter.max_df)
 
-    def _page_sql(self, compiled, sort, snippets, offset, limit):
+    def _page_sql(self, compiled, sort, snippets, offset, limit, match=None):
         order = "date_key DESC, WEIGHT() DESC" if sort == "date" else "WEIGHT() DESC"
         offsets = "headline_offsets, body_offsets, " if snippets else ""
         rank, score = ranker(compiled, self.ranking), "WEIGHT()"
@@ -342,7 +373,7 @@ class SphinxIndex:
         # 99 ms of CPU on 10,000 articles against 5 ms at 20 (total_found counts
         # every match either way).
         return (f"SELECT {COLUMNS}, {offsets}{score} AS score FROM {{name}} "
-                f"WHERE {_where(compiled)} "
+                f"WHERE {_where(compiled, match)} "
                 f"ORDER BY {order} LIMIT {offset}, {limit} OPTION "
                 f"ranker={rank}, field_weights=({FIELD_WEIGHTS}), "
                 f"max_matches={offset + limit}")
@@ -563,8 +594,14 @@ class EngineVocabulary:
         return self._df[token]
 
     def prefetch(self, terms: Iterable[str]) -> None:
-        """Ask for the frequencies of all these terms at once."""
+        """Ask for the frequencies of all these terms at once: of those the shards'
+        lexicons hold (``EngineLexicon``); the others are in no article."""
         tokens = [t for t in dict.fromkeys(map(sql_token, terms)) if t not in self._df]
+        words = self.index.lexicon.words() if tokens else None
+        if words is not None:
+            held = set(words.holding(tokens))
+            self._df.update((t, 0) for t in tokens if t not in held)
+            tokens = [t for t in tokens if t in held]
         if tokens:
             counts = self.index.keyword_docs(tokens)
             self._df.update((t, counts.get(t, 0)) for t in tokens)
@@ -792,8 +829,8 @@ def _keyword_docs(meta) -> dict:
             if key.startswith("keyword[")}
 
 
-def _where(compiled: SphinxQuery) -> str:
-    return " AND ".join([f"MATCH('{compiled.match}')", *compiled.where])
+def _where(compiled: SphinxQuery, match: str | None = None) -> str:
+    return " AND ".join([f"MATCH('{match or compiled.match}')", *compiled.where])
 
 
 def _text(value):

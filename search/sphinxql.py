@@ -74,6 +74,10 @@ class SphinxQuery:
     # keyword each): then the articles holding every word come first only as far as
     # they outrank any other (search.sphinx.absent_word_bound).
     word_matches: list | None = None
+    # ``match`` without its very common words (``MAYBE``), when the query's top level has
+    # some: what the engine ranks when the client orders the best matches again with
+    # every word (search.rerank), as those words only rank what the others match.
+    rare_match: str | None = None
 
     @property
     def one_keyword(self) -> bool:
@@ -111,6 +115,8 @@ class SphinxCompiler:
             raise QuerySyntaxError(
                 "nothing to search for: the query holds only stop words or punctuation")
         compiled.match = match or EVERYTHING
+        if compiled.rare_match is not None:
+            compiled.rare_match = compiled.match.replace(*compiled.rare_match, 1)
         return compiled
 
     def _node(self, node, compiled, top=False):
@@ -168,7 +174,11 @@ class SphinxCompiler:
                 compiled.every_word = _group(" ", compiled_words)
                 compiled.word_matches = compiled_words
         if words and common:
-            words = f"({words} MAYBE {_group(' | ', [self._node(i, compiled) for i in common])})"
+            common = _group(" | ", [self._node(i, compiled) for i in common])
+            with_common = f"({words} MAYBE {common})"
+            if top:  # (this part of the match, it without the common words): compile()
+                compiled.rare_match = (with_common, words)
+            words = with_common
         required = [self._node(i, compiled, top) for i in node.required]
         excluded = [self._node(i.item, SphinxQuery("", negative=True))
                     for i in node.items if isinstance(i, Not)]

@@ -337,7 +337,8 @@ def test_a_word_with_synonyms_takes_the_page_of_every_word_when_no_other_can_out
 def test_words_found_very_common_get_no_synonyms_in_the_next_guess(make_cluster, monkeypatch):
     """A short query's page is sent as guessed, every word rare; россия (in 57 of 60
     articles) gets no synonyms in a guess once a search has found it that common, so
-    the guessed page stands (one page asked, not two) and is the same."""
+    the guessed page stands (one page asked, not two), is the page of every word and is
+    the same."""
     from search.sphinx import SphinxIndex
 
     cluster = make_cluster()
@@ -345,13 +346,16 @@ def test_words_found_very_common_get_no_synonyms_in_the_next_guess(make_cluster,
     pages = []
     query = SphinxIndex._query
     monkeypatch.setattr(SphinxIndex, "_query", lambda self, sql, *args, **kwargs:
-                        ("MATCH(" in sql and pages.append(sql)) or
+                        ("MATCH(" in sql and pages.append(f"{sql}; {kwargs.get('count')}")) or
                         query(self, sql, *args, **kwargs))
     with open_index(cluster.url) as index:
         first = index.search("россия генпрокуратура", limit=3)
         asked_first, pages[:] = len(pages), []
         second = index.search("генпрокуратура россии", limit=3)
     assert asked_first == 2 and len(pages) == 1
+    # ... and, as a compiled query's, is the page of every word (the 3 articles with both
+    # words, their total counted beside it), not a ranking of every article with россия.
+    assert "ranker=none" in pages[0]
     assert [(h.id, h.score) for h in first.hits] == [(h.id, h.score) for h in second.hits]
 
 
@@ -851,3 +855,42 @@ def test_articles_holding_every_word_are_ranked_alone_when_they_fill_the_page(
         assert ([(h.id, h.score) for h in result.hits], result.total) == \
             _page_as_ranked(sample_cluster, own)
         assert result.total > every
+
+
+def test_a_reranked_long_query_leaves_its_very_common_words_to_the_client(sample_cluster,
+                                                                          monkeypatch):
+    """металл and компания (and никель) are in a third of the 30 articles or more: in a
+    headline-length query
+    the engine ranks by the other words alone (they only rank what those match, and its
+    ranking of them cost searchd 30 -> 13 ms a page on 100,000 articles), and the
+    client's re-ranking counts them; with every match re-ranked the page is the same."""
+    query = "металл компания Норильск никель палладий медь"
+    sent = _statements(monkeypatch)
+    got = sample_cluster.search(query, limit=20)
+    match = re.search(r"MATCH\('(.*?)'\)", [s for s in sent if "MATCH" in s][-1]).group(1)
+    assert got.total > 0 and "MAYBE" not in match and "норильск" in match
+    assert "металл" not in match and "компания" not in match
+    monkeypatch.setattr(sample_cluster, "common_on_client", False)
+    sent.clear()
+    before = sample_cluster.search(query, limit=20)
+    assert "MAYBE" in [s for s in sent if "MATCH" in s][-1]
+    assert before.total == got.total <= 20  # every match re-ranked both ways
+    assert [(h.id, h.score) for h in got.hits] == [(h.id, h.score) for h in before.hits]
+
+
+@pytest.mark.parametrize("query", ["палладйи", "норникль", "Норильск gfkkflbq"])
+def test_a_word_no_lexicon_holds_is_neither_guessed_nor_counted(sample_cluster, sample_index,
+                                                                monkeypatch, query):
+    """A word whose lemmas no shard's lexicon holds (a typo, the wrong layout) is in no
+    article: no guessed page is sent for it, and neither it nor a spelling of it the
+    lexicons lack is counted by the engine; the rewriting is the folder index's."""
+    sample_cluster.search("никель")  # the lexicons and the document count, read once
+    sent = _statements(monkeypatch)
+    got = sample_cluster.search(query)
+    expected = sample_index.search(query)
+    assert (got.searched, got.rewrites, got.total) == \
+        (expected.searched, expected.rewrites, expected.total)
+    kinds = [sql.split()[0] for sql in sent]
+    page = next(n for n, sql in enumerate(sent) if "headline_text" in sql)
+    # Before the page, only counts (on each shard) of words and spellings the lexicons hold.
+    assert set(kinds[:page]) == {"CALL"} and page <= 4
