@@ -865,6 +865,7 @@ def test_a_reranked_long_query_leaves_its_very_common_words_to_the_client(sample
     ranking of them cost searchd 30 -> 13 ms a page on 100,000 articles), and the
     client's re-ranking counts them; with every match re-ranked the page is the same."""
     query = "металл компания Норильск никель палладий медь"
+    monkeypatch.setattr(sample_cluster, "common_on_client", True)  # off by default
     sent = _statements(monkeypatch)
     got = sample_cluster.search(query, limit=20)
     match = re.search(r"MATCH\('(.*?)'\)", [s for s in sent if "MATCH" in s][-1]).group(1)
