@@ -277,14 +277,20 @@ def remove_segment_files(index_dir, segment_ids) -> int:
     0
     """
     ids = set(segment_ids)
+    return _remove_files(index_dir, lambda name: name.split(".")[0] in ids)
+
+
+def _remove_files(index_dir, wanted) -> int:
+    """Delete the files of ``index_dir`` whose names ``wanted`` accepts, as far as it can;
+    how many it found."""
     try:
-        names = [name for name in os.listdir(index_dir) if name.split(".")[0] in ids]
+        names = [name for name in os.listdir(index_dir) if wanted(name)]
     except OSError:
         return 0
     for name in names:
         try:
             os.remove(os.path.join(index_dir, name))
-        except FileNotFoundError:
+        except OSError:
             pass
     return len(names)
 
@@ -451,15 +457,5 @@ def remove_stray_files(index_dir):
     >>> remove_stray_files("/nonexistent")
     0
     """
-    try:
-        names = os.listdir(index_dir)
-    except OSError:
-        return 0
-    stray = [name for name in names
-             if STRAY_TOC_RE.fullmatch(name) or name.startswith(MERGING_PREFIX)]
-    for name in stray:
-        try:
-            os.remove(os.path.join(index_dir, name))
-        except OSError:
-            pass
-    return len(stray)
+    return _remove_files(index_dir, lambda name: bool(STRAY_TOC_RE.fullmatch(name))
+                         or name.startswith(MERGING_PREFIX))

@@ -179,8 +179,9 @@ class QueryCompiler:
         bonuses = []
         # The proximity bonus lifted short (tag-like) queries and hurt
         # headline-length ones (MRR@10 0.73 -> 0.69, measured).
-        self._short = count_words(tree) <= self.ranking.short_query_words
-        self._long = count_words(tree) > self.ranking.all_words_max
+        words = count_words(tree)
+        self._short = words <= self.ranking.short_query_words
+        self._long = words > self.ranking.all_words_max
         self._nouns = self._meant_nouns(tree) if self.ranking.nouns_in_queries else {}
         main = self._node(tree, compiled, bonuses, top=True)
         if main is None:
